@@ -1,0 +1,217 @@
+"""Pure coordinate math: LPS/RAS, the display grid, resampling one volume into another's grid.
+
+Design note
+-----------
+Patient coordinates are **RAS** mm everywhere in the program (nibabel's convention); DICOM's LPS
+appears only inside the DICOM reader and the Slicer markups writer.
+
+The viewer's world axes are **(S, P, L) in mm**: the first array axis runs inferior -> superior,
+the second anterior -> posterior, the third right -> left. In napari's axial 2-D view (the last
+two axes on screen, rows downward, columns rightward) anterior is up and the patient's left is on
+the screen's right -- the radiological convention surgeons read in.
+
+The reference volume (the T2 series) is put on the display grid by axis flips and transposes only,
+never by interpolation (`to_display`). What is left of its direction matrix after that (the
+*residual rotation* of an oblique acquisition) cannot be shown by a napari ``scale``/``translate``
+and is kept in `DisplayGrid`; every position that leaves the program goes back through the exact
+affine (`DisplayGrid.display_to_ras`). Every other volume of the case is resampled into the
+reference grid (`resample_like`), so all layers share one ``scale`` and ``translate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nibabel.orientations as nio
+import numpy as np
+from scipy import ndimage
+
+from .errors import InvalidVolumeError
+from .volume import Volume
+
+__all__ = [
+    "LPS_TO_RAS",
+    "RAS_TO_SPL",
+    "lps_to_ras",
+    "apply_affine",
+    "DisplayGrid",
+    "to_display",
+    "resample_like",
+]
+
+#: Flips x and y: an LPS affine or point <-> RAS (the matrix is its own inverse).
+LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
+
+#: RAS mm -> display world (S, P, L) mm.
+RAS_TO_SPL = np.array(
+    [[0.0, 0.0, 1.0, 0.0], [0.0, -1.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
+)
+
+
+def lps_to_ras(affine_lps: np.ndarray) -> np.ndarray:
+    """Convert a voxel -> LPS affine to voxel -> RAS (and back: the map is an involution)."""
+    return LPS_TO_RAS @ np.asarray(affine_lps, dtype=np.float64)
+
+
+def apply_affine(affine: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 4x4 affine to ``(N, 3)`` or ``(3,)`` points."""
+    affine = np.asarray(affine, dtype=np.float64)
+    points = np.asarray(points, dtype=np.float64)
+    return points @ affine[:3, :3].T + affine[:3, 3]
+
+
+@dataclass(frozen=True)
+class DisplayGrid:
+    """How the reference volume sits in the viewer's (S, P, L) world.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        Shape of the display-ordered array.
+    affine_ras : (4, 4) ndarray
+        Exact display-array index -> patient RAS mm.
+    scale : (3,) ndarray
+        Voxel size in mm along the display axes (napari ``scale``).
+    translate : (3,) ndarray
+        Display world position (S, P, L mm) of voxel ``(0, 0, 0)`` (napari ``translate``).
+    residual_rotation : (3, 3) ndarray
+        Rotation between the voxel axes and the exact (S, P, L) axes; identity for a
+        non-oblique acquisition.
+    permutation : tuple of int
+        Source array axis shown on each display axis.
+    flips : tuple of bool
+        Whether each display axis runs backward through that source axis.
+    """
+
+    shape: tuple[int, int, int]
+    affine_ras: np.ndarray
+    scale: np.ndarray
+    translate: np.ndarray
+    residual_rotation: np.ndarray
+    permutation: tuple[int, int, int]
+    flips: tuple[bool, bool, bool]
+
+    @property
+    def obliquity_deg(self) -> float:
+        """Angle of the residual rotation in degrees (0 for an axis-aligned acquisition)."""
+        cos = (np.trace(self.residual_rotation) - 1.0) / 2.0
+        return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+    def display_to_index(self, points_display: np.ndarray) -> np.ndarray:
+        """Display world (S, P, L) mm -> fractional display-array index."""
+        return (np.asarray(points_display, dtype=np.float64) - self.translate) / self.scale
+
+    def index_to_display(self, index: np.ndarray) -> np.ndarray:
+        """Display-array index -> display world (S, P, L) mm."""
+        return np.asarray(index, dtype=np.float64) * self.scale + self.translate
+
+    def display_to_ras(self, points_display: np.ndarray) -> np.ndarray:
+        """Display world mm (as napari reports them) -> exact patient RAS mm."""
+        return apply_affine(self.affine_ras, self.display_to_index(points_display))
+
+    def ras_to_display(self, position_ras: np.ndarray) -> np.ndarray:
+        """Patient RAS mm -> display world mm (where to draw a point)."""
+        index = apply_affine(np.linalg.inv(self.affine_ras), position_ras)
+        return self.index_to_display(index)
+
+
+def _display_orientation(affine_ras: np.ndarray) -> np.ndarray:
+    """nibabel orientation array taking the voxel axes to the nearest (S, P, L) axes."""
+    return nio.io_orientation(RAS_TO_SPL @ affine_ras)
+
+
+def to_display(volume: Volume) -> tuple[np.ndarray, DisplayGrid]:
+    """Put a volume on the viewer's (S, P, L) grid by flips and transposes only.
+
+    Parameters
+    ----------
+    volume : Volume
+        Any orientation (axial, sagittal, coronal, oblique).
+
+    Returns
+    -------
+    data : (S, P, L) ndarray
+        A view of ``volume.data`` (no copy, no interpolation) in display order.
+    grid : DisplayGrid
+        Scale, translate and the exact display-index -> RAS affine.
+    """
+    ornt = _display_orientation(volume.affine)
+    data = nio.apply_orientation(volume.data, ornt)
+    # inv_ornt_aff maps new (display) indices to old indices.
+    affine_ras = volume.affine @ nio.inv_ornt_aff(ornt, volume.shape)
+    affine_spl = RAS_TO_SPL @ affine_ras
+    scale = np.linalg.norm(affine_spl[:3, :3], axis=0)
+    rotation = affine_spl[:3, :3] / scale
+    permutation = [0, 0, 0]
+    flips = [False, False, False]
+    for src_axis, (dst_axis, flip) in enumerate(ornt):
+        permutation[int(dst_axis)] = src_axis
+        flips[int(dst_axis)] = bool(flip < 0)
+    grid = DisplayGrid(
+        shape=data.shape,
+        affine_ras=affine_ras,
+        scale=scale,
+        translate=affine_spl[:3, 3].copy(),
+        residual_rotation=rotation,
+        permutation=tuple(permutation),  # type: ignore[arg-type]
+        flips=tuple(flips),  # type: ignore[arg-type]
+    )
+    return data, grid
+
+
+def resample_like(
+    moving: Volume,
+    reference: Volume,
+    *,
+    order: int = 1,
+    cval: float = 0.0,
+    dtype: np.dtype | type | None = None,
+) -> Volume:
+    """Resample ``moving`` onto the voxel grid of ``reference`` through both exact affines.
+
+    Parameters
+    ----------
+    moving : Volume
+        The volume to move (e.g. the TOF series, or a label map with ``order=0``).
+    reference : Volume
+        The volume whose grid (shape and affine) the result takes (the T2 series).
+    order : int, optional
+        Spline order: 0 nearest (labels), 1 trilinear (images, default), up to 5.
+    cval : float, optional
+        Value outside ``moving``'s field of view.
+    dtype : dtype, optional
+        Output dtype; default float32 for ``order > 0``, ``moving``'s dtype for ``order == 0``.
+
+    Returns
+    -------
+    Volume
+        Same shape and affine as ``reference``; meta of ``moving``.
+    """
+    if not 0 <= order <= 5:
+        raise InvalidVolumeError(f"order must be between 0 and 5, got {order}")
+    # reference index -> RAS -> moving index
+    matrix = np.linalg.inv(moving.affine) @ reference.affine
+    out_dtype = np.dtype(dtype) if dtype is not None else (
+        moving.data.dtype if order == 0 else np.dtype(np.float32)
+    )
+    src = moving.data
+    if order > 0 and not np.issubdtype(src.dtype, np.floating):
+        src = src.astype(np.float32)
+    if _is_identity(matrix) and moving.shape == reference.shape:
+        out = src.astype(out_dtype, copy=True)
+    else:
+        out = ndimage.affine_transform(
+            src,
+            matrix[:3, :3],
+            offset=matrix[:3, 3],
+            output_shape=reference.shape,
+            order=order,
+            mode="constant",
+            cval=cval,
+            prefilter=order > 1,
+        ).astype(out_dtype, copy=False)
+    return Volume(out, reference.affine, moving.meta)
+
+
+def _is_identity(matrix: np.ndarray, tol: float = 1e-6) -> bool:
+    return bool(np.allclose(matrix, np.eye(4), atol=tol))

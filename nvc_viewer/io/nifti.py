@@ -1,0 +1,173 @@
+"""NIfTI-1/-2 reader (``.nii``, ``.nii.gz``) built on nibabel.
+
+The affine is nibabel's choice (sform when its code is set, else qform, else pixdim only, which is
+reported as a warning because left and right then cannot be trusted). The reader never resamples.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from pathlib import Path
+from typing import Literal
+
+import nibabel as nib
+import numpy as np
+
+from ..errors import (
+    CorruptFileError,
+    InputNotFoundError,
+    NonFiniteDataError,
+    NotAnImageError,
+    UnsupportedImageError,
+)
+from ..volume import Volume, VolumeMeta
+from ._limits import check_size
+from .roles import guess_role
+
+__all__ = ["read_nifti", "is_nifti_path", "NIFTI_SUFFIXES"]
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+NonFinitePolicy = Literal["error", "zero"]
+
+
+def is_nifti_path(path: str | os.PathLike[str]) -> bool:
+    """True when the file name ends in ``.nii`` or ``.nii.gz`` (case-insensitive)."""
+    return str(path).lower().endswith(NIFTI_SUFFIXES)
+
+
+def _stem(path: Path) -> str:
+    name = path.name
+    for suffix in (".nii.gz", ".nii"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def read_nifti(
+    path: str | os.PathLike[str],
+    *,
+    volume: int | None = None,
+    nonfinite: NonFinitePolicy = "error",
+) -> Volume:
+    """Read a 3-D NIfTI image.
+
+    Parameters
+    ----------
+    path : path-like
+        A ``.nii`` or ``.nii.gz`` file.
+    volume : int, optional
+        For a 4-D file, which volume (0-based) to take. Without it a 4-D file with more than one
+        volume is refused.
+    nonfinite : {"error", "zero"}, optional
+        What to do with NaN / infinite voxels: refuse the file (default) or set them to 0 and
+        record a warning in ``meta.warnings``.
+
+    Returns
+    -------
+    Volume
+        ``data`` in real-world values (scl_slope/inter applied), ``affine`` voxel -> RAS mm.
+
+    Raises
+    ------
+    InputNotFoundError, NotAnImageError, CorruptFileError, UnsupportedImageError,
+    ImageTooLargeError, NonFiniteDataError
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError("no such file", path=path)
+    if path.is_dir():
+        raise NotAnImageError("is a folder, not a NIfTI file", path=path)
+    if nonfinite not in ("error", "zero"):
+        raise ValueError(f"nonfinite must be 'error' or 'zero', got {nonfinite!r}")
+    try:
+        img = nib.load(path)
+    except nib.filebasedimages.ImageFileError as exc:
+        raise NotAnImageError(f"not a NIfTI image ({exc})", path=path) from None
+    except (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile) as exc:
+        raise CorruptFileError(f"cannot read the NIfTI header ({exc})", path=path) from None
+    if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+        raise NotAnImageError(f"not a NIfTI image (nibabel reads it as {type(img).__name__})",
+                              path=path)
+    header = img.header
+    shape = tuple(int(n) for n in img.shape)
+    dtype = header.get_data_dtype()
+    if any(n < 1 for n in shape):
+        raise CorruptFileError(f"header claims an empty image of shape {shape}", path=path)
+    check_size(shape, max(dtype.itemsize, 4), path)
+
+    # Decide which 3-D volume to read before touching the pixels.
+    if len(shape) < 2 or len(shape) > 5:
+        raise UnsupportedImageError(f"{len(shape)}-D image, expected 3-D", path=path)
+    extra_dims = shape[3:]
+    n_volumes = int(np.prod(extra_dims)) if extra_dims else 1
+    if len(shape) == 5 and shape[3] > 1:
+        raise UnsupportedImageError(f"5-D image of shape {shape}, expected 3-D", path=path)
+    if volume is not None and not 0 <= volume < n_volumes:
+        raise UnsupportedImageError(
+            f"volume={volume} asked, but the file holds {n_volumes} volume(s)", path=path
+        )
+    if n_volumes > 1 and volume is None:
+        raise UnsupportedImageError(
+            f"4-D image with {n_volumes} volumes (shape {shape}); expected one 3-D volume. "
+            "Pass volume=N (CLI: --volume N) to pick one",
+            path=path,
+        )
+
+    try:
+        dataobj = img.dataobj
+        if len(shape) == 2:
+            data = np.asanyarray(dataobj)[:, :, np.newaxis]
+        elif len(shape) == 3:
+            data = np.asanyarray(dataobj)
+        else:
+            index = np.unravel_index(volume or 0, extra_dims)
+            data = np.asanyarray(dataobj[(slice(None),) * 3 + tuple(int(i) for i in index)])
+        data = np.asarray(data)
+    except (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile) as exc:
+        raise CorruptFileError(
+            f"pixel data cannot be read, the file is probably truncated ({exc})", path=path
+        ) from None
+    data = data.reshape(data.shape[:3])
+
+    warnings: list[str] = []
+    if data.dtype.kind == "f":
+        bad = ~np.isfinite(data)
+        n_bad = int(bad.sum())
+        if n_bad:
+            if nonfinite == "error":
+                raise NonFiniteDataError(
+                    f"{n_bad} of {data.size} voxels are NaN or infinite; pass nonfinite='zero' "
+                    "(CLI: --nonfinite zero) to read them as 0",
+                    path=path,
+                )
+            data = np.where(bad, 0, data).astype(data.dtype, copy=False)
+            warnings.append(f"{n_bad} NaN/infinite voxels set to 0")
+    elif data.dtype.kind not in "iub":
+        raise UnsupportedImageError(f"unsupported voxel type {data.dtype}", path=path)
+
+    sform, sform_code = header.get_sform(coded=True)
+    qform, qform_code = header.get_qform(coded=True)
+    if sform is not None and sform_code > 0:
+        affine_source = "sform"
+    elif qform is not None and qform_code > 0:
+        affine_source = "qform"
+    else:
+        affine_source = "pixdim"
+        warnings.append(
+            "the header has no sform or qform: orientation unknown, axes assumed RAS -- "
+            "left/right cannot be trusted"
+        )
+
+    stem = _stem(path)
+    meta = VolumeMeta(
+        kind="nifti",
+        role=guess_role([stem]),
+        description=stem,
+        source_paths=(str(path),),
+        warnings=tuple(warnings),
+        extra={"affine_source": affine_source, "volume_index": volume},
+    )
+    return Volume(data, img.affine, meta)

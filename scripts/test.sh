@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Run the whole test suite (core + napari plugin under a virtual X server). Sets itself up first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export PATH="$PWD/.venv/bin:$PATH"
+unset QT_QPA_PLATFORM   # pytest-xvfb provides a real X display; offscreen cannot make GL contexts
+.venv/bin/ruff check nvc_viewer plugins tests benchmarks
+.venv/bin/python -m pytest "$@"
