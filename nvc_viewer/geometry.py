@@ -191,8 +191,10 @@ def resample_like(
         raise InvalidVolumeError(f"order must be between 0 and 5, got {order}")
     # reference index -> RAS -> moving index
     matrix = np.linalg.inv(moving.affine) @ reference.affine
-    out_dtype = np.dtype(dtype) if dtype is not None else (
-        moving.data.dtype if order == 0 else np.dtype(np.float32)
+    out_dtype = (
+        np.dtype(dtype)
+        if dtype is not None
+        else (moving.data.dtype if order == 0 else np.dtype(np.float32))
     )
     src = moving.data
     if order > 0 and not np.issubdtype(src.dtype, np.floating):

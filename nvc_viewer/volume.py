@@ -111,7 +111,7 @@ class Volume:
             data
         ):
             raise InvalidVolumeError(f"data must be real numeric, got dtype {data.dtype}")
-        affine = np.asarray(self.affine, dtype=np.float64)
+        affine = np.array(self.affine, dtype=np.float64)  # a private copy, then frozen
         if affine.shape != (4, 4):
             raise InvalidVolumeError(f"affine must be 4x4, got shape {affine.shape}")
         if not np.all(np.isfinite(affine)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import InputNotFoundError, NotAnImageError, SeriesSelectionError
+from ..errors import InputNotFoundError, SeriesSelectionError
 from ..volume import Volume
 from .nifti import is_nifti_path, read_nifti
 from .roles import guess_role

@@ -89,8 +89,9 @@ def read_nifti(
     except (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile) as exc:
         raise CorruptFileError(f"cannot read the NIfTI header ({exc})", path=path) from None
     if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
-        raise NotAnImageError(f"not a NIfTI image (nibabel reads it as {type(img).__name__})",
-                              path=path)
+        raise NotAnImageError(
+            f"not a NIfTI image (nibabel reads it as {type(img).__name__})", path=path
+        )
     header = img.header
     shape = tuple(int(n) for n in img.shape)
     dtype = header.get_data_dtype()
