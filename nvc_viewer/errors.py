@@ -27,6 +27,11 @@ __all__ = [
     "MissingSliceError",
     "UnevenSpacingError",
     "GantryTiltError",
+    "InvalidFindingError",
+    "FindingsFileError",
+    "ExportError",
+    "AnalysisError",
+    "AnalysisCancelled",
 ]
 
 
@@ -105,3 +110,23 @@ class UnevenSpacingError(SeriesError):
 
 class GantryTiltError(SeriesError):
     """The slice stack is sheared: slices are not stacked along their normal."""
+
+
+class InvalidFindingError(NVCError, ValueError):
+    """A landmark, finding or case record was given a value outside the findings schema."""
+
+
+class FindingsFileError(InputError):
+    """A findings file (JSON, CSV, Slicer markups) is unreadable or breaks its schema."""
+
+
+class ExportError(NVCError):
+    """An export cannot be written as asked (e.g. DICOM SEG for a NIfTI case)."""
+
+
+class AnalysisError(NVCError):
+    """The automatic analysis cannot run on this image (e.g. no brainstem in the field of view)."""
+
+
+class AnalysisCancelled(AnalysisError):
+    """The user cancelled a running analysis (raised between stages when ``cancel()`` is true)."""
