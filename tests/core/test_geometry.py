@@ -5,7 +5,14 @@ import itertools
 import numpy as np
 import pytest
 
-from nvc_viewer.geometry import LPS_TO_RAS, RAS_TO_SPL, apply_affine, lps_to_ras, resample_like, to_display
+from nvc_viewer.geometry import (
+    LPS_TO_RAS,
+    RAS_TO_SPL,
+    apply_affine,
+    lps_to_ras,
+    resample_like,
+    to_display,
+)
 from nvc_viewer.volume import Volume
 
 

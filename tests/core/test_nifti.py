@@ -1,4 +1,4 @@
-"""NIfTI reader: real files from nibabel's wheel, sform/qform, 4-D, NaN, truncation, absurd sizes."""
+"""NIfTI reader: real nibabel files, sform/qform, 4-D, NaN, truncation, absurd sizes."""
 
 import gzip
 from pathlib import Path

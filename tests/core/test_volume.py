@@ -43,10 +43,16 @@ def test_affine_is_frozen_and_copied():
         (np.zeros((2, 2, 2)), np.eye(3), "4x4"),
         (np.zeros((2, 2, 2)), np.full((4, 4), np.nan), "NaN"),
         (np.zeros((2, 2, 2)), np.diag([1.0, 0.0, 1.0, 1.0]), "zero voxel spacing"),
-        (np.zeros((2, 2, 2)), np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]]),
-         "singular"),
-        (np.zeros((2, 2, 2)), np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1.0]]),
-         "last row"),
+        (
+            np.zeros((2, 2, 2)),
+            np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]]),
+            "singular",
+        ),
+        (
+            np.zeros((2, 2, 2)),
+            np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 1, 1.0]]),
+            "last row",
+        ),
     ],
 )
 def test_invalid_volume_is_refused(data, affine, match):
