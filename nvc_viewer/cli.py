@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .errors import NVCError
+from .errors import NoSeriesFoundError, NVCError
 
 __all__ = ["main", "build_parser"]
 
@@ -45,6 +45,12 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from .io.dicom import describe_scan, scan_dicom
 
     scan = scan_dicom(path)
+    if not scan.series:
+        raise NoSeriesFoundError(
+            f"no DICOM image series or NIfTI file found ({scan.n_files} file(s) looked at, "
+            f"{scan.n_skipped} skipped as not DICOM images)",
+            path=path,
+        )
     if args.json:
         print(json.dumps(_scan_json(scan), indent=2))
     else:
@@ -134,19 +140,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"nvc-viewer {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    # --debug is accepted after the sub-command too (``nvc-viewer info --debug PATH``)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks on errors"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("info", help="list the series of a DICOM folder or describe NIfTI files")
+    p = sub.add_parser(
+        "info", parents=[common], help="list the series of a DICOM folder or describe NIfTI files"
+    )
     p.add_argument("path", help="a DICOM folder or file, a NIfTI file or a folder of NIfTI files")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("view", help="open napari with the nvc-viewer panels and the given case")
+    p = sub.add_parser(
+        "view", parents=[common], help="open napari with the nvc-viewer panels and the given case"
+    )
     p.add_argument("paths", nargs="*", help="DICOM folders or NIfTI files")
     p.add_argument("--series", help="which series to open (key, UID, number, role, description)")
     p.set_defaults(func=_cmd_view)
 
-    p = sub.add_parser("demo", help="run the main job on the bundled sample case")
+    p = sub.add_parser("demo", parents=[common], help="run the main job on the bundled sample case")
     p.add_argument(
         "--headless",
         action="store_true",

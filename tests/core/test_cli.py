@@ -1,0 +1,102 @@
+"""The ``nvc-viewer`` command line: ``info`` on DICOM and NIfTI, errors without tracebacks."""
+
+import json
+import subprocess
+import sys
+
+import nibabel as nib
+import numpy as np
+import pytest
+from dicom_cases import small_volume, write_case
+
+from nvc_viewer.cli import main
+
+
+@pytest.fixture
+def two_series_folder(tmp_path):
+    folder = tmp_path / "case"
+    write_case(
+        folder / "t2",
+        small_volume("axial", seed=1),
+        series_number=3,
+        series_description="t2_ciss3d_0.5iso",
+        sequence_name="*ci3d1",
+        patient={
+            "name": "DOE^JANE",
+            "id": "PID-12345",
+            "birth_date": "19600101",
+            "accession": "ACC999",
+        },
+    )
+    write_case(
+        folder / "tof",
+        small_volume("oblique", seed=2),
+        series_number=5,
+        series_description="tof_3d_multi-slab",
+        sequence_name="*fl3d1r_t70",
+        patient={
+            "name": "DOE^JANE",
+            "id": "PID-12345",
+            "birth_date": "19600101",
+            "accession": "ACC999",
+        },
+    )
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+def test_info_lists_every_series_with_role_and_geometry(two_series_folder, capsys):
+    assert main(["info", str(two_series_folder)]) == 0
+    out = capsys.readouterr().out
+    assert "t2_ciss3d_0.5iso" in out and "tof_3d_multi-slab" in out
+    assert "DOE" not in out and "PID-12345" not in out  # no patient data on screen
+    assert main(["info", "--json", str(two_series_folder)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    roles = {s["description"]: s["role"] for s in info["series"]}
+    assert roles == {"t2_ciss3d_0.5iso": "t2", "tof_3d_multi-slab": "tof"}
+    t2 = next(s for s in info["series"] if s["role"] == "t2")
+    assert t2["slices"] == 12
+    assert t2["spacing_mm"] == [0.5, 0.5, 0.8]
+    assert t2["orientation"] == "LPS"
+    assert info["skipped_files"] == 1
+
+
+def test_info_reports_a_missing_slice_as_a_problem(two_series_folder, capsys):
+    files = sorted((two_series_folder / "t2").glob("*.dcm"))
+    files[5].unlink()
+    assert main(["info", "--json", str(two_series_folder)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    t2 = next(s for s in info["series"] if s["role"] == "t2")
+    assert any("missing" in p for p in t2["problems"])
+
+
+def test_info_on_nifti(tmp_path, capsys):
+    path = tmp_path / "fiesta.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((4, 5, 6), np.int16), np.diag([0.4, 0.4, 0.5, 1])), path)
+    assert main(["info", "--json", str(path)]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["role"] == "t2" and row["shape"] == [4, 5, 6]
+    assert row["spacing_mm"] == [0.4, 0.4, 0.5]
+
+
+def test_errors_are_one_line_without_traceback(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "nvc_viewer.cli", "info", str(empty)], capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("nvc-viewer: error: ") and str(empty) in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "nvc_viewer.cli", "info", "--debug", str(empty)],
+        capture_output=True,
+        text=True,
+    )
+    assert "Traceback" in proc.stderr
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
