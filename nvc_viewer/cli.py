@@ -132,6 +132,83 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_phantom(args: argparse.Namespace) -> int:
+    from .phantom import make_phantom, write_case
+
+    shape = None if args.shape is None else tuple(args.shape)
+    phantom = make_phantom(
+        args.scenario,
+        side=args.side,
+        seed=args.seed,
+        shape=shape,
+        spacing_mm=args.spacing,
+        snr=args.snr,
+        banding=args.banding,
+        oblique_deg=tuple(args.oblique),
+    )
+    written = write_case(
+        phantom, args.out, fmt=args.format, enhanced=args.enhanced, overwrite=args.overwrite
+    )
+    for key, path in written.items():
+        print(f"{key}: {path}")
+    return 0
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import discover_cases, run_batch
+    from .errors import InputError
+
+    if args.workers is not None and args.scheduler:
+        args.usage_error("--workers sizes the local cluster; it cannot go with --scheduler")
+    if args.workers is not None and args.workers < 1:
+        args.usage_error(f"--workers must be at least 1; got {args.workers}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        args.usage_error(f"--out {args.out}: exists and is not a folder")
+    try:
+        discover_cases(args.inputs, exclude=out)  # a bad INPUT is a usage error: nothing runs
+    except InputError as exc:
+        args.usage_error(str(exc))
+    report = run_batch(
+        args.inputs,
+        out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        formats=args.formats,
+        t2=args.t2,
+        tof=args.tof,
+        force=args.force,
+        include_phi=args.include_phi,
+        debug=args.debug,
+    )
+    counts = {
+        s: sum(c["status"] == s for c in report["cases"]) for s in ("ok", "skipped", "failed")
+    }
+    print(
+        f"{len(report['cases'])} case(s): {counts['ok']} ok, {counts['skipped']} skipped "
+        f"(done before), {counts['failed']} failed; report: {out / 'batch_report.json'}",
+        file=sys.stderr,
+    )
+    return 1 if counts["failed"] else 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .batch import export_workspace
+
+    def progress(row: dict) -> None:
+        why = "; ".join(([row["error"]] if row["error"] else []) + row["skipped"])
+        print(f"{row['case_id']}: {row['status']}" + (f": {why}" if why else ""), file=sys.stderr)
+
+    report = export_workspace(
+        args.workspace,
+        args.out,
+        formats=args.formats,
+        include_phi=args.include_phi,
+        progress=progress,
+    )
+    return 1 if any(c["status"] == "failed" for c in report["cases"]) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``nvc-viewer`` (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -170,7 +247,145 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
     p.set_defaults(func=_cmd_demo)
 
+    from .phantom import SCENARIOS  # cheap: no rendering at import
+
+    p = sub.add_parser(
+        "phantom",
+        parents=[common],
+        help="write a synthetic CPA case (T2 + TOF + truth) for a scenario",
+    )
+    p.add_argument("--scenario", choices=SCENARIOS, default="contact")
+    p.add_argument("--side", choices=("left", "right"), default="left")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="the case folder to create")
+    p.add_argument("--format", choices=("nifti", "dicom"), default="nifti")
+    p.add_argument("--enhanced", action="store_true", help="DICOM: Enhanced MR multi-frame")
+    p.add_argument(
+        "--shape",
+        type=int,
+        nargs=3,
+        metavar=("I", "J", "K"),
+        help="voxels (default: the standard field of view around the CPA)",
+    )
+    p.add_argument("--spacing", type=float, default=0.5, help="voxel size in mm (default 0.5)")
+    p.add_argument("--snr", type=float, default=25.0, help="CSF signal-to-noise ratio")
+    p.add_argument("--banding", action="store_true", help="add CISS banding artefacts")
+    p.add_argument(
+        "--oblique",
+        type=float,
+        nargs=2,
+        default=(0.0, 0.0),
+        metavar=("A", "B"),
+        help="acquisition tilt about two axes, degrees",
+    )
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=_cmd_phantom)
+    _add_batch_parsers(sub, common)
     return parser
+
+
+_BATCH_EPILOG = """\
+cases:
+  A NIfTI file, or a folder that directly holds image files (DICOM or NIfTI, several series
+  side by side), is one case. Any other folder is a folder of cases: each subfolder holding
+  image files at any depth is one case. The case id is the folder's (or NIfTI file's) name
+  with characters outside [A-Za-z0-9._-] replaced; outputs go to OUT/<case_id>/.
+
+resuming:
+  A finished case is skipped when the command runs again on the same input (a batch that was
+  killed finishes the rest); one whose findings a surgeon changed since is re-exported without
+  re-analysis. OUT is a workspace shared with the viewer: a re-analysis refreshes only the
+  machine's "auto" findings and keeps what a surgeon made, confirmed or rejected, and a
+  corrected label map -- unless --force, which redoes every case from scratch (a replaced
+  findings.json holding surgeon work is kept as findings.before-force-<time>.json).
+
+exit status:
+  0  every case succeeded (or was done before)
+  1  some case failed (the others are exported; OUT/batch_report.json says why), or the
+     batch could not start (e.g. the --scheduler cannot be reached)
+  2  usage error: bad options, or an INPUT that does not exist or holds no image file;
+     nothing is run then
+"""
+
+
+def _add_batch_parsers(sub, common: argparse.ArgumentParser) -> None:  # type: ignore[no-untyped-def]
+    from .batch import FORMATS
+
+    p = sub.add_parser(
+        "batch",
+        parents=[common],
+        help="analyse and export many cases, headless, in parallel (dask.distributed)",
+        description="Analyse and export many cases headless, in parallel on a local Dask "
+        "cluster or an existing one.",
+        epilog=_BATCH_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="a case, or a folder of cases")
+    p.add_argument("--out", required=True, metavar="DIR", help="the output folder (workspace)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="local worker processes (default: the number of cores, at most one per case)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on an existing Dask cluster (tcp://host:8786); its workers need nvc-viewer "
+        "installed and the same paths to the inputs and DIR",
+    )
+    p.add_argument(
+        "--formats",
+        nargs="+",
+        choices=FORMATS,
+        default=list(FORMATS),
+        metavar="FMT",
+        help=f"what to write (default all: {' '.join(FORMATS)}); csv is the merged "
+        "DIR/findings.csv, seg and sr are written for DICOM input only; findings.json and "
+        "segmentation.nii.gz (the workspace) are always written",
+    )
+    p.add_argument(
+        "--t2",
+        metavar="S",
+        help="which series is the T2 (DICOM key, number, description; NIfTI file name)",
+    )
+    p.add_argument(
+        "--tof", metavar="S", help="which series is the TOF (as --t2); 'none' ignores any TOF"
+    )
+    p.add_argument("--force", action="store_true", help="redo finished cases from scratch")
+    p.add_argument(
+        "--include-phi",
+        action="store_true",
+        help="print patient name, ID and dates on the printable report (never in JSON/CSV)",
+    )
+    p.set_defaults(func=_cmd_batch, usage_error=p.error)
+
+    p = sub.add_parser(
+        "export",
+        parents=[common],
+        help="re-export every saved case of a workspace, without re-running any analysis",
+        description="Re-export every saved case of a workspace (findings, markups, label map, "
+        "DICOM SEG/SR, report) and the merged findings.csv, without re-running any analysis. "
+        "DICOM SEG/SR and the report need the source images (recorded in <case_id>/case.json); "
+        "when they are gone, the rest is exported and what was skipped is said. Exit 1 when a "
+        "case could not be exported at all.",
+    )
+    p.add_argument("workspace", metavar="WORKSPACE", help="a folder written by batch or the viewer")
+    p.add_argument("--out", metavar="DIR", help="where to write (default: the workspace)")
+    p.add_argument(
+        "--formats",
+        nargs="+",
+        choices=FORMATS,
+        default=list(FORMATS),
+        metavar="FMT",
+        help=f"what to write (default all: {' '.join(FORMATS)})",
+    )
+    p.add_argument(
+        "--include-phi",
+        action="store_true",
+        help="print patient name, ID and dates on the printable report (never in JSON/CSV)",
+    )
+    p.set_defaults(func=_cmd_export, usage_error=p.error)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -759,18 +759,51 @@ def flags_from_findings(
     return Flags(multiple_offenders=multiple, sandwich=sandwich, va_tortuosity=va_tortuosity)
 
 
-def merge_auto(saved: CaseFindings, fresh: CaseFindings) -> CaseFindings:
+def _same_contact(a: Finding, b: Finding, same_place_mm: float) -> bool:
+    """Whether two findings describe the same contact: same side, nerve and vessel (or one of
+    the vessels unknown), at most ``same_place_mm`` apart."""
+    if a.side != b.side or a.nerve != b.nerve:
+        return False
+    if a.vessel != b.vessel and "unknown" not in (a.vessel, b.vessel):
+        return False  # two named vessels side by side: a sandwich or a second offender
+    gap = float(np.linalg.norm(np.subtract(a.position_ras, b.position_ras)))
+    return gap <= same_place_mm
+
+
+def merge_auto(
+    saved: CaseFindings, fresh: CaseFindings, *, same_place_mm: float = 3.0
+) -> CaseFindings:
     """Refresh the machine's work in ``saved`` with ``fresh`` without touching the surgeon's.
 
     Keeps every finding of ``saved`` whose origin is ``manual``, ``auto-confirmed`` or
-    ``auto-rejected`` and every ``manual`` landmark; takes ``fresh``'s ``auto`` findings (except
-    those whose id a kept finding already has) and ``auto`` landmarks, ``fresh``'s source, and
-    ``saved``'s clinical record. Flags are re-derived from the merged findings, keeping
-    ``saved``'s ``va_tortuosity`` if either says so.
+    ``auto-rejected`` and every ``manual`` landmark; takes ``fresh``'s ``auto`` findings and
+    ``auto`` landmarks, ``fresh``'s source, and ``saved``'s clinical record. Flags are
+    re-derived from the merged findings, keeping ``saved``'s ``va_tortuosity`` if either says
+    so.
+
+    A fresh ``auto`` finding is dropped when a kept finding already has its id, or describes the
+    same contact -- same side, nerve and vessel (or one vessel ``"unknown"``), positions at most
+    ``same_place_mm`` apart: ids are new on every analysis, and a contact the surgeon has
+    decided on (confirmed, rejected or drawn by hand) must not come back as a new proposal.
+
+    Parameters
+    ----------
+    saved, fresh : CaseFindings
+        What the workspace holds; what the analysis just proposed.
+    same_place_mm : float, optional
+        Largest distance (RAS mm) between two positions of one contact. The default, 3 mm,
+        covers a surgeon's re-placed point while two vessels squeezing a nerve from opposite
+        sides stay apart by their names.
     """
     kept = [f for f in saved.findings if f.origin != "auto"]
     kept_ids = {f.id for f in kept}
-    findings = kept + [f for f in fresh.findings if f.origin == "auto" and f.id not in kept_ids]
+    findings = kept + [
+        f
+        for f in fresh.findings
+        if f.origin == "auto"
+        and f.id not in kept_ids
+        and not any(_same_contact(f, k, same_place_mm) for k in kept)
+    ]
     landmarks = [lm for lm in saved.landmarks if lm.origin == "manual"] + [
         lm for lm in fresh.landmarks if lm.origin == "auto"
     ]

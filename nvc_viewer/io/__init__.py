@@ -8,6 +8,7 @@ qform.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputNotFoundError, SeriesSelectionError
@@ -15,7 +16,7 @@ from ..volume import Volume
 from .nifti import is_nifti_path, read_nifti
 from .roles import guess_role
 
-__all__ = ["load", "read_nifti", "guess_role", "is_nifti_path"]
+__all__ = ["load", "load_case", "CaseVolumes", "read_nifti", "guess_role", "is_nifti_path"]
 
 
 def load(
@@ -102,3 +103,86 @@ def _pick_nifti(folder: Path, files: list[Path], series: str | None) -> Path:
         f"(ciss, fiesta, space, drive, bffe, t2); pass series=FILE (CLI: --series): {names}",
         path=folder,
     )
+
+
+@dataclass(frozen=True)
+class CaseVolumes:
+    """The volumes of one case: the heavy-T2 reference and, when present, the TOF angiogram.
+
+    Attributes
+    ----------
+    t2 : Volume
+    tof : Volume or None
+    t2_key, tof_key : str or None
+        What picks each series again (``series=`` of `load`): the DICOM series key, or the
+        NIfTI file name of a NIfTI folder; None for a single NIfTI file and for no TOF. Never a
+        patient value or a raw UID.
+    """
+
+    t2: Volume
+    tof: Volume | None = None
+    t2_key: str | None = None
+    tof_key: str | None = None
+
+
+def load_case(
+    path: str | os.PathLike[str], *, t2: str | None = None, tof: str | None = None
+) -> CaseVolumes:
+    """Open a case: its T2 series and, when there is one, its TOF series.
+
+    A DICOM folder is scanned once for both series.
+
+    Parameters
+    ----------
+    path : path-like
+        A NIfTI file (a T2-only case), a folder of NIfTI files, or a DICOM folder.
+    t2, tof : str, optional
+        Override the role detection: which series (DICOM: key, UID, number or description;
+        NIfTI: file name) is the T2 / the TOF. ``tof="none"`` ignores any TOF. Without ``tof``
+        the TOF is the one series recognised as TOF (none, or several, means no TOF).
+
+    Returns
+    -------
+    CaseVolumes
+
+    Raises
+    ------
+    NVCError
+        A subclass naming the file and the problem: no T2, a series asked for that does not
+        exist, or a series that cannot be read.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputNotFoundError("no such file or folder", path=path)
+    if path.is_file() and is_nifti_path(path):
+        return CaseVolumes(read_nifti(path))
+    if path.is_dir():
+        niftis = sorted(p for p in path.iterdir() if p.is_file() and is_nifti_path(p))
+        if niftis and not _has_non_nifti_files(path):
+            t2_path = _pick_nifti(path, niftis, t2 or None)
+            tof_path = None
+            if tof != "none":
+                try:
+                    tof_path = _pick_nifti(path, niftis, tof or "tof")
+                except SeriesSelectionError:
+                    if tof:  # asked for explicitly: say so
+                        raise
+            t2_volume = read_nifti(t2_path)
+            if tof_path is None or tof_path == t2_path:
+                return CaseVolumes(t2_volume, t2_key=t2_path.name)
+            return CaseVolumes(t2_volume, read_nifti(tof_path), t2_path.name, tof_path.name)
+    from .dicom import pick_series, read_series, scan_dicom
+
+    scan = scan_dicom(path)
+    t2_info = pick_series(scan, t2 or None)
+    tof_info = None
+    if tof != "none":
+        try:
+            tof_info = pick_series(scan, tof or "tof")
+        except SeriesSelectionError:
+            if tof:
+                raise
+    t2_volume = read_series(t2_info)
+    if tof_info is None or tof_info.key == t2_info.key:
+        return CaseVolumes(t2_volume, t2_key=t2_info.key)
+    return CaseVolumes(t2_volume, read_series(tof_info), t2_info.key, tof_info.key)

@@ -49,24 +49,6 @@ def add_layer_data(viewer: napari.Viewer, layers: Sequence[LayerDataTuple]) -> l
     return added
 
 
-def _layers_for_paths(paths: Sequence[str], series: str | None) -> list[LayerDataTuple]:
-    """One case from several inputs: the first input's reference grid holds every layer."""
-    cases = [load_case_volumes(p, series=series) for p in paths]
-    if not cases:
-        return []
-    first = cases[0]
-    reference = first["t2"]
-    assert reference is not None
-    layers = case_layers(reference, first["tof"])
-    grid = layers[0][1]["metadata"]["nvc_grid"]
-    for case in cases[1:]:
-        for volume in (case["t2"], case["tof"]):
-            if volume is None:
-                continue
-            layers.append(_extra_layer(volume, grid))
-    return layers
-
-
 def _extra_layer(volume: Volume, grid: DisplayGrid) -> LayerDataTuple:
     return volume_to_layer_data(
         volume,
@@ -76,17 +58,27 @@ def _extra_layer(volume: Volume, grid: DisplayGrid) -> LayerDataTuple:
     )
 
 
-def view(paths: list[str], *, series: str | None = None) -> None:
-    """Open napari with the given inputs as one case and run the event loop.
+def view(
+    paths: list[str],
+    *,
+    series: str | None = None,
+    workspace: str | os.PathLike[str] | None = None,
+) -> None:
+    """Open napari with the nvc-viewer panels docked and the given inputs as one case.
 
     Parameters
     ----------
     paths : list of str
-        DICOM folders / files or NIfTI files. The first one's reference volume (its T2 series
-        when it holds several) sets the display grid; a TOF series in the same folder is fused;
-        the volumes of further paths are resampled into that grid (a TOF one as an overlay).
+        DICOM folders / files or NIfTI files; may be empty (then the case panel picks one).
+        The first one's reference volume (its T2 series when it holds several) sets the
+        display grid; a TOF series in the same folder -- or, failing that, the first TOF among
+        the further paths -- is fused over it; the volumes of further paths are resampled into
+        that grid.
     series : str, optional
         Which series to open in each input (see `nvc_viewer.load`).
+    workspace : path-like, optional
+        Where findings are autosaved (``<workspace>/<case_id>/findings.json``) and restored
+        from; default ``$NVC_VIEWER_WORKSPACE`` or ``~/nvc-viewer-workspace``.
 
     Raises
     ------
@@ -95,13 +87,43 @@ def view(paths: list[str], *, series: str | None = None) -> None:
     """
     import napari
 
-    layers = _layers_for_paths(paths, series)
+    from nvc_viewer.workspace import case_id_for
+
+    from ._case_view import case_view_for
+    from ._dock import dock_panels
+
+    case = _case_for_paths(paths, series)
     _require_display("`xvfb-run -a nvc-viewer view PATH`")
     viewer = new_viewer(show=True)
-    add_layer_data(viewer, layers)
-    if layers:
-        show_axial_centre(viewer)
+    panels = dock_panels(viewer, workspace=workspace)
+    if case is not None:
+        t2, tof, extra = case
+        case_view_for(viewer).open_case(
+            t2, tof, case_id=case_id_for(paths[0]), input_path=paths[0], extra_layers=extra
+        )
+        panels.case.show_opened(paths[0])
     napari.run()
+
+
+def _case_for_paths(
+    paths: Sequence[str], series: str | None
+) -> tuple[Volume, Volume | None, list[LayerDataTuple]] | None:
+    """T2, TOF and the layers of further inputs on the T2 grid (see `view`)."""
+    cases = [load_case_volumes(p, series=series) for p in paths]
+    if not cases:
+        return None
+    t2, tof = cases[0]["t2"], cases[0]["tof"]
+    assert t2 is not None
+    others = [v for c in cases[1:] for v in (c["t2"], c["tof"]) if v is not None]
+    if tof is None:
+        tof = next((v for v in others if v.meta.role == "tof"), None)
+        others = [v for v in others if v is not tof]
+    if not others:
+        return t2, tof, []
+    from nvc_viewer.geometry import to_display
+
+    _, grid = to_display(t2)
+    return t2, tof, [_extra_layer(v, grid) for v in others]
 
 
 def show_axial_centre(viewer: napari.Viewer) -> None:

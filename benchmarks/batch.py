@@ -1,0 +1,101 @@
+"""Batch benchmark: throughput of ``nvc-viewer batch`` with 1 and 2 local worker processes.
+
+A few synthetic CPA phantoms (`nvc_viewer.phantom`, contact and indentation scenarios, written
+as DICOM and NIfTI alternately; seeds tried in turn until one builds) are made once (kept and
+reused with ``--workdir``) and copied to N case folders. The same batch
+(`nvc_viewer.batch.run_batch`, all export formats, a fresh output folder each time) then runs
+with ``--workers 1`` and ``--workers 2``; the wall time includes starting the local Dask cluster,
+so it is what a user waits for. Prints cases per minute for each and the scaling ratio.
+
+Usage::
+
+    python benchmarks/batch.py [--cases 24] [--distinct 2] [--shape 128 128 56]
+                               [--spacing 0.5] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+SCENARIOS = ("contact", "indentation")
+
+
+def make_cases(
+    root: Path, n_cases: int, n_distinct: int, shape: tuple[int, int, int], spacing: float
+) -> Path:
+    """Write ``n_distinct`` phantoms, then copy them round-robin to ``n_cases`` case folders."""
+    from nvc_viewer.phantom import PhantomBuildError, make_phantom, write_case
+
+    originals = root / "originals"
+    seed = 0
+    for n in range(n_distinct):
+        if (originals / f"p{n}").is_dir():  # made by an earlier run in the same --workdir
+            continue
+        t0 = time.perf_counter()
+        scenario, side = SCENARIOS[n % len(SCENARIOS)], ("left", "right")[n % 2]
+        while True:  # not every seed gives a geometry for every scenario
+            seed += 1
+            try:
+                phantom = make_phantom(scenario, side=side, seed=seed, shape=shape,
+                                       spacing_mm=spacing, supersample=4)  # fmt: skip
+                break
+            except PhantomBuildError:
+                continue
+        write_case(phantom, originals / f"p{n}", fmt=("dicom", "nifti")[n % 2])
+        print(f"phantom {n}: {scenario} {side} seed {seed}, {shape} voxels of {spacing} mm, "
+              f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
+    cases = root / "cases"
+    shutil.rmtree(cases, ignore_errors=True)
+    for n in range(n_cases):
+        shutil.copytree(originals / f"p{n % n_distinct}", cases / f"case{n:03d}")
+    return cases
+
+
+def run(cases: Path, out: Path, workers: int) -> tuple[float, dict]:
+    from nvc_viewer.batch import run_batch
+
+    shutil.rmtree(out, ignore_errors=True)  # a fresh workspace: nothing is skipped
+    t0 = time.perf_counter()
+    report = run_batch([str(cases)], out, workers=workers, progress=lambda row: None)
+    return time.perf_counter() - t0, report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=24)
+    parser.add_argument("--distinct", type=int, default=2, help="different phantoms")
+    parser.add_argument("--shape", type=int, nargs=3, default=(128, 128, 56))
+    parser.add_argument("--spacing", type=float, default=0.5, help="mm")
+    parser.add_argument("--workdir", help="keep the cases and outputs here")
+    args = parser.parse_args()
+
+    root = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="nvc-batch-"))
+    try:
+        cases = make_cases(root, args.cases, args.distinct, tuple(args.shape), args.spacing)
+        rates = {}
+        for workers in (1, 2):
+            seconds, report = run(cases, root / f"out_{workers}w", workers)
+            statuses = [c["status"] for c in report["cases"]]
+            failed = [c for c in report["cases"] if c["status"] == "failed"]
+            for case in failed[:3]:
+                print(f"  failed: {case['case_id']}: {case['error']}")
+            per_case = [c["timings_s"]["total"] for c in report["cases"] if c["timings_s"]]
+            rates[workers] = len(statuses) / seconds * 60
+            print(
+                f"{workers} worker(s): {len(statuses)} cases ({statuses.count('ok')} ok, "
+                f"{len(failed)} failed) in {seconds:.1f} s = {rates[workers]:.1f} cases/min; "
+                f"median per case {statistics.median(per_case):.1f} s"
+            )
+        print(f"scaling 2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
+    finally:
+        if not args.workdir:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

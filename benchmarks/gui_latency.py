@@ -1,0 +1,285 @@
+"""GUI latency: time to the first drawn frame of ``nvc-viewer view``, and UI freezes while the
+analysis runs.
+
+1. First frame. ``nvc-viewer view SAMPLE`` is started as a fresh process (interpreter start,
+   imports, reading the case, the window, the panels); the time from launching the process to
+   the first frame vispy draws with the case's layers in it is reported (median of N runs). The
+   child process is the real command line (`nvc_viewer.cli.main`); it only listens for the
+   canvas' draw event and quits after the first frame.
+2. Freezes. In one viewer with the panels docked, a case is opened and "Analyse" is pressed. A
+   QTimer ticks every 10 ms in the GUI thread during the whole run (worker thread, progress
+   signals, layers and surfaces swapped in, findings merged and autosaved); the longest gap
+   between two ticks is the longest time the UI was frozen.
+3. With ``--screenshots DIR``: PNGs of the series picker, the fused 2-D view, the 3-D surfaces
+   and the findings table with a selected finding (palette PNG, about 100-250 KB each).
+
+Needs a display: run under ``xvfb-run -a``. Usage::
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/gui_latency.py \
+        [--repeats 3] [--case CASE_DIR] [--screenshots docs/screenshots] [--json OUT]
+
+Without ``--case`` the freeze test runs on a synthetic CPA phantom (CISS-like T2 + TOF, default
+160 x 160 x 64 voxels of 0.5 mm) written to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FIRST_FRAME_TAG = "FIRST_FRAME"
+TICK_MS = 10
+FREEZE_LIMIT_S = 0.2
+WINDOW_SIZE = (1400, 900)
+
+
+# -- 1. first frame ----------------------------------------------------------------------------
+def child_first_frame(path: str) -> None:
+    """Run ``nvc-viewer view PATH``; print the wall-clock time of the first frame with layers."""
+    from nvc_viewer_napari import _launch
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    new_viewer = _launch.new_viewer
+    state = {"done": False}
+
+    def watched_viewer(**kwargs: Any) -> Any:
+        viewer = new_viewer(**kwargs)
+        canvas = viewer.window._qt_viewer.canvas._scene_canvas
+
+        def on_draw(event: Any) -> None:
+            if state["done"] or not len(viewer.layers):
+                return
+            state["done"] = True
+            print(f"{FIRST_FRAME_TAG} {time.time():.6f}", flush=True)
+            QTimer.singleShot(0, QApplication.instance().quit)
+
+        canvas.events.draw.connect(on_draw)
+        return viewer
+
+    _launch.new_viewer = watched_viewer
+    from nvc_viewer.cli import main
+
+    code = main(["view", path])
+    if not state["done"]:
+        raise SystemExit(f"no frame was drawn (exit code {code})")
+
+
+def first_frame_times(path: str, repeats: int, workspace: Path) -> list[float]:
+    """Seconds from launching ``nvc-viewer view PATH`` to its first drawn frame, per run."""
+    times = []
+    env = {**os.environ, "NVC_VIEWER_WORKSPACE": str(workspace)}
+    for _ in range(repeats):
+        start = time.time()
+        out = subprocess.run(
+            [sys.executable, __file__, "--child-first-frame", path],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        stamps = [
+            float(line.split()[1])
+            for line in out.stdout.splitlines()
+            if line.startswith(FIRST_FRAME_TAG)
+        ]
+        if not stamps:
+            raise SystemExit(f"view failed (exit code {out.returncode}):\n{out.stderr[-3000:]}")
+        if out.returncode != 0:
+            print(f"  (warning: the viewer exited with code {out.returncode} after its first "
+                  f"frame: {out.stderr.strip().splitlines()[-1:]})")  # fmt: skip
+        times.append(stamps[0] - start)
+    return times
+
+
+# -- 2. freezes during the analysis ----------------------------------------------------------
+def make_case(folder: Path, shape: tuple[int, int, int], spacing_mm: float) -> Path:
+    """Write a phantom CPA case (NIfTI T2 + TOF) that builds; returns its folder."""
+    from nvc_viewer.phantom import PhantomBuildError, make_phantom, write_case
+
+    for scenario in ("two_offenders", "contact"):
+        for seed in range(20):
+            try:
+                phantom = make_phantom(
+                    scenario, seed=seed, shape=shape, spacing_mm=spacing_mm, supersample=4
+                )
+            except PhantomBuildError:  # this random anatomy could not be routed
+                continue
+            write_case(phantom, folder, fmt="nifti")
+            return folder
+    raise SystemExit("no phantom could be built")
+
+
+def _process(app: Any, seconds: float = 0.3) -> None:
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _shot(viewer: Any, app: Any, path: Path) -> Path:
+    """Save a window screenshot as a palette PNG (small enough for the docs)."""
+    from PIL import Image
+
+    _process(app)
+    image = viewer.screenshot(canvas_only=False, flash=False)
+    Image.fromarray(image[..., :3]).quantize(colors=256, dither=Image.Dither.NONE).save(
+        path, optimize=True
+    )
+    return path
+
+
+def freeze_during_analysis(case: Path, workspace: Path, screenshots: Path | None) -> dict:
+    """Open ``case``, analyse it with the panels, record GUI-thread gaps; optional screenshots."""
+    from nvc_viewer_napari._dock import dock_panels, raise_dock
+    from nvc_viewer_napari._launch import new_viewer
+    from qtpy.QtCore import QElapsedTimer, QEventLoop, QTimer
+    from qtpy.QtWidgets import QApplication
+
+    viewer = new_viewer(show=True, title="nvc-viewer")
+    app = QApplication.instance()
+    viewer.window._qt_window.resize(*WINDOW_SIZE)
+    panels = dock_panels(viewer, workspace=workspace)
+    shots: dict[str, str] = {}
+    if not panels.case.scan(case):
+        raise SystemExit(panels.case.status.text())
+    raise_dock(panels.case)
+    if screenshots is not None:
+        shots["series_picker"] = str(_shot(viewer, app, screenshots / "series_picker.png"))
+    t0 = time.perf_counter()
+    if not panels.case.open_case():
+        raise SystemExit(panels.case.status.text())
+    open_s = time.perf_counter() - t0
+    if screenshots is not None:
+        shots["fused_2d"] = str(_shot(viewer, app, screenshots / "fused_2d.png"))
+
+    clock = QElapsedTimer()
+    ticks: list[int] = []
+    timer = QTimer()
+    timer.setInterval(TICK_MS)
+    timer.timeout.connect(lambda: ticks.append(clock.elapsed()))
+    loop = QEventLoop()
+    outcome: list[str] = []
+    stages: list[tuple[int, str]] = []  # (ms since the click, progress message)
+    panels.analysis.progressed.connect(lambda _f, text: stages.append((clock.elapsed(), text)))
+    panels.analysis.finished.connect(lambda result: (outcome.append(result), loop.quit()))
+    clock.start()
+    timer.start()
+    t0 = time.perf_counter()
+    if not panels.analysis.start():
+        raise SystemExit(panels.analysis.status.text())
+    loop.exec_()
+    analysis_s = time.perf_counter() - t0
+    ticks.append(clock.elapsed())
+    timer.stop()
+    stamps = np.asarray(ticks, dtype=float)
+    gaps = np.diff(stamps) / 1000.0
+    long_gaps = [
+        {"at_s": round(stamps[i] / 1000.0, 3), "gap_s": round(float(g), 3),
+         "during": next((m for t, m in reversed(stages) if t <= stamps[i]), "start")}
+        for i, g in enumerate(gaps) if g > FREEZE_LIMIT_S
+    ]  # fmt: skip
+    if outcome != ["done"]:
+        raise SystemExit(f"analysis {outcome}: {panels.analysis.status.text()}")
+
+    if screenshots is not None:
+        viewer.dims.ndisplay = 3
+        viewer.reset_view()
+        camera = getattr(viewer, "scene", viewer).camera
+        camera.angles = (0.0, -40.0, 110.0)
+        camera.zoom *= 1.3
+        shots["surfaces_3d"] = str(_shot(viewer, app, screenshots / "surfaces_3d.png"))
+        viewer.dims.ndisplay = 2
+        ids = panels.findings.finding_ids
+        if ids:
+            panels.findings.select(ids[0])
+            camera.zoom *= 2.0
+        raise_dock(panels.findings)
+        shots["findings_table"] = str(_shot(viewer, app, screenshots / "findings_table.png"))
+    n_findings = len(panels.findings.finding_ids)
+    viewer.close()
+    return {
+        "case": str(case),
+        "open_case_s": round(open_s, 3),
+        "analysis_wall_s": round(analysis_s, 3),
+        "ticks": len(ticks),
+        "longest_freeze_s": round(float(gaps.max()), 3),
+        "p99_gap_s": round(float(np.percentile(gaps, 99)), 3),
+        "gaps_over_200ms": int(np.sum(gaps > FREEZE_LIMIT_S)),
+        "long_gaps": long_gaps,
+        "findings": n_findings,
+        "screenshots": shots,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3, help="first-frame runs (median)")
+    parser.add_argument("--sample", help="input of the first-frame test (default: sample case)")
+    parser.add_argument("--case", help="case folder for the freeze test (default: a phantom)")
+    parser.add_argument("--shape", type=int, nargs=3, default=(160, 160, 64))
+    parser.add_argument("--spacing", type=float, default=0.5, help="phantom voxel size, mm")
+    parser.add_argument("--screenshots", help="write the four screenshots into this folder")
+    parser.add_argument("--json", help="also write the numbers to this file")
+    parser.add_argument("--skip-first-frame", action="store_true")
+    parser.add_argument("--skip-freeze", action="store_true")
+    parser.add_argument("--child-first-frame", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child_first_frame:
+        child_first_frame(args.child_first_frame)
+        return 0
+    if not os.environ.get("DISPLAY"):
+        raise SystemExit("needs a display: run under xvfb-run -a")
+
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="nvc-gui-bench-") as tmp:
+        tmp_path = Path(tmp)
+        if not args.skip_first_frame:
+            from nvc_viewer.sample import sample_case_path
+
+            sample = args.sample or str(sample_case_path())
+            times = first_frame_times(sample, args.repeats, tmp_path / "ws-first")
+            result["first_frame"] = {
+                "input": sample,
+                "runs_s": [round(t, 3) for t in times],
+                "median_s": round(statistics.median(times), 3),
+            }
+            print(f"first frame of `nvc-viewer view {Path(sample).name}`: "
+                  f"median {statistics.median(times):.2f} s over {len(times)} runs "
+                  f"({', '.join(f'{t:.2f}' for t in times)})")  # fmt: skip
+        if not args.skip_freeze:
+            case = Path(args.case) if args.case else None
+            if case is None:
+                t0 = time.perf_counter()
+                case = make_case(tmp_path / "cpa_phantom", tuple(args.shape), args.spacing)
+                print(f"phantom {tuple(args.shape)} at {args.spacing} mm written in "
+                      f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
+            shots = Path(args.screenshots) if args.screenshots else None
+            if shots is not None:
+                shots.mkdir(parents=True, exist_ok=True)
+            freeze = freeze_during_analysis(case, tmp_path / "ws-freeze", shots)
+            result["freeze"] = freeze
+            print(
+                f"analysis {freeze['analysis_wall_s']:.1f} s in the worker; GUI ticks every "
+                f"{TICK_MS} ms: longest gap {freeze['longest_freeze_s'] * 1000:.0f} ms, "
+                f"p99 {freeze['p99_gap_s'] * 1000:.0f} ms, "
+                f"{freeze['gaps_over_200ms']} gap(s) over 200 ms; open case "
+                f"{freeze['open_case_s']:.2f} s; {freeze['findings']} finding(s)"
+            )
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

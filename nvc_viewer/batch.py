@@ -1,0 +1,1005 @@
+"""The batch command: analyse and export many cases, headless, on dask.distributed.
+
+Design note
+-----------
+The contract is DESIGN.md section 5 and other tools call it, so it is fixed:
+
+- inputs: a NIfTI file, or a folder that directly holds image files, is one case; any other
+  folder is a folder of cases (each immediate subfolder holding image files at any depth);
+- ``case_id`` = the case folder's (or NIfTI file's) name, sanitised; never a DICOM value;
+- per case ``OUT/<case_id>/`` (findings.json and every export); across cases ``OUT/findings.csv``
+  and ``OUT/batch_report.json``;
+- exit 0 when every case succeeded, 1 when some failed, 2 for a usage error;
+- resumable, and the output folder is a workspace shared with the viewer
+  (`nvc_viewer.workspace`).
+
+What a case needs is decided by `plan_case` from its done marker
+(``OUT/<case_id>/.nvc-done.json``, written last, after every export):
+
+``"analyse"``
+    no marker, ``--force``, the input changed (names, sizes, modification times), the ``--t2`` /
+    ``--tof`` choice changed, or an output it listed is gone: load, analyse, merge into the
+    saved findings (`nvc_viewer.workspace.Workspace.save_analysis`: surgeons' findings stay),
+    export;
+``"export"``
+    the analysis is current but a surgeon changed ``findings.json`` or ``segmentation.nii.gz``
+    since (the viewer autosaves there), or new formats are asked for: re-export from what is
+    saved, no analysis (`export_saved_case`, also behind ``nvc-viewer export``);
+``"skip"``
+    nothing to do: the report says ``skipped``.
+
+A batch killed at any point leaves whole files only (every write is atomic) and no marker for an
+unfinished case, so running it again finishes the rest. A label map the surgeon corrected in the
+viewer (a ``segmentation.nii.gz`` other than the last one the analysis produced) is kept by a
+re-analysis, as are the surgeon's findings; ``--force`` replaces both. A case folder whose
+``case.json`` names another input is not merged into (two inputs of the same name).
+
+Each case runs in `run_case`, a function of one picklable `CaseJob` that never raises, submitted
+to a `distributed.Client`: a `LocalCluster` (processes, one thread each, no dashboard) by
+default, or an existing scheduler, whose workers must import ``nvc_viewer`` and see the input and
+output paths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from .atomic import atomic_write_text
+from .errors import InputError, InputNotFoundError, NVCError
+from .io.nifti import is_nifti_path
+from .workspace import CaseRecord, Workspace, case_id_for
+
+__all__ = [
+    "FORMATS",
+    "DEFAULT_FORMATS",
+    "DONE_MARKER",
+    "REPORT_FILE",
+    "CSV_FILE",
+    "CaseJob",
+    "SavedExport",
+    "discover_cases",
+    "plan_case",
+    "run_case",
+    "run_batch",
+    "export_saved_case",
+    "export_workspace",
+]
+
+log = logging.getLogger(__name__)
+
+#: Every export format (`nvc_viewer.export.FORMATS`); ``csv`` is the merged ``OUT/findings.csv``.
+FORMATS = ("json", "csv", "mrk", "nifti", "seg", "sr", "report")
+DEFAULT_FORMATS = FORMATS
+DONE_MARKER = ".nvc-done.json"
+REPORT_FILE = "batch_report.json"
+EXPORT_REPORT_FILE = "export_report.json"
+CSV_FILE = "findings.csv"
+REPORT_SCHEMA = "nvc-viewer/batch-report"
+EXPORT_REPORT_SCHEMA = "nvc-viewer/export-report"
+_MARKER_SCHEMA = "nvc-viewer/batch-done"
+#: Formats that need the label map / the DICOM source / the T2 image itself.
+_LABEL_FORMATS = ("nifti", "seg")
+_DICOM_FORMATS = ("seg", "sr")
+
+
+@dataclass(frozen=True)
+class CaseJob:
+    """One case to process: where it is, where it goes and how. Picklable.
+
+    Attributes
+    ----------
+    case_id : str
+    input : str
+        The path as the user gave it (joined with the subfolder name for a folder of cases).
+    path : str
+        Absolute path of the case.
+    out_dir : str
+        Absolute path of the workspace.
+    formats : tuple of str
+        Of `FORMATS`.
+    t2, tof : str or None
+        Series overrides (`nvc_viewer.io.load_case`).
+    force, include_phi, debug : bool
+        As the command-line options.
+    """
+
+    case_id: str
+    input: str
+    path: str
+    out_dir: str
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    t2: str | None = None
+    tof: str | None = None
+    force: bool = False
+    include_phi: bool = False
+    debug: bool = False
+
+
+@dataclass
+class CaseReport:
+    """A row of ``batch_report.json``."""
+
+    case_id: str
+    input: str
+    status: str  # "ok" | "failed" | "skipped"
+    error: str | None = None
+    outputs: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+# -- discovery -----------------------------------------------------------------------------
+
+
+def _is_image_file(path: Path) -> bool:
+    if path.name.startswith("."):
+        return False
+    if is_nifti_path(path):
+        return True
+    from .io.dicom import _looks_like_raw_dicom
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return (len(head) == 132 and head[128:132] == b"DICM") or _looks_like_raw_dicom(head)
+
+
+def _holds_images_directly(folder: Path) -> bool:
+    return any(p.is_file() and _is_image_file(p) for p in folder.iterdir())
+
+
+def _holds_images(folder: Path) -> bool:
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        if any(_is_image_file(Path(dirpath) / f) for f in sorted(filenames)):
+            return True
+    return False
+
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    return folder is not None and (path == folder or folder in path.parents)
+
+
+def discover_cases(
+    inputs: Sequence[str | os.PathLike[str]], *, exclude: str | os.PathLike[str] | None = None
+) -> list[tuple[str, str, Path]]:
+    """Find the cases in the inputs, as DESIGN.md section 5 defines them.
+
+    Parameters
+    ----------
+    inputs : sequence of path-like
+        NIfTI files, case folders, folders of cases.
+    exclude : path-like, optional
+        A folder never taken as a case (the output folder, when it sits among the cases).
+        Hidden folders (``.name``) are never cases either.
+
+    Returns
+    -------
+    list of (case_id, input as given, path)
+        In input order, subfolders by name; a case id seen twice gets ``-2``, ``-3`` ...
+        appended.
+
+    Raises
+    ------
+    InputNotFoundError
+        An input does not exist.
+    InputError
+        An input is a file that is not NIfTI, or a folder without any image file.
+    """
+    skip = Path(exclude).resolve() if exclude is not None else None
+    found: list[tuple[str, str, Path]] = []
+    for given in map(str, inputs):
+        path = Path(given)
+        if not path.exists():
+            raise InputNotFoundError("no such file or folder", path=given)
+        if path.is_file():
+            if not is_nifti_path(path):
+                raise InputError(
+                    "a single file must be a NIfTI image (.nii, .nii.gz); give a DICOM series "
+                    "as its folder",
+                    path=given,
+                )
+            found.append((case_id_for(path), given, path))
+        elif _holds_images_directly(path):
+            found.append((case_id_for(path), given, path))
+        else:
+            subs = sorted(
+                p
+                for p in path.iterdir()
+                if p.is_dir()
+                and not p.name.startswith(".")
+                and not _inside(p.resolve(), skip)
+                and _holds_images(p)
+            )
+            if not subs:
+                raise InputError(
+                    "no DICOM or NIfTI image found in this folder or its subfolders", path=given
+                )
+            found.extend((case_id_for(p), str(Path(given) / p.name), p) for p in subs)
+    seen: dict[str, int] = {}
+    unique = []
+    for case_id, given, path in found:
+        seen[case_id] = seen.get(case_id, 0) + 1
+        if seen[case_id] > 1:
+            case_id = f"{case_id}-{seen[case_id]}"
+        unique.append((case_id, given, path))
+    return unique
+
+
+# -- the done marker -----------------------------------------------------------------------
+
+
+def _fingerprint(path: Path) -> list[list[Any]]:
+    """Cheap identity of an input: relative names, sizes and modification times (ns)."""
+    if path.is_file():
+        files, root = [path], path.parent
+    else:
+        files, root = sorted(p for p in path.rglob("*") if p.is_file()), path
+    out = []
+    for p in files:
+        st = p.stat()
+        out.append([p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns])
+    return out
+
+
+def _same_content(a: Sequence[Sequence[Any]], b: Sequence[Sequence[Any]]) -> bool:
+    """Same names and sizes (a copied or moved input has other modification times)."""
+    return [list(x[:2]) for x in a] == [list(x[:2]) for x in b]
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def _marker_path(job: CaseJob) -> Path:
+    return Path(job.out_dir) / job.case_id / DONE_MARKER
+
+
+def _read_marker(job: CaseJob) -> dict | None:
+    try:
+        marker = json.loads(_marker_path(job).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) and marker.get("schema") == _MARKER_SCHEMA else None
+
+
+def _options(job: CaseJob) -> dict[str, Any]:
+    return {"t2": job.t2, "tof": job.tof}
+
+
+def _write_marker(
+    job: CaseJob, fingerprint: list, outputs: list[str], machine_labels_sha256: str | None
+) -> None:
+    """Mark a case done: what it was made from and the state of what it wrote.
+
+    ``segmentation_sha256`` is the label map as exported now (a later change is a surgeon's
+    edit, to re-export); ``machine_segmentation_sha256`` the last one the analysis itself
+    produced (a saved map that differs from it is a surgeon's, kept by a re-analysis).
+    """
+    workspace = Workspace(job.out_dir)
+    marker = {
+        "schema": _MARKER_SCHEMA,
+        "schema_version": 1,
+        "fingerprint": fingerprint,
+        "options": _options(job),
+        "formats": sorted(job.formats),
+        "outputs": outputs,
+        "findings_sha256": _sha256(workspace.findings_path(job.case_id)),
+        "segmentation_sha256": _sha256(workspace.segmentation_path(job.case_id)),
+        "machine_segmentation_sha256": machine_labels_sha256,
+        "finished": _now(),
+    }
+    atomic_write_text(_marker_path(job), json.dumps(marker, indent=1) + "\n")
+
+
+def plan_case(job: CaseJob, marker: dict | None = None) -> str:
+    """What a case needs: ``"analyse"``, ``"export"`` (re-export only) or ``"skip"``.
+
+    See the module's design note for the rules.
+    """
+    marker = _read_marker(job) if marker is None else marker
+    if job.force or marker is None:
+        return "analyse"
+    if marker.get("options") != _options(job):
+        return "analyse"
+    if marker.get("fingerprint") != _fingerprint(Path(job.path)):
+        return "analyse"
+    out = Path(job.out_dir)
+    if not all((out / p).is_file() for p in marker.get("outputs", [])):
+        return "analyse"
+    workspace = Workspace(out)
+    if (
+        not set(job.formats) <= set(marker.get("formats", []))
+        or _sha256(workspace.findings_path(job.case_id)) != marker.get("findings_sha256")
+        or _sha256(workspace.segmentation_path(job.case_id)) != marker.get("segmentation_sha256")
+    ):
+        return "export"
+    return "skip"
+
+
+# -- one case ------------------------------------------------------------------------------
+
+
+def _case_findings(result: Any, case_id: str, volumes: Any) -> Any:
+    """The analysis' proposal as a `CaseFindings` of this case."""
+    from .findings import CaseFindings, Flags, source_from_volumes
+
+    helper = getattr(result, "to_case_findings", None)
+    if callable(helper):
+        return helper(case_id, t2=volumes.t2, tof=volumes.tof)
+    source = source_from_volumes([v for v in (volumes.t2, volumes.tof) if v is not None])
+    flags = getattr(result, "flags", None)
+    if isinstance(flags, dict):
+        flags = Flags.from_dict(flags)
+    return CaseFindings(
+        case_id=case_id,
+        source=source,
+        landmarks=tuple(getattr(result, "landmarks", ()) or ()),
+        findings=tuple(getattr(result, "findings", ()) or ()),
+        flags=flags if isinstance(flags, Flags) else Flags(),
+    )
+
+
+def _labels_volume(labels: Any, t2: Any) -> Any:
+    """The analysis' label map as a `Volume` on the T2 grid (it may give a bare array)."""
+    from .volume import Volume
+
+    if labels is None or isinstance(labels, Volume):
+        return labels
+    return t2.with_data(np.asarray(labels, dtype=np.uint8), role="label", description="labels")
+
+
+def _saved_labels(path: Path, t2: Any) -> tuple[Any, str | None]:
+    """The label map saved in the workspace, on ``t2``'s grid; (None, why) when unusable."""
+    from .io.nifti import read_nifti
+
+    if not path.is_file():
+        return None, None
+    try:
+        saved = read_nifti(path)
+    except NVCError as exc:
+        return None, f"the saved label map cannot be read ({exc.reason})"
+    if t2 is None:
+        return saved.with_data(saved.data.astype(np.uint8), role="label"), None
+    # NIfTI-1 keeps the affine in float32: compare to about a micrometre per 100 mm.
+    if saved.shape != t2.shape or not np.allclose(saved.affine, t2.affine, atol=1e-3):
+        return None, "the saved label map is on another grid than the T2 series"
+    return t2.with_data(saved.data.astype(np.uint8), role="label", description="labels"), None
+
+
+def _check_owner(workspace: Workspace, job: CaseJob, marker: dict | None) -> None:
+    """Refuse to merge into a case folder that holds another input's work."""
+    record = workspace.load_record(job.case_id)
+    if record is None or Path(record.path) == Path(job.path):
+        return
+    if marker is not None and _same_content(
+        marker.get("fingerprint", []), _fingerprint(Path(job.path))
+    ):
+        return  # the same images, moved
+    raise InputError(
+        f"the workspace folder {job.case_id!r} holds the work of another input "
+        f"({record.input}); give this case another name, use another --out, or delete "
+        f"{job.case_id}/case.json if it is the same case moved",
+        path=job.input,
+    )
+
+
+def _case_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    """The per-case exports of a re-analysis: findings.json and the label map are the
+    workspace (the viewer reads them), so they are always written; csv is the merged table."""
+    return tuple(f for f in dict.fromkeys(("json", "nifti", *formats)) if f != "csv")
+
+
+def _relative(paths: Sequence[str | os.PathLike[str]], root: Path) -> list[str]:
+    return sorted({Path(p).relative_to(root).as_posix() for p in paths})
+
+
+def run_case(job: CaseJob) -> dict:
+    """Analyse and export one case (or re-export it, or skip it: `plan_case`).
+
+    Never raises: a failure is reported in the returned row, with the reason.
+
+    Returns
+    -------
+    dict
+        A row of ``batch_report.json``: ``case_id, input, status, error, outputs`` (paths
+        relative to the workspace) and ``timings_s``. With ``job.debug`` a failed row also
+        has ``"traceback"`` (the caller prints it and drops it from the report).
+    """
+    with warnings.catch_warnings():
+        if not job.debug:  # the report says what went wrong; library warnings are noise here
+            warnings.simplefilter("ignore")
+        return _run_case(job)
+
+
+def _run_case(job: CaseJob) -> dict:
+    report = CaseReport(case_id=job.case_id, input=job.input, status="ok")
+    timings = report.timings_s
+    extra: dict[str, str] = {}
+    start = time.perf_counter()
+    try:
+        workspace = Workspace(job.out_dir)
+        marker = _read_marker(job)
+        plan = plan_case(job, marker)
+        if plan == "skip":
+            report.status = "skipped"
+            report.outputs = list(marker.get("outputs", [])) if marker else []
+            return asdict(report)  # nothing timed
+        fingerprint = _fingerprint(Path(job.path))  # before reading: a later change shows
+        if plan == "export":
+            report.outputs = _reexport(job, workspace, marker, fingerprint, timings)
+        else:
+            report.outputs = _analyse_and_export(job, workspace, marker, fingerprint, timings)
+    except NVCError as exc:
+        report.status = "failed"
+        report.error = str(exc)
+        if job.debug:
+            extra["traceback"] = traceback.format_exc()
+    except Exception as exc:  # an unexpected failure must not stop the other cases
+        report.status = "failed"
+        report.error = f"{job.input}: internal error: {type(exc).__name__}: {exc}"
+        if job.debug:
+            extra["traceback"] = traceback.format_exc()
+    finally:
+        if report.status != "skipped":
+            timings["total"] = time.perf_counter() - start
+            for key in timings:
+                timings[key] = round(timings[key], 3)
+    return {**asdict(report), **extra}
+
+
+def _reexport(
+    job: CaseJob,
+    workspace: Workspace,
+    marker: dict | None,
+    fingerprint: list,
+    timings: dict[str, float],
+) -> list[str]:
+    """Plan "export": write the exports again from what the workspace holds."""
+    t0 = time.perf_counter()
+    result = export_saved_case(
+        workspace, job.case_id, workspace.root, formats=job.formats, include_phi=job.include_phi
+    )
+    timings["export"] = time.perf_counter() - t0
+    if result.skipped:
+        raise NVCError("; ".join(result.skipped), path=job.input)
+    outputs = _relative(result.outputs, workspace.root)
+    machine = marker.get("machine_segmentation_sha256") if marker else None
+    _write_marker(job, fingerprint, outputs, machine)
+    return outputs
+
+
+def _analyse_and_export(
+    job: CaseJob,
+    workspace: Workspace,
+    marker: dict | None,
+    fingerprint: list,
+    timings: dict[str, float],
+) -> list[str]:
+    """Plan "analyse": load, analyse, merge into the workspace, export."""
+    from .analysis import analyse
+    from .export import export_case
+    from .io import load_case
+
+    case_dir = workspace.case_dir(job.case_id)
+    case_dir.mkdir(parents=True, exist_ok=True)
+    if not job.force:
+        _check_owner(workspace, job, marker)
+    t0 = time.perf_counter()
+    volumes = load_case(job.path, t2=job.t2, tof=job.tof)
+    timings["load"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    result = analyse(volumes.t2, volumes.tof)
+    timings["analyse"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    labels = _labels_volume(getattr(result, "labels", None), volumes.t2)
+    seg_path = workspace.segmentation_path(job.case_id)
+    machine_sha = marker.get("machine_segmentation_sha256") if marker else None
+    kept = None
+    if not job.force and seg_path.is_file() and _sha256(seg_path) != machine_sha:
+        kept, _ = _saved_labels(seg_path, volumes.t2)  # a surgeon's correction: keep it
+    labels = kept if kept is not None else labels
+    merged = workspace.save_analysis(_case_findings(result, job.case_id, volumes), force=job.force)
+    workspace.save_record(
+        CaseRecord(
+            case_id=job.case_id,
+            input=job.input,
+            path=job.path,
+            kind=volumes.t2.meta.kind if volumes.t2.meta.kind == "dicom" else "nifti",
+            t2=volumes.t2_key,
+            tof=volumes.tof_key,
+        )
+    )
+    written = export_case(
+        merged,
+        case_dir,
+        t2=volumes.t2,
+        labels=labels,
+        formats=_case_formats(job.formats),
+        include_phi=job.include_phi,
+    )
+    timings["export"] = time.perf_counter() - t0
+    outputs = _relative(written, workspace.root)
+    if kept is None:
+        machine_sha = _sha256(seg_path)
+    _write_marker(job, fingerprint, outputs, machine_sha)
+    return outputs
+
+
+# -- re-export from the workspace ----------------------------------------------------------
+
+
+@dataclass
+class SavedExport:
+    """What `export_saved_case` wrote and what it could not write (and why)."""
+
+    outputs: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _source_t2(record: CaseRecord | None, case: Any) -> tuple[Any, str | None]:
+    """The T2 volume a saved case was made from; (None, why) when it cannot be had."""
+    from .findings import uid_sha256
+    from .io import load
+
+    if record is None:
+        return None, "no case.json records where the images are"
+    if not Path(record.path).exists():
+        return None, f"the source images are gone ({record.path})"
+    series = record.t2 if Path(record.path).is_dir() else None
+    try:
+        t2 = load(record.path, series=series)
+    except NVCError as exc:
+        return None, f"the source images cannot be read ({exc})"
+    # The findings name the series they were made on (sha256 of its UID): check it is the same.
+    wanted = [s["uid_sha256"] for s in case.source["series"] if s["role"] == "t2"]
+    if wanted and wanted[0] and t2.meta.series_uid and uid_sha256(t2.meta.series_uid) != wanted[0]:
+        return None, f"the source folder now holds another T2 series ({record.path})"
+    return t2, None
+
+
+def export_saved_case(
+    workspace: Workspace | str | os.PathLike[str],
+    case_id: str,
+    out_dir: str | os.PathLike[str],
+    *,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    include_phi: bool = False,
+) -> SavedExport:
+    """Re-export one saved case of a workspace without re-running any analysis.
+
+    Reads ``findings.json``, ``segmentation.nii.gz`` and ``case.json`` (the source images, for
+    the T2 header and image that DICOM SEG/SR and the report need). What cannot be written is
+    listed in ``skipped`` with the reason: no source images (gone, changed, never recorded), no
+    label map. A NIfTI case has no DICOM SEG/SR: that is not a skip.
+
+    Parameters
+    ----------
+    workspace : Workspace or path-like
+    case_id : str
+    out_dir : path-like
+        Files go to ``out_dir/<case_id>/`` (the workspace itself by default of the command).
+    formats : sequence of str
+        Of `FORMATS`; ``csv`` is the merged table, not written here.
+    include_phi : bool, optional
+        As `nvc_viewer.export.export_case`.
+
+    Raises
+    ------
+    NVCError
+        The saved findings cannot be read (`FindingsFileError`), or a writer failed.
+    """
+    from .export import export_case
+    from .export.nifti_labels import write_itksnap_labels, write_segmentation_nifti
+    from .export.slicer import write_slicer_markups
+    from .findings import write_findings_json
+
+    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
+    case = ws.load(case_id)
+    if case is None:
+        raise InputNotFoundError("no saved findings.json for this case", path=ws.case_dir(case_id))
+    dest = Path(out_dir) / case_id
+    dest.mkdir(parents=True, exist_ok=True)
+    formats = tuple(f for f in formats if f != "csv")
+    result = SavedExport()
+    try:
+        record = ws.load_record(case_id)
+    except NVCError as exc:
+        record, result.skipped = None, [f"case.json is unusable: {exc}"]
+    t2, why_no_t2 = _source_t2(record, case)
+    labels, why_no_labels = _saved_labels(ws.segmentation_path(case_id), t2)
+    if labels is None and why_no_labels is None:
+        why_no_labels = "no label map was saved (segmentation.nii.gz)"
+    is_dicom = case.source["kind"] == "dicom"
+    if t2 is not None:
+        result.outputs = export_case(
+            case, dest, t2=t2, labels=labels, formats=formats, include_phi=include_phi
+        )
+    else:
+        if "json" in formats:
+            result.outputs.append(write_findings_json(case, dest / "findings.json"))
+        if "mrk" in formats:
+            result.outputs.append(write_slicer_markups(case, dest / "findings.mrk.json"))
+        if "nifti" in formats and labels is not None:
+            result.outputs.append(write_segmentation_nifti(labels, dest / "segmentation.nii.gz"))
+            result.outputs.append(write_itksnap_labels(dest / "segmentation_labels.txt"))
+        lost = [f for f in formats if f == "report" or (is_dicom and f in _DICOM_FORMATS)]
+        if lost:
+            result.skipped.append(f"{', '.join(lost)} not written: {why_no_t2}")
+    needs_labels = [f for f in formats if f == "nifti" or (is_dicom and f == "seg")]
+    if labels is None and needs_labels:
+        result.skipped.append(f"{', '.join(needs_labels)} not written: {why_no_labels}")
+    return result
+
+
+def _write_merged_csv(workspace: Workspace, out: Path) -> tuple[Path, list[str]]:
+    """``out/findings.csv`` from every readable ``findings.json`` of the workspace."""
+    from .export.csv_ import write_findings_csv
+
+    cases, problems = [], []
+    for case_id in workspace.case_ids():
+        try:
+            case = workspace.load(case_id)
+        except NVCError as exc:
+            problems.append(f"{case_id}: not in {CSV_FILE}: {exc}")
+            continue
+        if case is not None:
+            cases.append(case)
+    return write_findings_csv(cases, out / CSV_FILE), problems
+
+
+def export_workspace(
+    workspace_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str] | None = None,
+    *,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    include_phi: bool = False,
+    progress: Callable[[dict], None] | None = None,
+) -> dict:
+    """Re-export every saved case of a workspace (`export_saved_case`) and the merged CSV.
+
+    Parameters
+    ----------
+    workspace_dir : path-like
+        A folder written by the batch command or the viewer.
+    out_dir : path-like, optional
+        Where to write (default: the workspace itself).
+    formats, include_phi
+        As the command-line options.
+    progress : callable, optional
+        Called with each case's report row.
+
+    Returns
+    -------
+    dict
+        The report, also written to ``out_dir/export_report.json``: schema
+        ``nvc-viewer/export-report`` version 1, ``started``, ``finished`` and ``cases``, each
+        ``{"case_id", "status": "ok"|"partial"|"failed", "error", "skipped": [str],
+        "outputs": [str]}`` (outputs relative to ``out_dir``).
+
+    Raises
+    ------
+    InputError
+        The workspace does not exist or holds no saved case.
+    """
+    ws = Workspace(workspace_dir)
+    if not ws.root.is_dir():
+        raise InputNotFoundError("no such workspace folder", path=workspace_dir)
+    case_ids = ws.case_ids()
+    if not case_ids:
+        raise InputError("no saved case (no <case_id>/findings.json) in this folder", path=ws.root)
+    out = Path(out_dir) if out_dir is not None else ws.root
+    out.mkdir(parents=True, exist_ok=True)
+    started = _now()
+    rows = []
+    for case_id in case_ids:
+        row: dict[str, Any] = {"case_id": case_id, "status": "ok", "error": None}
+        try:
+            result = export_saved_case(ws, case_id, out, formats=formats, include_phi=include_phi)
+            row["skipped"] = result.skipped
+            row["outputs"] = _relative(result.outputs, out)
+            if result.skipped:
+                row["status"] = "partial"
+        except NVCError as exc:
+            row.update(status="failed", error=str(exc), skipped=[], outputs=[])
+        rows.append(row)
+        if progress is not None:
+            progress(row)
+    if "csv" in formats:
+        _, problems = _write_merged_csv(ws, out)
+        for problem in problems:
+            log.warning(problem)
+    report = {
+        "schema": EXPORT_REPORT_SCHEMA,
+        "schema_version": 1,
+        "started": started,
+        "finished": _now(),
+        "cases": rows,
+    }
+    atomic_write_text(out / EXPORT_REPORT_FILE, json.dumps(report, indent=2) + "\n")
+    return report
+
+
+# -- many cases ----------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class _Progress:
+    """A progress bar on a terminal, one plain line per case otherwise (stderr)."""
+
+    def __init__(self, total: int, stream: IO[str] | None = None) -> None:
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.done = self.failed = 0
+        self.start = time.perf_counter()
+
+    def __call__(self, row: dict) -> None:
+        self.done += 1
+        self.failed += row["status"] == "failed"
+        elapsed = time.perf_counter() - self.start
+        if self.tty:
+            width = 30
+            filled = int(width * self.done / max(self.total, 1))
+            bar = "#" * filled + "-" * (width - filled)
+            text = (
+                f"\r[{bar}] {self.done}/{self.total} cases, {self.failed} failed, {elapsed:.0f} s"
+            )
+            self.stream.write(text + ("\n" if self.done == self.total else ""))
+        else:
+            why = f": {row['error'].splitlines()[0]}" if row.get("error") else ""
+            self.stream.write(
+                f"[{self.done}/{self.total}] {row['case_id']}: {row['status']}{why} "
+                f"({elapsed:.1f} s)\n"
+            )
+        self.stream.flush()
+
+
+def _write_report(out: Path, started: str, rows: Sequence[dict], finished: str | None) -> dict:
+    report = {
+        "schema": REPORT_SCHEMA,
+        "schema_version": 1,
+        "started": started,
+        "finished": finished,
+        "cases": sorted(rows, key=lambda r: r["case_id"]),
+    }
+    atomic_write_text(out / REPORT_FILE, json.dumps(report, indent=2) + "\n")
+    return report
+
+
+@contextlib.contextmanager
+def _quiet_distributed(debug: bool) -> Iterator[None]:
+    """Silence distributed's start-up and shut-down chatter unless debugging."""
+    if debug:
+        yield
+        return
+    names = ("distributed", "tornado", "asyncio", "bokeh")
+    levels = {n: logging.getLogger(n).level for n in names}
+    for n in names:
+        logging.getLogger(n).setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for n, level in levels.items():
+            logging.getLogger(n).setLevel(level)
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a TCP address nobody listens on (distributed would retry for its timeout)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", "") or parts.hostname is None:
+        return  # tls://, ucx://, inproc://: let distributed handle them
+    try:
+        port = parts.port or 8786
+        with socket.create_connection((parts.hostname, port), timeout=timeout_s):
+            pass
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            f"cannot reach the Dask scheduler ({type(exc).__name__}: {exc}); is it running, "
+            "and is the address tcp://HOST:PORT?",
+            path=address,
+        ) from None
+
+
+@contextlib.contextmanager
+def _client(scheduler: str | None, n_workers: int, debug: bool) -> Iterator[Any]:
+    """A `distributed.Client` on the given scheduler, or on a fresh `LocalCluster`."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        _check_reachable(scheduler)
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as exc:
+            raise InputError(
+                f"cannot reach the Dask scheduler ({type(exc).__name__}: {exc})",
+                path=scheduler,
+            ) from None
+        try:
+            try:  # tasks would wait forever on a scheduler without workers
+                client.wait_for_workers(1, timeout=60)
+            except TimeoutError:
+                raise InputError(
+                    "the Dask scheduler has no worker (waited 60 s); start one with "
+                    f"'dask worker {scheduler}'",
+                    path=scheduler,
+                ) from None
+            yield client
+        finally:
+            client.close()
+        return
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            # No dashboard; its HTTP server (health, metrics) on any free port rather than on
+            # 8787, which may be taken (distributed then warns).
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
+            silence_logs=logging.DEBUG if debug else logging.CRITICAL,
+        )
+        client = Client(cluster)
+        try:
+            yield client
+        finally:
+            client.close()
+            cluster.close()
+
+
+def run_batch(
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    formats: Sequence[str] = DEFAULT_FORMATS,
+    t2: str | None = None,
+    tof: str | None = None,
+    force: bool = False,
+    include_phi: bool = False,
+    debug: bool = False,
+    progress: Callable[[dict], None] | None = None,
+) -> dict:
+    """Run the batch and return the report (also written to ``OUT/batch_report.json``).
+
+    Parameters
+    ----------
+    inputs : sequence of path-like
+        Cases or folders of cases (see `discover_cases`).
+    out_dir : path-like
+        The workspace folder (created).
+    workers : int, optional
+        Local worker processes (default: the number of cores, at most the number of cases
+        to run).
+    scheduler : str, optional
+        Address of an existing Dask scheduler (``tcp://host:8786``); no local cluster then.
+    formats : sequence of str
+        Of `FORMATS` (default all). ``findings.json`` and ``segmentation.nii.gz`` are always
+        written: they are the workspace.
+    t2, tof : str, optional
+        Series overrides for every case (`nvc_viewer.io.load_case`); ``tof="none"``: no TOF.
+    force : bool
+        Redo finished cases and replace what surgeons saved (kept aside as
+        ``findings.before-force-<time>.json``).
+    include_phi : bool
+        Patient lines on the printable report.
+    debug : bool
+        Keep distributed's logging; print tracebacks of failures to stderr.
+    progress : callable, optional
+        Called with each case's report row (default: a bar on a terminal, lines otherwise).
+
+    Returns
+    -------
+    dict
+        The report (DESIGN.md section 5). While the batch runs the file is rewritten after
+        every case with ``"finished": null``.
+
+    Raises
+    ------
+    InputError
+        An input does not exist or holds no image (nothing is run), an unknown format, or the
+        scheduler cannot be reached.
+    """
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise InputError(f"unknown format(s) {unknown}; known: {', '.join(FORMATS)}")
+    if workers is not None and workers < 1:
+        raise InputError(f"workers must be at least 1; got {workers}")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("the output must be a folder; this is a file", path=out)
+    cases = discover_cases(inputs, exclude=out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = _now()
+    jobs = [
+        CaseJob(
+            case_id=cid,
+            input=given,
+            path=str(path.resolve()),
+            out_dir=str(out.resolve()),
+            formats=tuple(dict.fromkeys(formats)),
+            t2=t2,
+            tof=tof,
+            force=force,
+            include_phi=include_phi,
+            debug=debug,
+        )
+        for cid, given, path in cases
+    ]
+    progress = progress or _Progress(len(jobs))
+    rows: list[dict] = []
+
+    def finish(row: dict) -> None:
+        trace = row.pop("traceback", None)
+        if trace and debug:
+            sys.stderr.write(f"{row['case_id']}:\n{trace}")
+        rows.append(row)
+        progress(row)
+        _write_report(out, started, rows, None)  # a killed batch still leaves its report
+
+    todo = []
+    for job in jobs:
+        if plan_case(job) == "skip":
+            finish(run_case(job))  # cheap: reads the marker only
+        else:
+            todo.append(job)
+    if todo:
+        n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+        token = uuid.uuid4().hex[:8]  # two batches on one scheduler must not share task keys
+        with _quiet_distributed(debug), _client(scheduler, n, debug) as client:
+            from distributed import as_completed
+
+            futures = client.map(
+                run_case, todo, key=[f"nvc-case-{j.case_id}-{token}" for j in todo], pure=False
+            )
+            job_of = {f.key: j for f, j in zip(futures, todo)}
+            for future in as_completed(futures):
+                try:
+                    row = future.result()
+                except Exception as exc:  # the worker died or the task was lost
+                    job = job_of[future.key]
+                    row = asdict(
+                        CaseReport(
+                            job.case_id,
+                            job.input,
+                            "failed",
+                            f"{job.input}: the worker processing this case died or was lost "
+                            f"({type(exc).__name__}: {exc})",
+                        )
+                    )
+                finish(row)
+    if "csv" in formats:
+        _, problems = _write_merged_csv(Workspace(out), out)
+        for problem in problems:
+            log.warning(problem)
+    return _write_report(out, started, rows, _now())

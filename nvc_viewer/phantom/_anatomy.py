@@ -1,0 +1,1218 @@
+"""Random cerebellopontine-angle anatomy with known nerve-vessel relations.
+
+Design note
+-----------
+Everything here is in the phantom's *local* frame: RAS axes in mm with the origin on the
+brainstem axis at the height of the pontomedullary sulcus (``ORIGIN_RAS`` in patient space).
+``sigma`` is +1 on the patient's right (RAS +x), -1 on the left.
+
+The anatomy is built in three steps, each from its own random stream so that the base anatomy of
+a seed is the same whatever the scenario:
+
+1. base: brainstem (medullary column + pontine ellipsoid joined with a rounded sulcus), cerebellar
+   hemispheres, fourth ventricle, clivus, petrous bones with the internal auditory meatus (IAM),
+   and the nerve roots VII, VIII and V of both sides;
+2. scenario: the intended nerve-vessel relations (`Contact`): which vessel touches which point of
+   the facial nerve, from which direction, at what crossing angle, with what gap; indentation
+   narrows the nerve there, displacement bends its centreline away;
+3. vessels (basilar, vertebral, AICA, PICA, SCA, veins) routed through waypoints by cubic
+   splines, every intended contact put in as a short straight piece at the right place, then
+   moved until the measured gap is the intended one. A vessel that comes within
+   `CLEARANCE_MM` of a nerve anywhere else, runs through the brainstem or into bone, is drawn
+   again.
+
+Ground truth is then *measured* on the final tubes (`measure_contact`), never copied from the
+intentions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+from scipy.spatial import cKDTree
+
+from ._shapes import (
+    Ellipsoid,
+    HalfSpace,
+    Intersection,
+    Shape,
+    ProfileColumn,
+    Tube,
+    resample_polyline,
+    smooth_curve,
+)
+
+#: Patient RAS position (mm) of the local origin: brainstem axis, pontomedullary sulcus level.
+ORIGIN_RAS = np.array([0.0, -28.0, -40.0])
+#: VII: transition zone this far (mm) along the nerve from the root detachment point (DOMAIN.md).
+VII_TZ_MM = 2.6
+#: V: central-myelin length (mm) from the root exit to the transition zone (*assumed*).
+V_TZ_MM = 2.0
+#: Smallest nerve-vessel surface gap (mm) allowed where no relation is intended.
+CLEARANCE_MM = 0.5
+#: Target surface gap (mm) of a "contact": a hair of overlap, so no CSF between the surfaces.
+CONTACT_GAP_MM = -0.03
+GAP_TOLERANCE_MM = 0.02
+
+SIDES = ("left", "right")
+_DEBUG = False
+
+
+class PhantomBuildError(RuntimeError):
+    """The random geometry could not satisfy its constraints (an internal error)."""
+
+
+def sigma_of(side: str) -> float:
+    return -1.0 if side == "left" else 1.0
+
+
+def other_side(side: str) -> str:
+    return "right" if side == "left" else "left"
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def _perp(v: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Unit part of ``v`` perpendicular to unit ``t``."""
+    w = v - (v @ t) * t
+    return _unit(w)
+
+
+def _gradient(shape: Shape, p: np.ndarray, h: float = 0.05) -> np.ndarray:
+    """Unit outward normal (gradient of the distance) at points ``(N, 3)``."""
+    p = np.atleast_2d(p).astype(np.float64)
+    g = np.empty_like(p)
+    for a in range(3):
+        e = np.zeros(3)
+        e[a] = h
+        g[:, a] = shape.sdf(p + e) - shape.sdf(p - e)
+    return g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+
+
+def _smoothed(points: np.ndarray, sigma_mm: float, fixed: np.ndarray | None = None) -> np.ndarray:
+    """Gaussian smoothing of a polyline with about uniform steps; the ends and the ``fixed``
+    points stay put, the smoothing fading in over one sigma away from them."""
+    step = float(np.mean(np.linalg.norm(np.diff(points, axis=0), axis=1)))
+    out = ndimage.gaussian_filter1d(points, sigma_mm / max(step, 1e-6), axis=0, mode="nearest")
+    pinned = np.zeros(len(points), dtype=bool) if fixed is None else fixed.copy()
+    pinned[0] = pinned[-1] = True
+    # distance (in samples) to the nearest pinned point
+    dist = ndimage.distance_transform_edt(~pinned)
+    w = np.clip(dist * step / max(sigma_mm, 1e-6), 0.0, 1.0)[:, None]
+    return w * out + (1.0 - w) * points
+
+
+def _smooth_max(x: np.ndarray, y: np.ndarray, k: float) -> np.ndarray:
+    h = np.maximum(k - np.abs(x - y), 0.0) / k
+    return np.maximum(x, y) + h * h * k * 0.25
+
+
+def _arclength(points: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+
+
+def _hermite(p0, m0, p1, m1, n: int = 80) -> np.ndarray:
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    h00 = 2 * t**3 - 3 * t**2 + 1
+    h10 = t**3 - 2 * t**2 + t
+    h01 = -2 * t**3 + 3 * t**2
+    h11 = t**3 - t**2
+    return h00 * p0 + h10 * m0 + h01 * p1 + h11 * m1
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Nerve:
+    """A nerve root: a polyline (about 0.1 mm steps) with a radius per point and landmarks.
+
+    ``marks`` holds point indices: ``RExP``, ``RDP``, ``porus`` (where the free course ends).
+    """
+
+    name: str  # "VII", "VIII", "V"
+    side: str
+    points: np.ndarray
+    radii: np.ndarray
+    marks: dict[str, int]
+    radius0: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}_{self.side}"
+
+    @property
+    def s(self) -> np.ndarray:
+        return _arclength(self.points)
+
+    def index_at(self, s_target: float) -> int:
+        return int(np.clip(np.searchsorted(self.s, s_target), 0, len(self.points) - 1))
+
+    def s_of(self, mark: str) -> float:
+        return float(self.s[self.marks[mark]])
+
+    def tangent(self, index: int) -> np.ndarray:
+        a, b = max(index - 3, 0), min(index + 3, len(self.points) - 1)
+        return _unit(self.points[b] - self.points[a])
+
+    def tube(self) -> Tube:
+        return Tube(self.points, self.radii)
+
+
+@dataclass
+class Contact:
+    """An intended relation between the facial nerve and a vessel."""
+
+    side: str
+    vessel: str  # "AICA", "PICA", "VA"
+    d_from_rdp: float  # intended position along VII from the RDP, mm
+    grade: str  # "none" | "contact" | "indentation" | "displacement"
+    gap: float  # intended surface gap, mm
+    record: bool  # a truth finding is written for it
+    kind: str = "offender"  # "offender" | "near_miss"
+    ratio: float = 0.0  # indentation: 1 - r_min / r0
+    shift: float = 0.0  # displacement: centreline shift, mm
+    u: np.ndarray | None = None  # approach direction (nerve -> vessel), unit
+    s_nerve: float = 0.0  # arclength along VII (final nerve)
+    against: Contact | None = None  # sandwich: the contact on the other side of the nerve
+    partner: Contact | None = None  # sandwich: the contact that will take the other side
+
+    @property
+    def vessel_key(self) -> str:
+        return f"{self.vessel}_{self.side}"
+
+
+@dataclass
+class Vessel:
+    name: str  # "AICA", "PICA", "VA", "BA", "SCA", "vein"
+    key: str  # unique: "AICA_left", "BA", "vein_sp_left" ...
+    kind: str  # "artery" | "vein"
+    points: np.ndarray
+    radius: float
+    side: str | None
+
+    def tube(self) -> Tube:
+        return Tube(self.points, self.radius)
+
+
+@dataclass
+class Anatomy:
+    """Everything the renderer and the truth need, in the local frame (mm)."""
+
+    brainstem: Shape
+    solids: dict[str, Shape]  # name -> shape (cerebellum_left, petrous_left, clivus, ...)
+    nerves: dict[str, Nerve]
+    vessels: dict[str, Vessel]
+    contacts: list[Contact]
+    info: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Base anatomy
+# --------------------------------------------------------------------------------------------
+class _Base:
+    """Brainstem, bones, cerebellum and nerve roots of one random anatomy."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        u = rng.uniform
+        self.tilt = u(0.15, 0.3)
+        a_med, b_med = u(6.4, 7.2), u(5.8, 6.6)
+        pz = u(12.0, 13.5)
+        self.zp = pz - u(0.5, 1.5)
+        dy = u(2.0, 3.0)
+        # The pons: an ellipsoid's profile; where it meets the medulla and midbrain column a
+        # rounded crease (smooth maximum) forms the pontomedullary sulcus.
+        self.pons = Ellipsoid(
+            [0.0, dy + self.tilt * self.zp, self.zp], [u(13.0, 15.0), u(10.5, 12.0), pz]
+        )
+        z = np.arange(-80.0, 80.0001, 0.1)
+        bulge = np.sqrt(np.clip(1.0 - ((z - self.zp) / pz) ** 2, 0.0, None))
+        a = _smooth_max(np.full_like(z, a_med), self.pons.radii[0] * bulge, 1.5)
+        b = _smooth_max(np.full_like(z, b_med), self.pons.radii[1] * bulge, 1.5)
+        weight = np.clip((a - a_med) / (self.pons.radii[0] - a_med), 0.0, 1.0)
+        self.brainstem = ProfileColumn(z, a, b, self.tilt * z + dy * weight)
+        self.rng = rng
+        self.solids: dict[str, Shape] = {}
+        self.nerves: dict[str, Nerve] = {}
+        self.info: dict = {}
+
+    # -- brainstem surface -----------------------------------------------------------------
+    def axis(self, z: float) -> np.ndarray:
+        return np.array([0.0, self.tilt * z, z])
+
+    def surface(self, z, phi_deg, sigma: float, offset=0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Surface point(s) at height ``z`` and azimuth ``phi_deg`` (0 = anterior, 90 = lateral)
+        on side ``sigma``, moved ``offset`` mm along the outward normal; and the normal."""
+        z = np.atleast_1d(np.asarray(z, dtype=np.float64))
+        phi = np.radians(np.atleast_1d(np.asarray(phi_deg, dtype=np.float64)))
+        z, phi = np.broadcast_arrays(z, phi)
+        origin = np.column_stack([np.zeros_like(z), self.tilt * z, z])
+        direction = np.column_stack([sigma * np.sin(phi), np.cos(phi), np.zeros_like(z)])
+        lo = np.zeros(len(z))
+        hi = np.full(len(z), 40.0)
+        for _ in range(28):
+            mid = 0.5 * (lo + hi)
+            inside = self.brainstem.sdf(origin + mid[:, None] * direction) < 0
+            lo = np.where(inside, mid, lo)
+            hi = np.where(inside, hi, mid)
+        p = origin + hi[:, None] * direction
+        n = _gradient(self.brainstem, p)
+        offset = np.broadcast_to(np.asarray(offset, dtype=np.float64), (len(z),))
+        return p + n * offset[:, None], n
+
+    def front(self, x: float, z: float) -> float:
+        """y of the brainstem's anterior surface at (x, z)."""
+        lo, hi = self.tilt * z, self.tilt * z + 40.0
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if self.brainstem.sdf(np.array([[x, mid, z]]))[0] < 0:
+                lo = mid
+            else:
+                hi = mid
+        return hi
+
+    # -- nerves ------------------------------------------------------------------------------
+    def build_facial_pair(self, side: str) -> None:
+        """VII (attached segment along the pons, free course to the porus, meatal part) and VIII
+        alongside it, posterior-inferior; the petrous bone and IAM placed around them."""
+        u = self.rng.uniform
+        sg = sigma_of(side)
+        r7 = u(0.55, 0.6)
+        r8 = u(1.05, 1.1)
+        z_e = u(0.5, 1.5)
+        phi_e = u(50.0, 62.0)
+        phi_r = u(80.0, 95.0)
+        dz = u(4.0, 6.0)
+        l_att = u(8.0, 10.0)
+        lift = 0.8 * r7  # attached: lying on the surface, a fifth of the radius embedded
+
+        def attached(f: float) -> tuple[np.ndarray, np.ndarray]:
+            t = np.linspace(0.0, 1.0, 60)
+            ease = t * t * (3 - 2 * t) * 0.35 + t * 0.65
+            pts, nrm = self.surface(z_e + f * dz * t, phi_e + f * (phi_r - phi_e) * ease, sg, lift)
+            return pts, nrm
+
+        f = 1.0
+        for _ in range(3):  # scale the path until its length is l_att (nearly linear in f)
+            att, att_n = attached(f)
+            f *= l_att / _arclength(att)[-1]
+        att, att_n = attached(f)
+        rexp, n_rexp = att[0], att_n[0]
+        rdp, n_rdp = att[-1], att_n[-1]
+        t_att = _unit(att[-1] - att[-4])
+
+        # Free cisternal course to the porus of the IAM, 10-12 mm.
+        l_cis = u(10.0, 12.0)
+        a_iam = _unit(np.array([sg * 1.0, u(0.15, 0.35), u(0.0, 0.12)]))
+        start_dir = _unit(t_att + u(0.6, 1.0) * n_rdp)
+        sag = _perp(self.rng.normal(size=3), a_iam) * u(0.0, 1.0)
+        to_porus = _unit(np.array([sg * 1.0, u(0.1, 0.3), u(0.0, 0.1)]))
+        reach = l_cis
+        for _ in range(6):
+            porus = rdp + reach * to_porus
+            mid_pt = 0.5 * (rdp + porus) + sag
+            cis = smooth_curve(
+                np.array([rdp, rdp + 1.0 * start_dir, mid_pt, porus - 1.0 * a_iam, porus]), 0.1
+            )
+            reach *= l_cis / _arclength(cis)[-1]
+        l_meatal = u(7.0, 9.0)
+        meatal = porus + np.linspace(0.0, l_meatal, 40)[:, None] * a_iam
+        stub = rexp - n_rexp * np.array([[1.0], [0.5]])  # hidden root end inside the brainstem
+        vii = np.vstack([stub, att, cis[1:], meatal[1:]])
+        vii = _smoothed(smooth_curve(vii, 0.1), 0.6)
+        marks = self._marks(vii, {"RExP": rexp, "RDP": rdp, "porus": porus})
+        nerve7 = Nerve("VII", side, vii, np.full(len(vii), r7), marks, r7)
+
+        # VIII: enters ~1-2 mm lateral/posterior of the VII root exit, then runs alongside VII
+        # on its posterior-inferior side, converging towards the porus.
+        g0 = u(0.6, 2.2)
+        s7 = nerve7.s
+        s_rdp, s_porus = s7[marks["RDP"]], s7[marks["porus"]]
+        s_join = s_rdp + u(2.5, 3.5)
+        along = []
+        for idx in range(nerve7.index_at(s_join), len(vii)):
+            t = nerve7.tangent(idx)
+            o = _perp(np.array([0.0, -0.6, -0.8]), t)
+            frac = np.clip((s7[idx] - s_join) / max(s_porus - 3.0 - s_join, 1e-6), 0.0, 1.0)
+            g = g0 + (0.1 - g0) * frac * frac * (3 - 2 * frac)
+            along.append(vii[idx] + o * (r7 + r8 + g))
+        along = np.array(along)
+        entry, n_entry = self.surface(z_e + u(0.5, 2.0), phi_r + u(8.0, 18.0), sg, 0.6 * r8)
+        entry, n_entry = entry[0], n_entry[0]
+        join_dir = _unit(along[3] - along[0])
+        lead = smooth_curve(
+            np.array(
+                [entry, entry + n_entry * 1.2, along[0] - join_dir * 1.5, along[0]]
+            ),
+            0.1,
+        )
+        viii = np.vstack([entry - n_entry * 1.0, lead, along[1:]])
+        viii = _smoothed(smooth_curve(viii, 0.1), 0.6)
+        marks8 = self._marks(viii, {"RExP": entry, "RDP": entry, "porus": along[0]})
+        # VIII's porus is where it meets VII's course in the meatus: take VII's porus projection.
+        marks8["porus"] = int(np.argmin(np.linalg.norm(viii - porus, axis=1)))
+        self.nerves[f"VII_{side}"] = nerve7
+        self.nerves[f"VIII_{side}"] = Nerve("VIII", side, viii, np.full(len(viii), r8), marks8, r8)
+
+        # Petrous bone: its posterior face through the porus, facing posteromedially; the top
+        # (petrous ridge) a few mm above the porus, lower towards the apex; bounded anteriorly.
+        # The IAM is centred between VII and VIII where they enter it.
+        i8 = marks8["porus"]
+        mouth = 0.5 * (porus + viii[i8])
+        face_n = _unit(np.array([-sg * u(0.7, 0.85), -u(0.5, 0.7), 0.0]))
+        face = HalfSpace(mouth, face_n)  # solid where (p - mouth) . face_n < 0
+        ridge_pt = mouth + np.array([0.0, 0.0, u(3.5, 5.0)])
+        top = HalfSpace(ridge_pt, _unit(np.array([-sg * 0.15, u(0.4, 0.6), 1.0])))
+        body = Ellipsoid(mouth + np.array([sg * 16.0, 10.0, -4.0]), [22.0, 24.0, 22.0])
+        self.solids[f"petrous_{side}"] = Intersection([face, top, body])
+        r_iam = u(2.2, 2.6)
+        iam_axis = mouth + np.linspace(-4.0, l_meatal + 1.0, 40)[:, None] * a_iam
+        self.solids[f"iam_{side}"] = Tube(iam_axis, r_iam)
+        self.info[f"porus_{side}"] = porus
+        self.info[f"iam_axis_{side}"] = a_iam
+
+    def build_trigeminal(self, side: str) -> None:
+        u = self.rng.uniform
+        sg = sigma_of(side)
+        r5 = u(1.2, 1.3)
+        z_v = self.zp + u(-1.0, 1.0)
+        rexp, n = self.surface(z_v, u(72.0, 88.0), sg, 0.9 * r5)
+        rexp, n = rexp[0], n[0]
+        direction = _unit(np.array([sg * u(0.35, 0.5), u(0.75, 0.9), u(0.25, 0.4)]))
+        length = u(12.5, 14.5)
+        bend = _perp(self.rng.normal(size=3), direction) * u(0.0, 1.0)
+        end = rexp + direction * length
+        pts = smooth_curve(
+            np.array(
+                [
+                    rexp - n * 1.5,
+                    rexp,
+                    rexp + 1.5 * _unit(n + direction),
+                    0.5 * (rexp + end) + bend,
+                    end,
+                    end + direction * 4.0,
+                ]
+            ),
+            0.1,
+        )
+        pts = _smoothed(pts, 0.6)
+        marks = self._marks(pts, {"RExP": rexp, "RDP": rexp, "porus": end})
+        self.nerves[f"V_{side}"] = Nerve("V", side, pts, np.full(len(pts), r5), marks, r5)
+
+    @staticmethod
+    def _marks(points: np.ndarray, where: dict[str, np.ndarray]) -> dict[str, int]:
+        return {k: int(np.argmin(np.linalg.norm(points - v, axis=1))) for k, v in where.items()}
+
+    def build_context(self) -> None:
+        """Cerebellum, fourth ventricle and clivus (after the nerves: they need the pons)."""
+        u = self.rng.uniform
+        z_e = 1.0
+        for side in SIDES:
+            sg = sigma_of(side)
+            self.solids[f"cerebellum_{side}"] = Ellipsoid(
+                [sg * u(19.0, 22.0), -u(19.0, 22.0), z_e - u(1.0, 4.0)],
+                [u(19.0, 22.0), u(17.0, 19.0), u(18.0, 21.0)],
+            )
+        self.solids["fourth_ventricle"] = Ellipsoid(
+            [0.0, self.pons.centre[1] - self.pons.radii[1] + u(1.0, 2.0), self.zp - u(0.0, 3.0)],
+            [u(4.5, 6.0), u(2.0, 3.0), u(7.0, 9.0)],
+        )
+        y_front = self.front(0.0, self.zp)
+        gap = u(4.0, 6.5)
+        normal = _unit(np.array([0.0, -1.0, self.tilt]))
+        plane = HalfSpace(np.array([0.0, y_front + gap, self.zp]), normal)
+        bound = Ellipsoid([0.0, y_front + gap + 14.0, self.zp - 5.0], [u(11.0, 14.0), 16.0, 45.0])
+        self.solids["clivus"] = Intersection([plane, bound])
+        self.info["prepontine_gap"] = gap
+
+    # -- checks ------------------------------------------------------------------------------
+    def check(self) -> str | None:
+        """Why this base anatomy is not usable, or None."""
+        for side in SIDES:
+            n7, n8, n5 = (self.nerves[f"{k}_{side}"] for k in ("VII", "VIII", "V"))
+            bone = self.solids[f"petrous_{side}"]
+            cb = self.solids[f"cerebellum_{side}"]
+            iam = self.solids[f"iam_{side}"]
+            for nerve in (n7, n8):
+                free = nerve.points[nerve.marks["RExP"] : max(nerve.marks["porus"] - 10, 1)]
+                r = nerve.radius0
+                outside_iam = iam.sdf(free) > -r - 0.2
+                if np.any((bone.sdf(free) < r + 0.3) & outside_iam):
+                    return f"{nerve.key} runs into the petrous bone"
+                if np.any(cb.sdf(free) < r + 0.5):
+                    return f"{nerve.key} runs into the cerebellum"
+                if np.any(self.solids["clivus"].sdf(free) < r):
+                    return f"{nerve.key} runs into the clivus"
+            free5 = n5.points[n5.marks["RExP"] : n5.marks["porus"]]
+            if np.any(bone.sdf(free5) < n5.radius0 + 0.3):
+                return f"{n5.key} runs into the petrous bone"
+            if np.any(cb.sdf(free5) < n5.radius0 + 0.5):
+                return f"{n5.key} runs into the cerebellum"
+            # VII and VIII may touch only inside the meatus.
+            stop = n7.marks["porus"] - 5
+            gap = _tube_gap_profile(n7.points[:stop], n7.radii[:stop], n8.points, n8.radii)
+            if np.min(gap) < 0.05:
+                return f"VII and VIII overlap in the cistern ({np.min(gap):.2f} mm)"
+            gap5 = _tube_gap_profile(n5.points, n5.radii, n7.points, n7.radii)
+            if np.min(gap5) < 2.0:
+                return "V too close to VII"
+            gap58 = _tube_gap_profile(n5.points, n5.radii, n8.points, n8.radii)
+            if np.min(gap58) < 1.5:
+                return "V too close to VIII"
+        return None
+
+
+def _tube_gap_profile(
+    a_pts: np.ndarray, a_r: np.ndarray, b_pts: np.ndarray, b_r: np.ndarray | float
+) -> np.ndarray:
+    """Surface gap (mm) from each point of tube A to tube B (nearest-vertex approximation)."""
+    b_r = np.broadcast_to(np.asarray(b_r, dtype=np.float64), (len(b_pts),))
+    dense_b, dense_r, _ = resample_polyline(b_pts, b_r, 0.05)
+    dist, idx = cKDTree(dense_b).query(a_pts)
+    return dist - a_r - dense_r[idx]
+
+
+# --------------------------------------------------------------------------------------------
+# Scenario: the intended relations
+# --------------------------------------------------------------------------------------------
+def _pick_vessel(rng: np.random.Generator, allowed: tuple[str, ...]) -> str:
+    # HFS offenders: AICA 40-53 %, PICA ~38 %, VA 7-36 % (usually with another offender).
+    weights = {"AICA": 0.47, "PICA": 0.38, "VA": 0.15}
+    p = np.array([weights[v] for v in allowed])
+    return str(allowed[int(rng.choice(len(allowed), p=p / p.sum()))])
+
+
+def plan_contacts(scenario: str, side: str, rng: np.random.Generator) -> list[Contact]:
+    """The intended relations of a scenario (positions are refined when vessels are routed)."""
+    u = rng.uniform
+    other = other_side(side)
+
+    def near_miss(s: str) -> Contact:
+        return Contact(s, "AICA", u(-2.0, 4.0), "none", u(0.8, 1.5), False, "near_miss")
+
+    def offender(s: str, grade: str, vessel: str | None = None, d=None, gap=CONTACT_GAP_MM):
+        vessel = vessel or _pick_vessel(rng, ("AICA", "PICA", "VA"))
+        if d is None:
+            d = {"AICA": u(-3.5, 4.0), "PICA": u(-4.0, 2.0), "VA": u(-5.0, 0.0)}[vessel]
+        return Contact(s, vessel, d, grade, gap, True)
+
+    if scenario == "no_contact":
+        return [near_miss(side)]
+    if scenario == "subvoxel_gap":
+        c = offender(side, "none", gap=u(0.1, 0.4))
+        return [c]
+    if scenario == "contact":
+        return [offender(side, "contact")]
+    if scenario == "indentation":
+        c = offender(side, "indentation")
+        c.ratio = u(0.2, 0.5)
+        return [c]
+    if scenario == "displacement":
+        c = offender(side, "displacement", _pick_vessel(rng, ("AICA", "PICA")), d=u(2.0, 5.0))
+        c.shift = u(1.1, 1.6)  # in nerve diameters
+        return [c]
+    if scenario == "sandwich":
+        first = offender(side, "contact", "AICA", d=u(1.5, 4.5))
+        second = offender(
+            side, "contact", _pick_vessel(rng, ("PICA", "AICA")), d=first.d_from_rdp + u(-1.0, 1.0)
+        )
+        if second.vessel == "AICA":
+            second.vessel = "PICA"
+        second.against = first
+        first.partner = second
+        return [first, second]
+    if scenario == "two_offenders":
+        first = offender(side, "contact", "AICA", d=u(0.5, 4.0))
+        second = offender(
+            side, "contact", _pick_vessel(rng, ("PICA", "VA")), d=first.d_from_rdp - u(3.5, 6.0)
+        )
+        return [first, second]
+    if scenario == "asymptomatic_contact":
+        return [near_miss(side), offender(other, "contact")]
+    if scenario == "distal_cisternal":
+        return [offender(side, "contact", "AICA", d=u(6.5, 9.0))]
+    raise ValueError(f"unknown scenario {scenario!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Nerve deformation and approach directions
+# --------------------------------------------------------------------------------------------
+_TYPICAL_RADIUS = {"AICA": 0.8, "PICA": 0.8, "VA": 1.7}
+
+
+def _choose_approach(
+    contact: Contact, base: _Base, nerve7: Nerve, nerve8: Nerve, rng: np.random.Generator
+) -> np.ndarray:
+    """Unit direction from the VII centreline towards the vessel at the contact.
+
+    Candidates around the nerve are kept when a vessel there has room: the contact point is the
+    nearest point of VII to it (not the nerve's own course further on), it clears VIII, the
+    brainstem, bone and cerebellum, and it comes from a plausible side (from outside on the
+    attached segment, from below for PICA and VA; a displacing vessel does not push VII into
+    VIII or the brainstem). One is drawn at random.
+    """
+    i = nerve7.index_at(contact.s_nerve)
+    p = nerve7.points[i]
+    t = nerve7.tangent(i)
+    n_bs = _perp(_gradient(base.brainstem, p)[0], t)
+    e2 = np.cross(t, n_bs)
+    tree7, tree8 = cKDTree(nerve7.points), cKDTree(nerve8.points)
+    _, i8 = tree8.query(p)
+    to8 = _perp(nerve8.points[i8] - p, t)
+    rho = _TYPICAL_RADIUS[contact.vessel]
+    if contact.against is not None and contact.against.u is not None:
+        preferred = -contact.against.u
+    else:
+        preferred = None
+    candidates = []
+    for theta in np.radians(np.arange(0.0, 360.0, 10.0)):
+        cand = np.cos(theta) * n_bs + np.sin(theta) * e2
+        if preferred is not None and cand @ preferred < np.cos(np.radians(55.0)):
+            continue
+        if contact.d_from_rdp < 1.0 and cand @ n_bs < 0.3:
+            continue  # on the attached segment the vessel comes from outside
+        if contact.vessel in ("PICA", "VA") and cand[2] > 0.3:
+            continue  # these loops come from below
+        if contact.grade == "displacement" and (-cand @ to8 > 0.5 or -cand @ n_bs < -0.3):
+            continue  # do not push VII into VIII or into the brainstem
+        ok = _room(base, nerve7, nerve8, tree7, tree8, i, cand, rho)
+        if ok and contact.partner is not None:
+            # the partner needs room within 55 degrees of the opposite side, from below
+            rho2 = _TYPICAL_RADIUS[contact.partner.vessel]
+            w = np.cross(t, cand)
+            opposite = [np.cos(a) * -cand + np.sin(a) * w for a in np.radians([0, 25, -25, 50, -50])]
+            ok = any(
+                o[2] <= 0.3 and _room(base, nerve7, nerve8, tree7, tree8, i, o, rho2)
+                for o in opposite
+            )
+        if ok:
+            candidates.append(cand)
+    if not candidates:
+        raise PhantomBuildError(
+            f"no room for a {contact.vessel} at VII {contact.d_from_rdp:+.1f} mm from the RDP"
+        )
+    # Prefer the side the vessel comes from (its loop then needs not wrap around the nerve).
+    sg = sigma_of(contact.side)
+    home = {"AICA": [-sg * 0.3, 0.8, -0.5], "PICA": [0.0, -0.6, -0.8],
+            "VA": [-sg * 0.4, 0.6, -0.7]}[contact.vessel]
+    home = _perp(np.asarray(home, dtype=np.float64), t)
+    weights = np.exp(3.0 * np.array([c @ home for c in candidates]))
+    return candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))]
+
+
+def _room(base, nerve7, nerve8, tree7, tree8, i, cand, rho) -> bool:
+    """Whether a vessel of radius ``rho`` fits next to VII point ``i`` in direction ``cand``."""
+    p = nerve7.points[i]
+    s7 = nerve7.s
+    solids = [v for k, v in base.solids.items() if k.startswith(("petrous", "clivus", "cereb"))]
+    for reach in (0.8, 1.8):
+        q = p + cand * (nerve7.radii[i] + rho + reach)
+        d7, j7 = tree7.query(q)
+        if abs(s7[j7] - s7[i]) > 0.8 or d7 < nerve7.radii[i] + rho + reach - 0.2:
+            return False  # another part of VII is nearer
+        d8, j8 = tree8.query(q)
+        if d8 - nerve8.radii[j8] - rho < CLEARANCE_MM + 0.1:
+            return False
+        if base.brainstem.sdf(q[None])[0] < rho + 0.3:
+            return False
+        if any(solid.sdf(q[None])[0] < rho + 0.3 for solid in solids):
+            return False
+    return True
+
+
+def _deformed_problem(base: _Base, nerve7: Nerve) -> str | None:
+    """Why a deformed facial nerve is not plausible (into VIII, brainstem or bone), or None."""
+    n8 = base.nerves[f"VIII_{nerve7.side}"]
+    stop = nerve7.marks["porus"] - 5
+    start = nerve7.marks["RDP"] + 10
+    gap = _tube_gap_profile(
+        nerve7.points[start:stop], nerve7.radii[start:stop], n8.points, n8.radii
+    )
+    if np.min(gap) < 0.05:
+        return "the displaced VII touches VIII"
+    if np.any(base.brainstem.sdf(nerve7.points[start:stop]) < nerve7.radius0):
+        return "the displaced VII runs into the brainstem"
+    return None
+
+
+def _deform_nerve(nerve: Nerve, contact: Contact) -> None:
+    s = nerve.s
+    sc = contact.s_nerve
+    if contact.grade == "indentation":
+        w = 0.8
+        nerve.radii = nerve.radii * (1.0 - contact.ratio * np.exp(-(((s - sc) / w) ** 2)))
+    elif contact.grade == "displacement":
+        amplitude = contact.shift * 2.0 * nerve.radius0
+        w = 3.0
+        s_rdp = nerve.s_of("RDP")
+        ramp = np.clip((s - (s_rdp - 0.5)) / 2.0, 0.0, 1.0)
+        ramp = ramp * ramp * (3 - 2 * ramp)
+        bump = np.exp(-(((s - sc) / w) ** 2)) * ramp
+        nerve.points = nerve.points - bump[:, None] * amplitude * contact.u[None, :]
+        contact.shift = float(amplitude * bump.max())
+
+
+# --------------------------------------------------------------------------------------------
+# Vessels
+# --------------------------------------------------------------------------------------------
+class _Router:
+    """Routes every vessel of the phantom and checks it against nerves, brainstem and bone."""
+
+    def __init__(self, base: _Base, contacts: list[Contact], rng: np.random.Generator) -> None:
+        self.base = base
+        self.contacts = contacts
+        self.rng = rng
+        self.vessels: dict[str, Vessel] = {}
+        self.nerve_tubes = {k: n for k, n in base.nerves.items()}
+        self._dense = {
+            k: resample_polyline(n.points, n.radii, 0.05) for k, n in base.nerves.items()
+        }
+        self._trees = {k: cKDTree(v[0]) for k, v in self._dense.items()}
+        self._boxes = {
+            k: (v[0].min(axis=0) - v[1].max() - 3.0, v[0].max(axis=0) + v[1].max() + 3.0)
+            for k, v in self._dense.items()
+        }
+
+    # -- geometry checks -------------------------------------------------------------------
+    def _gap_to_nerve(self, key: str, pts: np.ndarray, radius: float):
+        """Surface gap from each vessel point to nerve ``key`` and the nerve arclength there."""
+        dense, dense_r, s = self._dense[key]
+        dist, idx = self._trees[key].query(pts)
+        return dist - radius - dense_r[idx], s[idx]
+
+    def _closest(self, contact: Contact, pts: np.ndarray, radius: float):
+        """Index of the vessel point closest to VII near the intended place, its gap, and the
+        unit direction from the nerve to it (None when the vessel does not pass there)."""
+        key = f"VII_{contact.side}"
+        dense, dense_r, ns = self._dense[key]
+        dist, idx = self._trees[key].query(pts)
+        gap = dist - radius - dense_r[idx]
+        near = np.abs(ns[idx] - contact.s_nerve) <= 3.0
+        if not np.any(near):
+            return None
+        k = int(np.argmin(np.where(near, gap, np.inf)))
+        return k, float(gap[k]), _unit(pts[k] - dense[idx[k]])
+
+    def _loop(self, contact: Contact, radius: float, prev, nxt):
+        """The vessel's course at an intended contact: a hairpin loop lying against VII.
+
+        The loop's bottom is a circular arc (radius 1.5-3 mm, 3.5-6 mm for the vertebral
+        artery) whose lowest point (the apex) lies at the intended gap from the nerve surface
+        on the approach side ``u``; there the vessel crosses the nerve at 35-90 degrees (60-90
+        for indentation and displacement). Two straight arms leave it away from the nerve,
+        diverging. The apex is the vessel's closest approach to the nerve by construction.
+        Returns the loop's points (first arm end towards ``prev``) and its apex.
+        """
+        u_ = self.rng.uniform
+        n7 = self.base.nerves[f"VII_{contact.side}"]
+        i = n7.index_at(contact.s_nerve)
+        t, u = n7.tangent(i), contact.u
+        w = np.cross(t, u)
+        low = 60.0 if contact.grade in ("indentation", "displacement") else 35.0
+        alpha = np.radians(u_(low, 90.0))
+        d = np.cos(alpha) * t + np.sin(alpha) * w
+        if d @ (nxt - prev) < 0:
+            d = -d
+        apex = n7.points[i] + u * (n7.radii[i] + radius + contact.gap)
+        bend = u_(3.5, 6.0) if radius > 1.2 else u_(1.5, 3.0)
+        bend = max(bend, 1.6 * radius)
+        phi_max = np.radians(u_(70.0, 90.0))
+        phi = np.linspace(-phi_max, phi_max, int(np.ceil(2 * phi_max * bend / 0.2)) + 1)
+        centre = apex + bend * u
+        arc = centre + bend * (np.sin(phi)[:, None] * d - np.cos(phi)[:, None] * u)
+        arm = u_(3.0, 5.0)
+        ends, outward = [], []
+        for sign, end in ((-1.0, arc[0]), (1.0, arc[-1])):
+            tangent = _unit(np.cos(phi_max) * sign * d + np.sin(phi_max) * u)
+            ends.append(end + np.linspace(0.0, arm, int(arm / 0.2) + 1)[1:, None] * tangent)
+            outward.append(tangent)
+        loop = np.vstack([ends[0][::-1], arc, ends[1]])
+        # directions of travel at the loop's two ends
+        return loop, apex, -outward[0], outward[1]
+
+    def _assemble(self, wps, slots, mine, radius):
+        """The vessel's curve: a Hermite spline through the waypoints whose tangents follow
+        the neighbours (Catmull-Rom-like), each contact slot replaced by its loop, met with the
+        loop's own direction. Returns the curve (0.2 mm steps) and the mask of loop points
+        (kept fixed afterwards)."""
+        nodes: list[np.ndarray] = []
+        tangents: list[np.ndarray | None] = []
+        loops: dict[int, np.ndarray] = {}
+        for idx, p in enumerate(wps):
+            if idx in slots:
+                loop, _, t_in, t_out = self._loop(mine[slots[idx]], radius, wps[idx - 1],
+                                                  wps[idx + 1])
+                loops[len(nodes)] = loop  # replaces the segment between these two nodes
+                nodes += [loop[0], loop[-1]]
+                tangents += [t_in, t_out]
+            else:
+                nodes.append(np.asarray(p, dtype=np.float64))
+                tangents.append(None)
+        nodes_a = np.array(nodes)
+        for k, tan in enumerate(tangents):
+            if tan is None:
+                a, b = nodes_a[max(k - 1, 0)], nodes_a[min(k + 1, len(nodes_a) - 1)]
+                tangents[k] = _unit(b - a)
+        pieces, is_loop = [], []
+        for k in range(len(nodes_a) - 1):
+            if k in loops:
+                seg = loops[k]
+            else:
+                p0, p1 = nodes_a[k], nodes_a[k + 1]
+                length = np.linalg.norm(p1 - p0)
+                n = max(int(np.ceil(length / 0.05)), 2)
+                seg = _hermite(p0, tangents[k] * length, p1, tangents[k + 1] * length, n)
+            pieces.append(seg[:-1])
+            is_loop.append(np.full(len(seg) - 1, k in loops))
+        pieces.append(nodes_a[-1:])
+        is_loop.append(np.array([False]))
+        dense = np.vstack(pieces)
+        flags = np.concatenate(is_loop)
+        pts, flag_r, _ = resample_polyline(dense, flags.astype(np.float64), 0.2)
+        return pts, flag_r > 0.5
+
+    def _route(
+        self,
+        name: str,
+        key: str,
+        kind: str,
+        side: str | None,
+        radius: float,
+        make_waypoints,
+        mine: list[Contact],
+        skip_start: float = 3.0,
+        skip_end: float = 0.0,
+        attempts: int = 30,
+    ) -> Vessel:
+        """Route a vessel through random waypoints and its intended contacts.
+
+        Each contact is a fixed loop lying against VII at the intended gap (`_loop`); the rest
+        of the spline is smoothed and repaired where it comes within `CLEARANCE_MM` of a nerve
+        or runs into the brainstem or bone (points pushed out smoothly). A route that fails the
+        final checks (`_problem`) is drawn again.
+        """
+        why = ""
+        for _ in range(attempts):
+            wps, slots = make_waypoints()
+            pts, fixed = self._assemble(wps, slots, mine, radius)
+            for sigma in (2.0, 1.0):
+                pts = self._repair(_smoothed(pts, sigma, fixed), radius, skip_start, skip_end,
+                                   fixed)
+            vessel = Vessel(name, key, kind, pts, radius, side)
+            problem = self._problem(vessel, mine, skip_start, skip_end)
+            if problem is None:
+                self.vessels[key] = vessel
+                return vessel
+            why = problem
+        raise PhantomBuildError(f"could not route {key}: {why}")
+
+    def _repair(self, pts: np.ndarray, r: float, skip_start: float, skip_end: float,
+                fixed: np.ndarray):
+        """Push points out of the nerves' clearance, the brainstem and bone, smoothly along
+        the vessel; the ends and the ``fixed`` points (contact loops) stay."""
+        pts = pts.copy()
+        s = _arclength(pts)
+        fixed = fixed.copy()
+        fixed[0] = fixed[-1] = True
+        # pushes fade out over 1.5 mm towards fixed points (no kink where they meet)
+        taper = np.clip(ndimage.distance_transform_edt(~fixed) * 0.2 / 1.5, 0.0, 1.0)[:, None]
+        body = (s >= skip_start) & (s <= s[-1] - skip_end)
+        end_zone = s > s[-1] - 6.0
+        solids = self.base.solids
+        checks = [("brainstem", self.base.brainstem, 0.6 * r + 0.1, body)]
+        for name, solid in solids.items():
+            if name.startswith(("petrous", "clivus")):
+                checks.append((name, solid, 0.4 * r + 0.1, body))
+            elif name.startswith("cerebellum"):
+                checks.append((name, solid, -0.3 * r, body & ~end_zone))
+        for _ in range(50):
+            push = np.zeros_like(pts)
+            for nkey, (dense, dense_r, _ns) in self._dense.items():
+                lo, hi = self._boxes[nkey]
+                near = np.flatnonzero(np.all((pts >= lo - r) & (pts <= hi + r), axis=1))
+                if len(near) == 0:
+                    continue
+                dist, idx = self._trees[nkey].query(pts[near])
+                gap = dist - r - dense_r[idx]
+                bad = gap < CLEARANCE_MM + 0.03
+                if np.any(bad):
+                    rows = near[bad]
+                    away = pts[rows] - dense[idx[bad]]
+                    away /= np.maximum(np.linalg.norm(away, axis=1, keepdims=True), 1e-9)
+                    push[rows] += (CLEARANCE_MM + 0.1 - gap[bad])[:, None] * away
+            for name, solid, need, where in checks:
+                sd = solid.sdf(pts)
+                bad = (sd < need) & where
+                if name.startswith("petrous"):
+                    bad &= solids[name.replace("petrous", "iam")].sdf(pts) > -0.2
+                if np.any(bad):
+                    push[bad] += (need + 0.1 - sd[bad])[:, None] * _gradient(solid, pts[bad])
+            push[fixed] = 0.0
+            if not np.any(push):
+                break
+            # spread each push smoothly along the vessel (no dents), keep the ends in place
+            spread = ndimage.gaussian_filter1d(push, 0.8 / 0.2, axis=0, mode="constant")
+            spread *= np.max(np.abs(push)) / max(np.max(np.abs(spread)), 1e-9)
+            pts += spread * taper
+        return pts
+
+    def _problem(self, vessel: Vessel, mine: list[Contact], skip_start: float,
+                 skip_end: float) -> str | None:
+        """Why the routed vessel is not acceptable, or None."""
+        pts, _, s = resample_polyline(vessel.points, np.zeros(len(vessel.points)), 0.05)
+        r = vessel.radius
+        body = (s >= skip_start) & (s <= s[-1] - skip_end)
+        bend = np.linalg.norm(vessel.tube().curvature, axis=1).max()
+        if bend * r > 0.9:
+            return f"{vessel.key} turns too tightly ({1 / bend:.2f} mm radius)"
+        exempt = {k: np.zeros(len(pts), dtype=bool) for k in self.base.nerves}
+        for c in mine:
+            found = self._closest(c, pts, r)
+            key = f"VII_{c.side}"
+            gap, s_n = self._gap_to_nerve(key, pts, r)
+            if found is None or abs(s_n[found[0]] - c.s_nerve) > 1.0:
+                return f"{vessel.key} does not reach {key} where intended"
+            if abs(found[1] - c.gap) > GAP_TOLERANCE_MM:
+                return f"{vessel.key}: gap {found[1]:.3f} mm to {key} instead of {c.gap:.3f}"
+            exempt[key] |= np.abs(s - s[found[0]]) <= 4.5
+            n7 = self.base.nerves[key]
+            k = found[0]
+            tv = _unit(pts[min(k + 10, len(pts) - 1)] - pts[max(k - 10, 0)])
+            tn = n7.tangent(n7.index_at(c.s_nerve))
+            if abs(tv @ tn) > np.cos(np.radians(25.0)):
+                return f"{vessel.key} runs along {key} instead of crossing it"
+            if np.any(gap[exempt[key]] < found[1] - 0.005):
+                return f"{vessel.key} comes closer to {key} than at the intended contact"
+        for key in self.base.nerves:
+            gap, _ = self._gap_to_nerve(key, pts, r)
+            bad = (gap < CLEARANCE_MM - 0.02) & ~exempt[key]
+            if np.any(bad):
+                return f"{vessel.key} within {gap[bad].min():.2f} mm of {key}"
+        bs = self.base.brainstem.sdf(pts[body])
+        if np.any(bs < 0.5 * r):
+            return f"{vessel.key} runs into the brainstem"
+        end_zone = s[body] > s[-1] - 6.0
+        for name, solid in self.base.solids.items():
+            if name.startswith(("petrous", "clivus")):
+                inside = solid.sdf(pts[body]) < 0.3 * r
+                if name.startswith("petrous"):
+                    iam = self.base.solids[name.replace("petrous", "iam")]
+                    inside &= iam.sdf(pts[body]) > -0.2
+                if np.any(inside):
+                    return f"{vessel.key} runs into the {name}"
+            if name.startswith("cerebellum"):
+                if np.any((solid.sdf(pts[body]) < -0.5 * r) & ~end_zone):
+                    return f"{vessel.key} runs through the {name}"
+        return None
+
+    def _into_cerebellum(
+        self, side: str, p: np.ndarray, depth: float, heading: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Where a vessel leaving ``p`` (going along ``heading``) ends, ``depth`` mm inside the
+        cerebellum: it keeps its heading, turning gradually towards the hemisphere."""
+        cb = self.base.solids[f"cerebellum_{side}"]
+        q = p.copy()
+        d = _unit(cb.centre - p) if heading is None else _unit(heading)
+        for k in range(600):
+            if k >= 30 and cb.sdf(q[None])[0] < -depth:
+                return q
+            d = _unit(d + 0.02 * _unit(cb.centre - q))
+            q = q + 0.1 * d
+        return q
+
+    def _mine(self, vessel: str, side: str) -> list[Contact]:
+        return [c for c in self.contacts if c.vessel == vessel and c.side == side]
+
+    # -- the vessels -----------------------------------------------------------------------
+    def route_all(self) -> None:
+        b = self.base
+        rng = self.rng
+        u = rng.uniform
+        z_j = u(-5.0, -2.0)
+        x_j = u(-2.0, 2.0)
+        r_ba = u(1.55, 1.8)
+        junction = np.array([x_j, b.front(x_j, z_j) + r_ba + u(0.6, 1.2), z_j])
+        b.info["vb_junction"] = junction
+        tort_side = SIDES[int(rng.integers(2))]
+        tort = {s: 0.0 for s in SIDES}
+        tort[tort_side] = u(0.0, 5.0)
+        va_contact_sides = {c.side for c in self.contacts if c.vessel == "VA"}
+        for s in va_contact_sides:
+            tort[s] = max(tort[s], u(3.0, 5.0))
+        b.info["va_tortuosity_mm"] = dict(tort)
+        for side in SIDES:
+            self._route_va(side, junction, tort[side])
+        self._route_ba(junction, r_ba)
+        for side in SIDES:
+            self._route_pica(side)
+            self._route_aica(side)
+            self._route_sca(side)
+            self._route_veins(side)
+
+    def _route_va(self, side: str, junction: np.ndarray, tort: float) -> None:
+        b, u, sg = self.base, self.rng.uniform, sigma_of(side)
+        r = u(1.4, 1.95)
+        mine = self._mine("VA", side)
+
+        def make():
+            zs = [-48.0, -32.0, -20.0, -10.0]
+            phis = [u(80, 95), u(60, 75), u(45, 60), u(30, 45)]
+            offs = [r + u(0.8, 2.5), r + u(0.8, 2.0), r + u(0.6, 1.5) + tort, r + u(0.5, 1.2)]
+            pts, _ = b.surface(zs, phis, sg, offs)
+            wps = list(pts)
+            slots = {}
+            if mine:
+                wps.append(np.zeros(3))  # the contact slot
+                slots[len(wps) - 1] = 0
+                wps.append(b.surface(junction[2] - 2.0, 25.0, sg, r + 0.8)[0][0])
+            wps.append(junction)
+            return wps, slots
+
+        self._route("VA", f"VA_{side}", "artery", side, r, make, mine, skip_end=4.0)
+
+    def _route_ba(self, junction: np.ndarray, r: float) -> None:
+        b, u = self.base, self.rng.uniform
+
+        def make():
+            # In front of the pons, following the envelope of its anterior surface (the
+            # artery does not dip into the pontomedullary sulcus).
+            bow = u(-3.0, 3.0)
+            gap = u(0.5, 1.4)
+            z = np.arange(junction[2], 45.0, 1.0)
+            frac = (z - junction[2]) / (45.0 - junction[2])
+            x = junction[0] * (1 - frac) + bow * np.sin(np.pi * frac)
+            front = np.array([b.front(xx, zz) for xx, zz in zip(x, z)])
+            envelope = ndimage.maximum_filter1d(front, 13, mode="nearest")
+            envelope = ndimage.gaussian_filter1d(envelope, 3.0, mode="nearest")
+            y = np.maximum(envelope, front) + r + gap
+            pts = np.column_stack([x, y, z])[::3]
+            pts[0] = junction
+            return list(pts), {}
+
+        self._route("BA", "BA", "artery", None, r, make, [], skip_start=0.0)
+
+    def _on_vessel(self, key: str, z: float) -> np.ndarray:
+        pts = self.vessels[key].points
+        return pts[int(np.argmin(np.abs(pts[:, 2] - z)))]
+
+    def _route_pica(self, side: str) -> None:
+        b, u, sg = self.base, self.rng.uniform, sigma_of(side)
+        r = u(0.6, 0.9)
+        mine = self._mine("PICA", side)
+        z_e = b.nerves[f"VII_{side}"].points[b.nerves[f"VII_{side}"].marks["RExP"], 2]
+
+        def make():
+            z_o = u(-24.0, -16.0)
+            origin = self._on_vessel(f"VA_{side}", z_o)
+            p1 = b.surface(z_o + u(0, 3), u(65, 80), sg, r + u(1.0, 2.5))[0][0]
+            p2 = b.surface(0.5 * (z_o + z_e) + u(-2, 2), u(90, 110), sg, r + u(1.5, 3.5))[0][0]
+            p3 = b.surface(z_e - u(3.0, 6.0), u(95, 115), sg, r + u(0.8, 2.0))[0][0]
+            p4 = np.array([sg * u(7.0, 10.0), -u(9.0, 12.0), z_e - u(5.0, 9.0)])
+            end = self._into_cerebellum(side, p4, 1.5, p4 - p3)
+            wps = [origin, p1, p2, p3, p4, end]
+            slots = {}
+            if mine:
+                wps = [origin, p1, p2, np.zeros(3), p4, end]
+                slots = {3: 0}
+            return wps, slots
+
+        self._route("PICA", f"PICA_{side}", "artery", side, r, make, mine, skip_end=3.0)
+
+    def _route_aica(self, side: str) -> None:
+        b, u, sg = self.base, self.rng.uniform, sigma_of(side)
+        mine = self._mine("AICA", side)
+        r = u(0.55, 1.0) if mine else u(0.5, 0.9)
+        n7, n8 = b.nerves[f"VII_{side}"], b.nerves[f"VIII_{side}"]
+
+        def below(nerve: Nerve, frac: float, extra: float) -> np.ndarray:
+            s0, s1 = nerve.s_of("RDP"), nerve.s_of("porus")
+            i = nerve.index_at(s0 + frac * (s1 - s0))
+            t = nerve.tangent(i)
+            down = _perp(np.array([0.0, -0.3, -1.0]), t)
+            return nerve.points[i] + down * (nerve.radii[i] + r + extra)
+
+        def make():
+            z_o = b.info["vb_junction"][2] + u(2.0, 6.0)
+            origin = self._on_vessel("BA", z_o)
+            z_rexp = n7.points[n7.marks["RExP"], 2]
+            q1 = b.surface(z_rexp - u(2.5, 4.0), u(35, 50), sg, r + u(0.8, 1.8))[0][0]
+            q2 = below(n8, u(0.25, 0.5), u(1.0, 3.0))
+            porus = b.info[f"porus_{side}"]
+            a_iam = b.info[f"iam_axis_{side}"]
+            q3 = below(n8, 1.0, u(0.8, 1.8)) + a_iam * u(-1.5, 1.0)
+            q4 = porus + np.array([-sg * u(4.0, 7.0), -u(6.0, 9.0), -u(1.0, 3.0)])
+            end = self._into_cerebellum(side, q4, 1.5, q4 - q3)
+            wps = [origin, q1, q2, q3, q4, end]
+            slots = {}
+            for k, c in enumerate(mine):
+                if c.d_from_rdp >= 6.0:
+                    slots[3] = k
+                else:
+                    slots[2] = k
+            return wps, slots
+
+        self._route("AICA", f"AICA_{side}", "artery", side, r, make, mine, skip_end=3.0)
+
+    def _route_sca(self, side: str) -> None:
+        b, u, sg = self.base, self.rng.uniform, sigma_of(side)
+        r = u(0.65, 0.85)
+        n5 = b.nerves[f"V_{side}"]
+        z5 = n5.points[n5.marks["RExP"], 2]
+
+        def make():
+            z_o = min(b.zp + b.pons.radii[2] - u(0.0, 2.0), 40.0)
+            origin = self._on_vessel("BA", z_o)
+            z_l = z5 + n5.radius0 + r + u(2.5, 7.0)
+            s1 = b.surface(z_o - 0.5, u(30, 45), sg, r + u(0.6, 1.5))[0][0]
+            s2 = b.surface(z_l, u(80, 95), sg, r + u(0.6, 1.5))[0][0]
+            s3 = b.surface(z_l - u(0.0, 2.0), u(120, 140), sg, r + u(0.8, 2.0))[0][0]
+            end = self._into_cerebellum(side, s3, 1.5, s3 - s2)
+            return [origin, s1, s2, s3, end], {}
+
+        self._route("SCA", f"SCA_{side}", "artery", side, r, make, [], skip_end=3.0)
+
+    def _route_veins(self, side: str) -> None:
+        b, u, sg = self.base, self.rng.uniform, sigma_of(side)
+        n7 = b.nerves[f"VII_{side}"]
+        n5 = b.nerves[f"V_{side}"]
+        z_rdp = n7.points[n7.marks["RDP"], 2]
+        z5 = n5.points[n5.marks["RExP"], 2]
+        porus = b.info[f"porus_{side}"]
+
+        r_sp = u(0.4, 0.5)
+
+        def make_sp():
+            start = b.surface(0.5 * (z_rdp + z5) + u(-1, 1), u(110, 125), sg, -0.5)[0][0]
+            p1 = b.surface(0.5 * (z_rdp + z5) + u(0, 2), u(105, 120), sg, r_sp + u(1.0, 2.0))[0][0]
+            sinus = porus + np.array([sg * u(-1.0, 2.0), u(1.0, 4.0), u(7.0, 9.0)])
+            mid = 0.5 * (p1 + sinus) + np.array([0.0, -u(0.0, 2.0), u(0.0, 2.0)])
+            return [start, p1, mid, sinus], {}
+
+        self._route("vein", f"vein_sp_{side}", "vein", side, r_sp, make_sp, [], 1.0, 4.0)
+
+        r_tp = u(0.3, 0.45)
+
+        def make_tp():
+            z = z_rdp + u(2.0, 4.0)
+            phis = np.linspace(u(0, 10), u(65, 75), 6)
+            pts, _ = b.surface(np.full(6, z) + np.linspace(0, u(-1, 1), 6), phis, sg, 0.95 * r_tp)
+            dive = b.surface(z, phis[-1] + 6.0, sg, -1.0)[0][0]
+            return list(pts) + [dive], {}
+
+        self._route("vein", f"vein_tp_{side}", "vein", side, r_tp, make_tp, [], 0.0, 2.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+def build_anatomy(scenario: str, side: str, seed: int) -> Anatomy:
+    """Random anatomy of ``seed`` with the nerve-vessel relations of ``scenario`` on ``side``.
+
+    Raises
+    ------
+    PhantomBuildError
+        When no geometry satisfying the constraints is found (a bug, not a user error).
+    """
+    seeds = np.random.SeedSequence(seed).spawn(4)
+    rng_base = np.random.default_rng(seeds[0])
+    rng_scen = np.random.default_rng(seeds[1])
+    rng_vessels = np.random.default_rng(seeds[2])
+    why = ""
+    for _ in range(40):
+        base = _Base(rng_base)
+        for s in SIDES:
+            base.build_facial_pair(s)
+            base.build_trigeminal(s)
+        base.build_context()
+        why = base.check() or ""
+        if not why:
+            break
+    else:
+        raise PhantomBuildError(f"no usable base anatomy for seed {seed}: {why}")
+
+    pristine = {k: (n.points.copy(), n.radii.copy()) for k, n in base.nerves.items()}
+    for _ in range(12):
+        for k, (pts, radii) in pristine.items():
+            base.nerves[k].points, base.nerves[k].radii = pts.copy(), radii.copy()
+        contacts = plan_contacts(scenario, side, rng_scen)
+        try:
+            for c in contacts:
+                n7 = base.nerves[f"VII_{c.side}"]
+                c.s_nerve = n7.s_of("RDP") + c.d_from_rdp
+                c.u = _choose_approach(c, base, n7, base.nerves[f"VIII_{c.side}"], rng_scen)
+                if c.grade in ("indentation", "displacement"):
+                    _deform_nerve(n7, c)
+                    c.s_nerve = n7.s_of("RDP") + c.d_from_rdp
+                    problem = _deformed_problem(base, n7)
+                    if problem:
+                        raise PhantomBuildError(problem)
+            router = _Router(base, contacts, rng_vessels)
+            router.route_all()
+            break
+        except PhantomBuildError as exc:
+            why = str(exc)
+            if _DEBUG:
+                print("retry:", why)
+    else:
+        raise PhantomBuildError(f"no geometry for {scenario!r} with seed {seed}: {why}")
+    return Anatomy(
+        brainstem=base.brainstem,
+        solids=base.solids,
+        nerves=base.nerves,
+        vessels=router.vessels,
+        contacts=contacts,
+        info={**base.info, "tilt": base.tilt, "pons": base.pons},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Measurements on the final geometry (the ground truth)
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Measured:
+    gap_mm: float
+    nerve_point: np.ndarray  # closest nerve-surface point (local mm)
+    vessel_point: np.ndarray  # closest vessel-surface point
+    s_nerve: float  # arclength of the nerve's closest centreline point
+    crossing_angle_deg: float
+    direction: np.ndarray  # unit, nerve centreline -> vessel centreline at the closest points
+    vessel_diameter_mm: float
+
+
+def measure_contact(nerve: Nerve, vessel: Vessel, s_centre: float, window: float = 2.5) -> Measured:
+    """Closest approach of ``vessel`` to ``nerve`` within ``window`` mm of ``s_centre``."""
+    n_pts, n_r, n_s = resample_polyline(nerve.points, nerve.radii, 0.02)
+    v_pts, _, _ = resample_polyline(vessel.points, np.zeros(len(vessel.points)), 0.02)
+    sel = np.abs(n_s - s_centre) <= window
+    dist, j = cKDTree(v_pts).query(n_pts[sel])
+    gap = dist - n_r[sel] - vessel.radius
+    k = int(np.argmin(gap))
+    i = int(np.flatnonzero(sel)[k])
+    c, v = n_pts[i], v_pts[j[k]]
+    e = _unit(v - c)
+    t_n = _unit(n_pts[min(i + 5, len(n_pts) - 1)] - n_pts[max(i - 5, 0)])
+    jj = int(j[k])
+    t_v = _unit(v_pts[min(jj + 5, len(v_pts) - 1)] - v_pts[max(jj - 5, 0)])
+    angle = float(np.degrees(np.arccos(np.clip(abs(t_n @ t_v), 0.0, 1.0))))
+    return Measured(
+        gap_mm=float(gap[k]),
+        nerve_point=c + e * n_r[i],
+        vessel_point=v - e * vessel.radius,
+        s_nerve=float(n_s[i]),
+        crossing_angle_deg=angle,
+        direction=e,
+        vessel_diameter_mm=2.0 * vessel.radius,
+    )
+
+
+def min_gap(nerve: Nerve, vessel: Vessel) -> float:
+    """Smallest surface gap (mm) between a nerve and a vessel anywhere."""
+    gap = _tube_gap_profile(nerve.points, nerve.radii, vessel.points, vessel.radius)
+    return float(gap.min())

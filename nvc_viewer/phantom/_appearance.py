@@ -1,0 +1,263 @@
+"""How the phantom looks on CISS and TOF: the scene's solids, their intensities and artefacts.
+
+Intensities (DOMAIN.md, *assumed* values): CISS -- CSF 1.0, brainstem 0.35-0.5, nerves 0.2-0.3,
+vessels 0.1-0.3 varying along their length (large fast arteries darkest), bone and air dark,
+cerebellum grey with bright CSF between the folia; TOF -- arteries about 1.0 (less where they run
+in the slab plane), tissue 0.2-0.3, CSF, veins and bone dark, scalp fat bright, and some arteries
+under 1.6 mm missing altogether.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._anatomy import ORIGIN_RAS, SIDES, Anatomy
+from ._render import Structure
+from ._shapes import Ellipsoid, Tube
+
+Texture = Callable[[np.ndarray], np.ndarray]
+
+#: Head of the phantom, patient RAS: centre and intracranial semi-axes (mm).
+_HEAD_CENTRE_RAS = np.array([0.0, -15.0, 0.0])
+_HEAD_RADII = np.array([68.0, 92.0, 82.0])
+_SKULL_MM = 6.0
+_SCALP_MM = 5.0
+
+
+@dataclass
+class Appearance:
+    structures: list[Structure]
+    t2_textures: list[Texture]
+    tof_textures: list[Texture]
+    t2_modulate: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    tof_modulate: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    dropped: list[str] = field(default_factory=list)
+    t2_levels: dict[str, float] = field(default_factory=dict)
+    tof_levels: dict[str, float] = field(default_factory=dict)
+
+
+class _Waves:
+    """A smooth random field: a sum of plane waves, ``amplitude`` times a unit-RMS pattern."""
+
+    def __init__(self, rng: np.random.Generator, n: int, wavelength: tuple[float, float],
+                 amplitude: float) -> None:
+        directions = rng.normal(size=(n, 3))
+        directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+        lengths = rng.uniform(*wavelength, size=n)
+        self.k = (2 * np.pi * directions / lengths[:, None]).astype(np.float32)
+        self.phase = rng.uniform(0, 2 * np.pi, size=n).astype(np.float32)
+        self.scale = np.float32(amplitude * np.sqrt(2.0 / n))
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        return (np.cos(points @ self.k.T + self.phase) @ np.full(len(self.phase), self.scale,
+                                                                 dtype=np.float32))
+
+
+def _constant(value: float) -> Texture:
+    v = np.float32(value)
+
+    def tex(points: np.ndarray) -> np.ndarray:
+        return np.full(len(points), v, dtype=np.float32)
+
+    return tex
+
+
+def _textured(value: float, waves: _Waves, low: float = 0.0) -> Texture:
+    v = np.float32(value)
+
+    def tex(points: np.ndarray) -> np.ndarray:
+        return np.maximum(v + waves(points), np.float32(low))
+
+    return tex
+
+
+def make_appearance(
+    anatomy: Anatomy, rng: np.random.Generator, *, banding: bool, flow_voids: bool
+) -> Appearance:
+    """The ordered solids (lowest priority first) and their CISS and TOF textures."""
+    u = rng.uniform
+    structures: list[Structure] = []
+    t2: list[Texture] = []
+    tof: list[Texture] = []
+    t2_levels: dict[str, float] = {}
+    tof_levels: dict[str, float] = {}
+
+    def add(st: Structure, t2_tex: Texture, tof_tex: Texture) -> None:
+        structures.append(st)
+        t2.append(t2_tex)
+        tof.append(tof_tex)
+
+    head_local = _HEAD_CENTRE_RAS - ORIGIN_RAS
+    scalp = Ellipsoid(head_local, _HEAD_RADII + _SKULL_MM + _SCALP_MM)
+    skull = Ellipsoid(head_local, _HEAD_RADII + _SKULL_MM)
+    brain = Ellipsoid(head_local, _HEAD_RADII)
+    fine = _Waves(rng, 6, (4.0, 12.0), 0.02)
+    t2_levels.update(scalp=u(0.4, 0.5), brain=u(0.35, 0.42), csf=1.0, brainstem=u(0.38, 0.48),
+                     cerebellum=u(0.36, 0.44), bone=0.03, clivus=u(0.1, 0.15))
+    tof_levels.update(scalp=u(0.5, 0.65), brain=u(0.22, 0.28), csf=u(0.05, 0.09),
+                      brainstem=u(0.22, 0.3), cerebellum=u(0.22, 0.28), bone=0.04,
+                      clivus=u(0.3, 0.45), nerve=u(0.2, 0.26), vein=u(0.08, 0.14))
+    add(Structure("scalp", scalp, 0, smooth=True),
+        _textured(t2_levels["scalp"], fine), _constant(tof_levels["scalp"]))
+    add(Structure("skull", skull, 0, smooth=True),
+        _constant(t2_levels["bone"]), _constant(tof_levels["bone"]))
+    add(Structure("brain", brain, 0, smooth=True),
+        _textured(t2_levels["brain"], fine), _textured(tof_levels["brain"], fine))
+
+    csf_t2 = _csf_texture(anatomy, rng, flow_voids)
+    csf_domain = Ellipsoid([0.0, -4.0, 5.0], [37.0, 33.0, 32.0])
+    add(Structure("csf", csf_domain, 2, smooth=True), csf_t2, _constant(tof_levels["csf"]))
+    for side in SIDES:
+        cb = anatomy.solids[f"cerebellum_{side}"]
+        add(Structure(f"cerebellum_{side}", cb, 0, smooth=True),
+            _folia(cb, t2_levels["cerebellum"], rng), _textured(tof_levels["cerebellum"], fine))
+    add(Structure("brainstem", anatomy.brainstem, 1),
+        _textured(t2_levels["brainstem"], _Waves(rng, 6, (5.0, 15.0), 0.025)),
+        _textured(tof_levels["brainstem"], fine))
+    add(Structure("fourth_ventricle", anatomy.solids["fourth_ventricle"], 0),
+        csf_t2, _constant(tof_levels["csf"]))
+    add(Structure("clivus", anatomy.solids["clivus"], 0, smooth=True),
+        _textured(t2_levels["clivus"], fine), _textured(tof_levels["clivus"], fine))
+    for side in SIDES:
+        add(Structure(f"petrous_{side}", anatomy.solids[f"petrous_{side}"], 0, smooth=True),
+            _constant(t2_levels["bone"]), _constant(tof_levels["bone"]))
+    for side in SIDES:
+        add(Structure(f"iam_{side}", anatomy.solids[f"iam_{side}"], 2),
+            csf_t2, _constant(tof_levels["csf"]))
+    nerve_labels = {"V": 5, "VIII": 4, "VII": 3}
+    for name in ("V", "VIII", "VII"):
+        for side in SIDES:
+            nerve = anatomy.nerves[f"{name}_{side}"]
+            level = u(0.2, 0.3)
+            t2_levels[nerve.key] = level
+            add(Structure(nerve.key, nerve.tube(), nerve_labels[name]),
+                _textured(level, _Waves(rng, 4, (2.0, 6.0), 0.012)),
+                _constant(tof_levels["nerve"]))
+    dropped: list[str] = []
+    veins = [v for v in anatomy.vessels.values() if v.kind == "vein"]
+    arteries = [v for v in anatomy.vessels.values() if v.kind == "artery"]
+    for vessel in veins + arteries:
+        tube = vessel.tube()
+        if vessel.kind == "vein":
+            level = u(0.15, 0.3)
+            tof_tex = _constant(tof_levels["vein"])
+            tof_levels[vessel.key] = tof_levels["vein"]
+        else:
+            # large fast arteries lose most signal on CISS; small ones keep more
+            level = u(0.08, 0.15) if vessel.radius > 1.2 else u(0.12, 0.3)
+            brightness = u(0.85, 1.05) if vessel.radius > 1.2 else u(0.6, 0.95)
+            if vessel.radius < 0.8 and rng.uniform() < 0.35:
+                dropped.append(vessel.key)
+                brightness = 0.0
+            tof_levels[vessel.key] = brightness
+            tof_tex = (
+                _flow_texture(tube, brightness) if brightness > 0
+                else _constant(tof_levels["brainstem"])
+            )
+        t2_levels[vessel.key] = level
+        label = 7 if vessel.kind == "vein" else 6
+        add(Structure(vessel.key, tube, label), _vessel_t2(tube, level, rng), tof_tex)
+
+    t2_bias = _Waves(rng, 4, (120.0, 300.0), 0.05)
+    tof_bias = _Waves(rng, 4, (120.0, 300.0), 0.05)
+    bands = _Banding(rng) if banding else None
+
+    def t2_modulate(points: np.ndarray, values: np.ndarray) -> np.ndarray:
+        values = values * (1.0 + t2_bias(points))
+        if bands is not None:
+            values = values * bands(points)
+        return values
+
+    def tof_modulate(points: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return values * (1.0 + tof_bias(points))
+
+    return Appearance(structures, t2, tof, t2_modulate, tof_modulate, dropped, t2_levels,
+                      tof_levels)
+
+
+def _folia(cb: Ellipsoid, level: float, rng: np.random.Generator) -> Texture:
+    """Cerebellar cortex: grey, with thin bright CSF lines between the folia (shells about the
+    hemisphere's core, wavy)."""
+    centre = (cb.centre + rng.normal(scale=2.0, size=3)).astype(np.float32)
+    wavelength = np.float32(rng.uniform(2.2, 3.2))
+    wobble = _Waves(rng, 5, (6.0, 14.0), 0.5)
+    v = np.float32(level)
+
+    def tex(points: np.ndarray) -> np.ndarray:
+        d = points - centre
+        r = np.sqrt(np.einsum("ij,ij->i", d, d)) + wobble(points)
+        line = np.cos(np.float32(2 * np.pi) * r / wavelength)
+        return v + np.float32(0.35) * np.maximum(line, 0) ** 8
+
+    return tex
+
+
+def _vessel_t2(tube: Tube, level: float, rng: np.random.Generator) -> Texture:
+    """CISS vessel signal: dark, varying along the vessel (flow), heterogeneous."""
+    lam = rng.uniform(4.0, 10.0)
+    phase = rng.uniform(0, 2 * np.pi)
+    amp = rng.uniform(0.03, 0.07)
+    along = (level + amp * np.sin(2 * np.pi * tube.arclength / lam + phase)).astype(np.float32)
+    along = np.clip(along, 0.05, 0.35)
+
+    def tex(points: np.ndarray) -> np.ndarray:
+        _, idx = tube.nearest(points)
+        return along[np.minimum(idx, len(along) - 1)]
+
+    return tex
+
+
+def _flow_texture(tube: Tube, brightness: float) -> Texture:
+    """TOF arterial signal: bright where blood flows into the slab, saturated where in-plane."""
+    through = np.abs(tube.tangents[:, 2])
+    decay = np.exp(-tube.arclength / 80.0)
+    along = (brightness * (0.6 + 0.4 * through) * (0.8 + 0.2 * decay)).astype(np.float32)
+
+    def tex(points: np.ndarray) -> np.ndarray:
+        _, idx = tube.nearest(points)
+        return along[np.minimum(idx, len(along) - 1)]
+
+    return tex
+
+
+def _csf_texture(anatomy: Anatomy, rng: np.random.Generator, flow_voids: bool) -> Texture:
+    slow = _Waves(rng, 4, (20.0, 60.0), 0.015)
+    centres = np.zeros((0, 3), dtype=np.float32)
+    widths = depths = np.zeros(0, dtype=np.float32)
+    if flow_voids:
+        pts = []
+        while len(pts) < int(rng.integers(3, 7)):
+            side = rng.choice([-1.0, 1.0])
+            p = np.array([side * rng.uniform(0.0, 18.0), rng.uniform(-2.0, 16.0),
+                          rng.uniform(-8.0, 18.0)])
+            if anatomy.brainstem.sdf(p[None])[0] > 1.0:
+                pts.append(p)
+        centres = np.array(pts, dtype=np.float32)
+        widths = rng.uniform(0.8, 2.0, size=len(pts)).astype(np.float32)
+        depths = rng.uniform(0.35, 0.7, size=len(pts)).astype(np.float32)
+
+    def tex(points: np.ndarray) -> np.ndarray:
+        out = np.float32(1.0) + slow(points)
+        for c, w, dep in zip(centres, widths, depths):
+            d = points - c
+            out *= np.float32(1.0) - dep * np.exp(-np.einsum("ij,ij->i", d, d) / (2 * w * w))
+        return out
+
+    return tex
+
+
+class _Banding:
+    """Residual off-resonance bands: dark where a smooth phase field crosses odd multiples of
+    pi."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.phase = _Waves(rng, 3, (50.0, 110.0), rng.uniform(2.5, 4.0) * np.pi)
+        self.depth = np.float32(rng.uniform(0.6, 0.85))
+        self.width = np.float32(rng.uniform(0.15, 0.3))
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        wrapped = np.angle(np.exp(1j * (self.phase(points) - np.pi))).astype(np.float32)
+        return np.float32(1.0) - self.depth * np.exp(-(wrapped**2) / (2 * self.width**2))

@@ -1,0 +1,156 @@
+"""Intensity normalisation robust to scanner scaling.
+
+Design note
+-----------
+MR intensities have no absolute unit: the same scanner gives different scalings from one series
+to the next. On heavy-T2 (CISS/FIESTA) the cerebrospinal fluid is the brightest large class, so
+every threshold in the pipeline is expressed as a fraction of the *CSF peak*: the mode of the
+intensity histogram above the Otsu threshold between tissue and fluid. Percentiles guard the
+histogram's range against hot voxels, and air (near zero) is left out so that the size of the
+field of view does not move the threshold. On TOF the same is done with the arterial level: a
+high percentile of the bright tail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+
+from ..errors import InvalidVolumeError
+
+__all__ = ["IntensityReference", "t2_reference", "tof_reference", "sample_values"]
+
+
+@dataclass(frozen=True)
+class IntensityReference:
+    """Reference levels of one image, in its own (scanner) units.
+
+    Attributes
+    ----------
+    csf : float
+        The level that maps to 1.0 (CSF peak on T2, arterial level on TOF).
+    tissue : float
+        The level of the main tissue class (brain tissue on T2, background tissue on TOF).
+    noise : float
+        Standard deviation of the noise around the reference peak (same units).
+    threshold : float
+        The Otsu threshold that separated the two classes.
+    """
+
+    csf: float
+    tissue: float
+    noise: float
+    threshold: float
+
+    def normalise(self, data: np.ndarray) -> np.ndarray:
+        """``data / csf`` as float32 (the reference level becomes 1.0)."""
+        return (np.asarray(data, dtype=np.float32) * np.float32(1.0 / self.csf)).astype(
+            np.float32, copy=False
+        )
+
+    @property
+    def relative_noise(self) -> float:
+        """Noise as a fraction of the reference level (1 / SNR)."""
+        return self.noise / self.csf
+
+
+def sample_values(data: np.ndarray, max_samples: int = 2_000_000) -> np.ndarray:
+    """A regular subsample of a volume's finite values, as float32 (for histograms)."""
+    step = max(1, int(np.ceil((data.size / max_samples) ** (1.0 / 3.0))))
+    vals = np.asarray(data[::step, ::step, ::step], dtype=np.float32).ravel()
+    return vals[np.isfinite(vals)]
+
+
+def _histogram(vals: np.ndarray, lo: float, hi: float, bins: int = 256) -> tuple[np.ndarray, ...]:
+    hist, edges = np.histogram(vals, bins=bins, range=(lo, hi))
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    return ndimage.gaussian_filter1d(hist.astype(np.float64), 2.0), centres
+
+
+def _peak_width(hist: np.ndarray, centres: np.ndarray, peak: int) -> float:
+    """Noise sigma from the half width at half maximum on the peak's upper side."""
+    half = hist[peak] / 2.0
+    above = np.nonzero(hist[peak:] < half)[0]
+    step = centres[1] - centres[0]
+    hwhm = (above[0] if above.size else len(hist) - peak) * step
+    return float(max(hwhm / 1.1774, step))
+
+
+def t2_reference(data: np.ndarray, *, mask: np.ndarray | None = None) -> IntensityReference:
+    """CSF peak and tissue level of a heavy-T2 volume.
+
+    Parameters
+    ----------
+    data : (I, J, K) ndarray
+        The T2 image in scanner units.
+    mask : (I, J, K) bool ndarray, optional
+        Only these voxels count (e.g. a crop around the brainstem).
+
+    Returns
+    -------
+    IntensityReference
+
+    Raises
+    ------
+    InvalidVolumeError
+        If the image is constant or holds no positive values.
+    """
+    vals = np.asarray(data[mask], np.float32) if mask is not None else sample_values(data)
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        raise InvalidVolumeError("the T2 image holds no finite values")
+    hi = float(np.percentile(vals, 99.9))
+    if not hi > 0:
+        raise InvalidVolumeError("the T2 image holds no positive values")
+    # air and the empty corners of the field of view are not a tissue class
+    vals = vals[(vals > 0.05 * hi) & (vals <= 1.25 * hi)]
+    if vals.size < 100 or np.ptp(vals) <= 0:
+        raise InvalidVolumeError("the T2 image is constant: no CSF peak to normalise to")
+    thr = float(threshold_otsu(vals))
+    hist, centres = _histogram(vals, 0.0, 1.25 * hi)
+    upper = centres > thr
+    csf_bin = int(np.nonzero(upper)[0][np.argmax(hist[upper])])
+    lower = ~upper & (centres > 0.05 * hi)
+    tissue = (
+        float(centres[np.nonzero(lower)[0][np.argmax(hist[lower])]]) if lower.any() else thr / 2
+    )
+    csf = float(centres[csf_bin])
+    return IntensityReference(csf, tissue, _peak_width(hist, centres, csf_bin), thr)
+
+
+def tof_reference(data: np.ndarray, *, mask: np.ndarray | None = None) -> IntensityReference:
+    """Arterial and background levels of a TOF angiogram.
+
+    The background tissue level is the histogram mode; the arterial level is the 99.9th
+    percentile of the voxels (arteries fill well under 1% of a TOF slab), never below twice the
+    background.
+
+    Parameters
+    ----------
+    data : (I, J, K) ndarray
+        The TOF image in scanner units.
+    mask : (I, J, K) bool ndarray, optional
+        Only these voxels count.
+
+    Returns
+    -------
+    IntensityReference
+        ``csf`` holds the arterial level (it maps to 1.0).
+    """
+    vals = np.asarray(data[mask], np.float32) if mask is not None else sample_values(data)
+    vals = vals[np.isfinite(vals)]
+    if vals.size == 0:
+        raise InvalidVolumeError("the TOF image holds no finite values")
+    hi = float(np.percentile(vals, 99.95))
+    if not hi > 0:
+        raise InvalidVolumeError("the TOF image holds no positive values")
+    body = vals[vals > 0.02 * hi]
+    hist, centres = _histogram(body, 0.0, hi)
+    mode = int(np.argmax(hist))
+    tissue = float(centres[mode])
+    noise = _peak_width(hist, centres, mode)
+    artery = max(float(np.percentile(vals, 99.9)), 2.0 * tissue)
+    return IntensityReference(artery, tissue, noise, 0.5 * (artery + tissue))

@@ -1,0 +1,88 @@
+"""The working state of one analysis: a crop of the T2 grid and what is known about it.
+
+Every stage of the pipeline reads a `Scene` and adds to it; positions inside are voxel indices
+of the crop (``ijk``); `Scene.to_ras` / `Scene.to_ijk` convert through the exact affine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .crop import Box
+from .masks import BrainstemFrame, FineMasks
+from .normalise import IntensityReference
+
+__all__ = ["Scene"]
+
+
+@dataclass
+class Scene:
+    """A crop of the T2 with its masks, filters and the structures found so far.
+
+    Attributes
+    ----------
+    box : Box
+        Where the crop sits in the T2 grid.
+    affine : (4, 4) ndarray
+        Crop voxel -> RAS mm.
+    spacing : (3,) ndarray
+        Voxel size (mm).
+    norm : (I, J, K) float32 ndarray
+        T2 normalised to the CSF peak.
+    ref : IntensityReference
+        T2 levels.
+    frame : BrainstemFrame
+        Brainstem axis and midline.
+    masks : FineMasks
+        Brainstem, CSF, cistern region, bone, dark tubes.
+    tof : (I, J, K) float32 ndarray or None
+        TOF aligned to the T2 and normalised (arteries about 1).
+    tof_motion : (4, 4) ndarray
+        RAS rigid map T2 anatomy -> TOF anatomy that was corrected.
+    side_x : (I, J, K) bool ndarray
+        True on the patient's right of the brainstem midline.
+    nerves : dict
+        Name ("VII_left", ...) -> `nvc_viewer.segment.nerves.NerveTrack`.
+    vessels : list
+        `nvc_viewer.segment.vessels.VesselPiece` objects.
+    info : dict
+        Free-form diagnostics (timings, registration quality).
+    """
+
+    box: Box
+    affine: np.ndarray
+    spacing: np.ndarray
+    norm: np.ndarray
+    ref: IntensityReference
+    frame: BrainstemFrame
+    masks: FineMasks
+    tof: np.ndarray | None = None
+    tof_motion: np.ndarray = field(default_factory=lambda: np.eye(4))
+    side_right: np.ndarray | None = None
+    nerves: dict[str, Any] = field(default_factory=dict)
+    vessels: list[Any] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Crop shape."""
+        return self.norm.shape  # type: ignore[return-value]
+
+    def to_ras(self, ijk: np.ndarray) -> np.ndarray:
+        """Crop voxel indices ``(N, 3)`` -> RAS mm."""
+        ijk = np.asarray(ijk, dtype=np.float64)
+        return ijk @ self.affine[:3, :3].T + self.affine[:3, 3]
+
+    def to_ijk(self, ras: np.ndarray) -> np.ndarray:
+        """RAS mm ``(N, 3)`` -> fractional crop voxel indices."""
+        inv = np.linalg.inv(self.affine)
+        return np.asarray(ras, dtype=np.float64) @ inv[:3, :3].T + inv[:3, 3]
+
+    def side_mask(self, side: str) -> np.ndarray:
+        """Voxels on ``side`` ("left"/"right") of the brainstem midline."""
+        if self.side_right is None:
+            raise RuntimeError("side_right not computed")
+        return self.side_right if side == "right" else ~self.side_right

@@ -1,0 +1,244 @@
+"""Vessels: what is dark in the cisterns and not a nerve; arteries from the TOF, veins by calibre.
+
+Design note
+-----------
+On heavy-T2 a nerve, an artery and a vein are all dark tubes in bright CSF; once the nerves are
+tracked (`nerves`), the remaining dark tube voxels are vessels. The aligned TOF tells arteries
+(bright) from veins and nerves (dark or grey); small arteries can be missing from the TOF
+(slow or in-plane flow), so a TOF-dark tube wider than a vein (radius over about 0.55 mm) is
+still called an artery, with less confidence. Without a TOF every vessel is classed by calibre
+alone and its kind reported as unknown.
+
+Large arteries (radius over 1.25 mm: vertebral and basilar) are kept as their own mask: the
+origin of a smaller artery on them (on the vertebral artery below the pons: PICA; on the basilar
+at the pons: AICA, SCA) names it (`identify`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from skimage.graph import MCP_Geometric
+
+from .crop import Box
+from .masks import dilate_mm
+from .nerves import nerve_voxels, tube_scales
+from .scene import Scene
+
+__all__ = ["VesselMasks", "segment_vessels", "identify", "VEIN_RADIUS_MM", "LARGE_RADIUS_MM"]
+
+#: Veins near the nerve roots are 0.5-1 mm wide (DOMAIN.md); arteries 1-4 mm.
+VEIN_RADIUS_MM = 0.5
+#: Vertebral (2.8-3.9 mm) and basilar (3.1-3.6 mm) arteries are wider than 2.5 mm.
+LARGE_RADIUS_MM = 1.25
+#: Normalised TOF level above which a tube is arterial (arteries ~1, tissue ~0.25, CSF ~0.08).
+TOF_ARTERY_LEVEL = 0.42
+
+
+@dataclass
+class VesselMasks:
+    """Vessel voxels of a crop.
+
+    Attributes
+    ----------
+    artery, vein : (I, J, K) bool ndarray
+    large : (I, J, K) bool ndarray
+        Vertebral / basilar arteries (radius over `LARGE_RADIUS_MM`).
+    tof_bright : (I, J, K) bool ndarray
+        Vessel voxels bright on the TOF (empty without a TOF).
+    radius_mm : (I, J, K) float32 ndarray
+        Local radius estimate (from the Hessian scale) on vessel voxels.
+    kind_known : bool
+        A TOF was available to tell arteries from veins.
+    """
+
+    artery: np.ndarray
+    vein: np.ndarray
+    large: np.ndarray
+    tof_bright: np.ndarray
+    radius_mm: np.ndarray
+    kind_known: bool
+
+
+def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> VesselMasks:
+    """Split the non-nerve dark tubes of a scene into arteries and veins.
+
+    Parameters
+    ----------
+    scene : Scene
+        With masks, nerves (`Scene.nerves`) and optionally the aligned TOF.
+    nerve_mask : (I, J, K) bool ndarray, optional
+        Voxels already given to nerves; default: every tracked nerve, padded by 0.2 mm.
+
+    Returns
+    -------
+    VesselMasks
+    """
+    sp = scene.spacing
+    m = scene.masks
+    norm = scene.norm
+    if nerve_mask is None:
+        nerve_mask = np.zeros(scene.shape, bool)
+        for t in scene.nerves.values():
+            nerve_mask |= nerve_voxels(t, scene.shape, sp, pad_mm=0.2)
+    cand = m.dark & ~nerve_mask
+    # The partial-volume halo of a nerve is a voxel-thin shell around the nerve mask: near the
+    # nerves, keep only what survives an opening (a vessel touching the nerve is thicker).
+    near = dilate_mm(nerve_mask, 0.7, sp)
+    opened = ndimage.binary_opening(cand, structure=ndimage.generate_binary_structure(3, 1))
+    cand = np.where(near, opened, cand)
+    tof_bright = np.zeros(scene.shape, bool)
+    if scene.tof is not None:
+        # TOF-bright tubes dark on T2, including those pressed against bone or the clivus
+        # (there, brighter than the clivus's own TOF signal, about 0.4)
+        loose = (norm < 0.62) & m.cistern & ~m.brainstem & ~nerve_mask
+        level = np.where(m.bodies | m.bone, 0.62, TOF_ARTERY_LEVEL)
+        strong = (scene.tof > level) & loose
+        weak = (scene.tof > 0.7 * level) & loose
+        lab, n = ndimage.label(weak)
+        if n:
+            keep = np.zeros(n + 1, bool)
+            keep[np.unique(lab[strong])] = True
+            keep[0] = False
+            tof_bright = keep[lab]
+        cand |= tof_bright
+    costs = scene.info.get("_costs")
+    if costs is not None:
+        # in the meatus the roots fill the canal: a vessel there must show on the TOF
+        cand &= ~costs.iam_near | tof_bright
+    # radius from the scale of the strongest dark-tube response
+    ss = tube_scales(scene)
+    radius = ss.radius_mm()
+    radius[~cand] = 0
+    # pieces: drop small or not tube-like ones (partial-volume rims of tissue)
+    lab, n = ndimage.label(cand, structure=np.ones((3, 3, 3)))
+    artery = np.zeros(scene.shape, bool)
+    vein = np.zeros(scene.shape, bool)
+    if n:
+        idx = np.arange(1, n + 1)
+        vol = ndimage.sum(cand, lab, idx) * float(np.prod(sp))
+        resp = ndimage.mean(ss.response, lab, idx)
+        bright = ndimage.sum(tof_bright, lab, idx) * float(np.prod(sp))
+        med_r = _median_per_label(radius, lab, n)
+        tubey = (vol >= 1.0) & ((resp >= 0.12) | (bright >= 0.5))
+        is_art = tubey & ((bright >= 0.5) | (med_r >= VEIN_RADIUS_MM + 0.05))
+        is_vein = tubey & ~is_art
+        lut_a = np.concatenate([[False], is_art])
+        lut_v = np.concatenate([[False], is_vein])
+        artery = lut_a[lab]
+        vein = lut_v[lab]
+    large = artery & (radius >= LARGE_RADIUS_MM)
+    large = ndimage.binary_opening(large, iterations=1) if large.any() else large
+    return VesselMasks(artery, vein, large, tof_bright & artery, radius,
+                       scene.tof is not None)
+
+
+def _median_per_label(values: np.ndarray, lab: np.ndarray, n: int) -> np.ndarray:
+    flat = lab.ravel()
+    sel = flat > 0
+    lv = flat[sel]
+    vv = values.ravel()[sel]
+    order = np.lexsort((vv, lv))
+    lv, vv = lv[order], vv[order]
+    starts = np.searchsorted(lv, np.arange(1, n + 1))
+    ends = np.searchsorted(lv, np.arange(1, n + 1), side="right")
+    mid = (starts + ends - 1) // 2
+    out = np.zeros(n)
+    ok = ends > starts
+    out[ok] = vv[mid[ok]]
+    return out
+
+
+def identify(
+    scene: Scene,
+    vm: VesselMasks,
+    contact_ijk: np.ndarray,
+    piece: np.ndarray,
+    *,
+    sulcus_z_ras: float | None,
+    v_root_z_ras: float | None = None,
+) -> tuple[str, str, float]:
+    """Name the vessel of a contact: AICA, PICA, VA, BA, SCA, vein or unknown.
+
+    Parameters
+    ----------
+    scene : Scene
+    vm : VesselMasks
+    contact_ijk : (3,) ndarray
+        Crop voxel position of the contact.
+    piece : (I, J, K) bool ndarray
+        The vessel voxels near the contact.
+    sulcus_z_ras : float or None
+        Height (RAS z, mm) of the facial root exit (the pontomedullary sulcus).
+    v_root_z_ras : float or None
+        Height of the trigeminal root exit.
+
+    Returns
+    -------
+    vessel : str
+    kind : {"artery", "vein", "unknown"}
+    confidence : float
+        0..1, how sure the name is.
+    """
+    sp = scene.spacing
+    if not vm.artery[piece].any():
+        if vm.kind_known:
+            return "vein", "vein", 0.6
+        return "unknown", "unknown", 0.3
+    kind = "artery" if vm.kind_known else "unknown"
+    r_piece = float(np.median(vm.radius_mm[piece & vm.artery]))
+    base_conf = 0.8 if vm.kind_known and vm.tof_bright[piece].any() else 0.5
+    if r_piece >= LARGE_RADIUS_MM:
+        mid = float(scene.frame.midline_x(scene.to_ras(contact_ijk)[2]))
+        x = float(scene.to_ras(contact_ijk)[0])
+        name = "BA" if abs(x - mid) < 3.0 else "VA"
+        return name, "artery", base_conf
+    # follow the artery from the contact to the large trunk it arises from
+    origin = _origin_on_large(vm, piece, sp)
+    if origin is not None and sulcus_z_ras is not None:
+        z = float(scene.to_ras(origin)[2])
+        if z < sulcus_z_ras - 8.0:
+            return "PICA", kind, base_conf * 0.9
+        if v_root_z_ras is not None and z > v_root_z_ras - 2.0:
+            return "SCA", kind, base_conf * 0.8
+        return "AICA", kind, base_conf * 0.9
+    # no connection seen: the way the piece runs is the only clue
+    if sulcus_z_ras is not None:
+        zmin = float(scene.to_ras(np.argwhere(piece))[:, 2].min())
+        if zmin < sulcus_z_ras - 8.0:
+            return "PICA", kind, 0.35
+    return "unknown", kind, 0.3
+
+
+def _origin_on_large(vm: VesselMasks, piece: np.ndarray, spacing: np.ndarray,
+                     reach_mm: float = 30.0) -> np.ndarray | None:
+    """Where the artery holding ``piece`` joins a large artery (geodesic within the arteries)."""
+    if not vm.large.any():
+        return None
+    art = vm.artery | vm.large
+    box = Box.of_mask(piece, margin_vox=np.ceil(reach_mm / spacing).astype(int),
+                      grid_shape=art.shape)
+    if box is None:
+        return None
+    sub = Box.of_mask(art[box.slices], margin_vox=1, offset=box.lo, grid_shape=art.shape)
+    if sub is None:
+        return None
+    box = box.intersect(sub)
+    a = art[box.slices]
+    large = vm.large[box.slices] & ~dilate_mm(piece[box.slices], 1.0, spacing)
+    if not large.any():
+        return None
+    cost = np.where(a, 1.0, np.inf)
+    starts = np.argwhere(piece[box.slices] & a)
+    if len(starts) == 0:
+        return None
+    mcp = MCP_Geometric(cost, sampling=tuple(float(s) for s in spacing))
+    ends = np.argwhere(large)
+    cum, _ = mcp.find_costs([tuple(p) for p in starts[:: max(1, len(starts) // 50)]],
+                            [tuple(p) for p in ends], find_all_ends=False)
+    ec = cum[tuple(ends.T)]
+    if not np.isfinite(ec).any():
+        return None
+    return ends[int(np.argmin(ec))] + np.asarray(box.lo)

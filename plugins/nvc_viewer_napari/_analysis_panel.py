@@ -1,0 +1,432 @@
+"""The analysis panel: run the automatic analysis in a worker thread, with progress and cancel.
+
+"Analyse" hands the open case (T2, TOF and, when the analysis takes one, the label map as the
+surgeon corrected it with the brush) to `nvc_viewer.analysis.analyse` in a napari worker thread.
+The analysis reports ``progress(fraction, message)`` from that thread; a Qt signal carries it to
+the GUI thread (queued connection), so the bar moves while the viewer stays responsive. "Cancel"
+sets a flag that the analysis polls (``cancel()``); it stops with `AnalysisCancelled` at its
+next check. The label layer and the 3-D surfaces (`._surfaces.label_surfaces`) are also built in
+the worker; the GUI thread only swaps the layers in and merges the findings
+(`._session.CaseSession.apply_analysis`), which autosaves them.
+
+After an analysis, "Trace nerve at click" / "Vessel at click" take the surgeon's word for one
+place: the next click on the image (2-D or 3-D) re-analyses a small box around it
+(`nvc_viewer.analysis.refine`), in the worker thread too.
+
+The panel also holds the view buttons (axial, coronal, sagittal, 3-D) and the choice of the
+structures the 3-D view shows.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import QTimer, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nvc_viewer.errors import AnalysisCancelled, NVCError
+
+from ._case_view import PLANES, SURFACE_GROUPS, case_view_for
+from ._layers import volume_to_layer_data
+from ._surfaces import SURFACE_STRUCTURES, label_surfaces
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["AnalysisPanel", "run_analysis", "run_refine"]
+
+_STRUCTURE_SHORT_NAMES = {1: "brainstem", 3: "VII", 4: "VIII", 5: "V", 6: "arteries", 7: "veins"}
+
+
+def _accepts(func: Any, name: str) -> bool:
+    try:
+        return name in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def run_analysis(
+    t2: Any,
+    tof: Any,
+    grid: Any,
+    *,
+    labels: Any = None,
+    progress: Any = None,
+    cancel: Any = None,
+    save_labels_to: Any = None,
+    analyse: Any = None,
+) -> tuple[Any, Any, Any, list]:
+    """The worker's job: analyse, then prepare what the viewer shows (no Qt, no napari).
+
+    Parameters
+    ----------
+    t2, tof : Volume
+    grid : DisplayGrid
+        The case's display grid (the label layer is put on it).
+    labels : Volume, optional
+        The label map as the surgeon corrected it. Passed to the analysis when it takes one;
+        otherwise kept as the case's label map (the corrections are not thrown away by a
+        re-run; the exports use them).
+    progress, cancel : callable, optional
+        ``progress(fraction, message)`` and ``cancel() -> bool`` (see `analyse`).
+    save_labels_to : path-like, optional
+        Where to write the resulting label map (the workspace case folder), off the GUI thread.
+    analyse : callable, optional
+        The analysis; default `nvc_viewer.analysis.analyse`.
+
+    Returns
+    -------
+    result : AnalysisResult
+    kept : Volume or None
+        The corrected label map when it was kept instead of the result's (see ``labels``).
+    label_layer : (data, kwargs, "labels") or None
+    meshes : list of SurfaceMesh
+    """
+    if analyse is None:
+        from nvc_viewer.analysis import analyse
+
+    kwargs: dict[str, Any] = {"progress": progress, "cancel": cancel}
+    passes_labels = labels is not None and _accepts(analyse, "labels")
+    if passes_labels:
+        kwargs["labels"] = labels
+    result = analyse(t2, tof, **kwargs)
+    produced = getattr(result, "labels", None)
+    shown = produced if labels is None or passes_labels or produced is None else labels
+    return _prepare(result, shown, grid, progress, save_labels_to)
+
+
+def _prepare(
+    result: Any, shown: Any, grid: Any, progress: Any, save_labels_to: Any
+) -> tuple[Any, Any, Any, list]:
+    """Label layer and surfaces of the label map ``shown``; save it if it is the result's."""
+    produced = getattr(result, "labels", None)
+    label_layer = None
+    meshes: list = []
+    if shown is not None:
+        if progress is not None:
+            progress(0.97, "building 3-D surfaces")
+        label_layer = volume_to_layer_data(shown, name="labels", kind="labels", reference_grid=grid)
+        meshes = label_surfaces(label_layer[0], grid.scale)
+        if save_labels_to is not None and shown is produced:
+            from nvc_viewer.export.nifti_labels import write_segmentation_nifti
+
+            save_labels_to.parent.mkdir(parents=True, exist_ok=True)
+            write_segmentation_nifti(shown, save_labels_to)
+    return result, (shown if shown is not produced else None), label_layer, meshes
+
+
+def run_refine(
+    previous: Any,
+    t2: Any,
+    tof: Any,
+    grid: Any,
+    seed_ras: Any,
+    kind: str,
+    *,
+    save_labels_to: Any = None,
+    refine: Any = None,
+) -> tuple[Any, Any, Any, list]:
+    """The worker's job for a correction at a click (`nvc_viewer.analysis.refine`).
+
+    ``kind`` is ``"nerve"`` (trace a nerve through the click) or ``"vessel"`` (the tube at the
+    click is a vessel). Returns what `run_analysis` returns.
+    """
+    if refine is None:
+        from nvc_viewer.analysis import refine
+    result = refine(previous, t2, tof, seed_ras, kind)
+    return _prepare(result, getattr(result, "labels", None), grid, None, save_labels_to)
+
+
+class AnalysisPanel(QWidget):
+    """Analyse button, progress bar, cancel.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+    """
+
+    #: (fraction 0..1, message), emitted from the worker thread.
+    progressed = Signal(float, str)
+    #: Emitted in the GUI thread when a run ends: "done", "cancelled" or "failed".
+    finished = Signal(str)
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.view = case_view_for(napari_viewer)
+        self.worker: Any = None
+        #: The analysis to run (default `nvc_viewer.analysis.analyse`; a script may swap it).
+        self.analyse: Any = None
+        #: The correction at a click (default `nvc_viewer.analysis.refine`).
+        self.refine: Any = None
+        self._cancel = threading.Event()
+        self._applying = False
+        self._outcome = "failed"
+
+        self.analyse_button = QPushButton("Analyse")
+        self.analyse_button.setToolTip(
+            "Segment brainstem, nerves and vessels, mark RExP/RDP/TZ and propose findings"
+        )
+        self.analyse_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setEnabled(False)
+        self.use_corrections = QCheckBox("Use my label corrections")
+        self.use_corrections.setChecked(True)
+        self.use_corrections.setToolTip(
+            "Pass the label map as corrected with the brush to the analysis"
+        )
+        self.refine_buttons: dict[str, QPushButton] = {}
+        refine_row = QHBoxLayout()
+        for kind, text, tip in (
+            ("nerve", "Trace nerve at click", "Click on a nerve the analysis missed or misplaced"),
+            ("vessel", "Vessel at click", "Click on a dark tube that is a vessel, not a nerve"),
+        ):
+            button = QPushButton(text)
+            button.setToolTip(tip + "; only the region around the click is re-analysed")
+            button.clicked.connect(lambda _checked=False, kind=kind: self.arm_refine(kind))
+            button.setEnabled(False)
+            refine_row.addWidget(button)
+            self.refine_buttons[kind] = button
+        # Which structures the 3-D surfaces show.
+        self.structure_boxes: dict[int, QCheckBox] = {}
+        structures_row = QHBoxLayout()
+        structures_row.addWidget(QLabel("3-D:"))
+        for value, short in _STRUCTURE_SHORT_NAMES.items():
+            box = QCheckBox(short)
+            box.setChecked(True)
+            box.setToolTip(f"Show the {SURFACE_STRUCTURES[value]} in the 3-D view")
+            box.toggled.connect(lambda on, value=value: self.view.set_structure_visible(value, on))
+            structures_row.addWidget(box)
+            self.structure_boxes[value] = box
+        structures_row.addStretch(1)
+        planes_row = QHBoxLayout()
+        planes_row.addWidget(QLabel("View:"))
+        self.plane_buttons: dict[str, QPushButton] = {}
+        for plane in PLANES:
+            button = QPushButton(plane.capitalize() if plane != "3-D" else plane)
+            button.clicked.connect(lambda _checked=False, plane=plane: self.show_plane(plane))
+            planes_row.addWidget(button)
+            self.plane_buttons[plane] = button
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.bar.setTextVisible(True)
+        self.status = QLabel("Open a case, then Analyse.")
+        self.status.setWordWrap(True)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.analyse_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.use_corrections)
+        layout.addLayout(refine_row)
+        layout.addLayout(planes_row)
+        layout.addLayout(structures_row)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.status)
+        self.progressed.connect(self._on_progress)
+        self.view.session.subscribe(self._on_session)
+
+    @property
+    def running(self) -> bool:
+        """Whether an analysis is under way (in the worker, or being swapped in)."""
+        return self.worker is not None or self._applying
+
+    def start(self) -> bool:
+        """Start the analysis of the open case in a worker thread; False if it cannot start."""
+        from napari.qt.threading import create_worker
+
+        session = self.view.session
+        if self.running:
+            return False
+        if not session.is_open or session.t2 is None:
+            self._say("open a case first", error=True)
+            return False
+        self.view.flush_labels()
+        corrected = self.use_corrections.isChecked() and session.labels_edited
+        labels = session.labels if corrected else None
+        assert session.case_id is not None
+        self._cancel.clear()
+        self.worker = create_worker(
+            run_analysis,
+            session.t2,
+            session.tof,
+            session.grid,
+            labels=labels,
+            progress=self.progressed.emit,  # queued into the GUI thread
+            cancel=self._cancel.is_set,
+            save_labels_to=session.labels_path(corrected=False),
+            analyse=self.analyse,
+            _start_thread=False,
+            _connect={
+                "returned": self._on_returned,
+                "errored": self._on_errored,  # handled here, not re-raised
+                "finished": self._on_finished,
+            },
+        )
+        self._started("analysing…", cancellable=True)
+        return True
+
+    def arm_refine(self, kind: str) -> bool:
+        """The next click on the image corrects the analysis there (``"nerve"``/``"vessel"``)."""
+        if self.running or self.view.session.result is None:
+            self._say("run the analysis first", error=True)
+            return False
+        self.view.start_picking(lambda ras, message: self._picked(ras, message, kind))
+        self._say(f"click where the {kind} is (2-D slice or 3-D view)")
+        return True
+
+    def _picked(self, position_ras: Any, message: str, kind: str) -> None:
+        if position_ras is None:
+            self._say(message, error=True)
+            return
+        self.refine_at(position_ras, kind)
+
+    def refine_at(self, position_ras: Any, kind: str) -> bool:
+        """Re-analyse the region around ``position_ras`` (RAS mm) in a worker thread."""
+        from napari.qt.threading import create_worker
+
+        session = self.view.session
+        if self.running or session.result is None or session.t2 is None:
+            return False
+        self.worker = create_worker(
+            run_refine,
+            session.result,
+            session.t2,
+            session.tof,
+            session.grid,
+            position_ras,
+            kind,
+            save_labels_to=session.labels_path(corrected=False),
+            refine=self.refine,
+            _start_thread=False,
+            _connect={
+                "returned": self._on_returned,
+                "errored": self._on_errored,
+                "finished": self._on_finished,
+            },
+        )
+        self._started(f"re-analysing around the click ({kind})…", cancellable=False)
+        return True
+
+    def _started(self, message: str, *, cancellable: bool) -> None:
+        self.analyse_button.setEnabled(False)
+        self.cancel_button.setEnabled(cancellable)
+        for button in self.refine_buttons.values():
+            button.setEnabled(False)
+        self.bar.setValue(0)
+        self._say(message)
+        self._outcome = "failed"
+        self.worker.start()
+
+    def cancel(self) -> None:
+        """Ask the running analysis to stop at its next check."""
+        if self.running:
+            self._cancel.set()
+            self.cancel_button.setEnabled(False)
+            self._say("cancelling…")
+
+    def show_plane(self, plane: str) -> None:
+        """Axial / coronal / sagittal 2-D view, or 3-D (see `CaseView.show_plane`)."""
+        if self.view.reference is not None:
+            self.view.show_plane(plane)
+
+    def _on_session(self, what: str) -> None:
+        if what == "case" and not self.running:
+            for button in self.refine_buttons.values():
+                button.setEnabled(False)
+            self.bar.setValue(0)
+            self.bar.setFormat("%p%")
+            self._say("Analyse to segment and propose findings.")
+
+    # -- worker signals (GUI thread) ------------------------------------------------------
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.bar.setValue(int(round(max(0.0, min(1.0, fraction)) * 1000)))
+        self.bar.setFormat(f"%p%  {message}")
+
+    def _on_returned(self, value: tuple[Any, Any, Any, list]) -> None:
+        """Swap the result in, one piece per turn of the event loop.
+
+        Each napari layer added or changed costs the GUI thread 20-300 ms; done in one go the
+        viewer would freeze for a second or more. The pieces: the label layer, each surface,
+        the point layers, then the findings (merged and autosaved).
+        """
+        result, kept, label_layer, meshes = value
+        steps: list[Any] = []
+        if label_layer is not None:
+            steps.append(lambda: self.view.show_labels(label_layer))
+        for group in SURFACE_GROUPS:
+            steps.append(lambda group=group: self.view.show_surfaces(meshes, groups=(group,)))
+        steps.append(lambda: self.view.ensure_point_layer("landmarks"))
+        steps.append(lambda: self.view.ensure_point_layer("findings"))
+        steps.append(lambda: self._apply(result, kept))
+        self._applying = True
+        self._run_steps(steps)
+
+    def _run_steps(self, steps: list[Any]) -> None:
+        if not steps:
+            self._applying = False
+            self._done()
+            return
+        try:
+            steps[0]()
+        except NVCError as exc:
+            self._outcome = "failed"
+            self._say(f"analysis result not applied: {exc}", error=True)
+            self._applying = False
+            self._done()
+            return
+        QTimer.singleShot(0, lambda: self._run_steps(steps[1:]))
+
+    def _apply(self, result: Any, kept: Any) -> None:
+        # The label map was written by the worker: not again here.
+        merged = self.view.session.apply_analysis(result, labels=kept, save_labels=False)
+        auto = sum(1 for f in merged.findings if f.origin == "auto")
+        mine = len(merged.findings) - auto
+        self.bar.setValue(1000)
+        self.bar.setFormat("%p%  done")
+        self._outcome = "done"
+        kept_text = "; your label corrections kept" if kept is not None else ""
+        self._say(
+            f"{auto} proposed finding(s) to review, {mine} of yours kept; "
+            f"{len(merged.landmarks)} landmark(s){kept_text}."
+        )
+
+    def _on_errored(self, exc: BaseException) -> None:
+        if isinstance(exc, AnalysisCancelled) or self._cancel.is_set():
+            self._outcome = "cancelled"
+            self._say("analysis cancelled; nothing was changed")
+            self.bar.setValue(0)
+            self.bar.setFormat("%p%")
+        elif isinstance(exc, NVCError):
+            self._outcome = "failed"
+            self._say(f"analysis failed: {exc}", error=True)
+        else:
+            self._outcome = "failed"
+            self._say(f"analysis failed (internal error): {type(exc).__name__}: {exc}", error=True)
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        if not self._applying:  # else the last step of `_on_returned` finishes the run
+            self._done()
+
+    def _done(self) -> None:
+        self.analyse_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        for button in self.refine_buttons.values():
+            button.setEnabled(self.view.session.result is not None)
+        self.finished.emit(self._outcome)
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #ff6060;" if error else "")
+        self.status.setText(text)

@@ -1,0 +1,752 @@
+"""The open case drawn in one napari viewer: image layers, surfaces, landmarks, findings.
+
+One `CaseView` per viewer (`case_view_for`) holds the `CaseSession` and the layers made from it;
+the panels share it. Everything drawn comes from the session: the findings and landmarks are
+kept in patient RAS mm (`nvc_viewer.findings.CaseFindings`) and converted to the T2 layer's data
+coordinates with the exact display grid (``grid.ras_to_display`` then
+``grid.display_to_index``); every layer takes the T2 image layer's ``scale`` and ``translate``
+(built once, in `._layers`). A click goes the other way, through ``grid.display_to_ras``.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nvc_viewer.findings import Finding
+from nvc_viewer.geometry import apply_affine
+from nvc_viewer.volume import Volume
+from nvc_viewer.workspace import Workspace
+
+from ._layers import LayerDataTuple, case_layers
+from ._session import CaseSession, default_workspace
+from ._surfaces import SurfaceMesh
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["CaseView", "case_view_for", "ORIGIN_COLORS", "PLANES", "SURFACE_GROUPS"]
+
+#: Colour of a finding's point and table row by its review state.
+ORIGIN_COLORS: dict[str, str] = {
+    "auto": "#ffd000",  # proposed, not yet reviewed
+    "auto-confirmed": "#30d060",
+    "manual": "#30b0ff",
+    "auto-rejected": "#808080",
+}
+_LANDMARK_COLORS = {"V": "#ff9000", "VII": "#ffe000", "VIII": "#40e0a0"}
+# Marker diameters in mm (converted to data units of the T2 layer).
+_FINDING_SIZE_MM = 2.5
+_SELECTED_SIZE_MM = 4.0
+_LANDMARK_SIZE_MM = 1.6
+# Labels the 3-D click picks first: nerves and vessels, then the brainstem.
+_PICK_FIRST = (3, 4, 5, 6, 7)
+#: Display-axis order and screen-vertical direction of each 2-D plane (world axes S, P, L).
+PLANES: dict[str, tuple[tuple[int, int, int], str] | None] = {
+    "axial": ((0, 1, 2), "down"),  # rows P downward: anterior up; columns L: left on the right
+    "coronal": ((1, 0, 2), "up"),  # rows S upward; columns L
+    "sagittal": ((2, 0, 1), "up"),  # rows S upward; columns P: anterior on the left
+    "3-D": None,
+}
+#: The two surface layers (see `CaseView.show_surfaces`).
+SURFACE_GROUPS = ("brainstem", "nerves and vessels")
+_SURFACE_NAMES = {"brainstem": "brainstem (3-D)", "nerves and vessels": "nerves and vessels (3-D)"}
+_POINT_STYLES: dict[str, dict[str, Any]] = {
+    "landmarks": {
+        "name": "landmarks (RExP, RDP, TZ)",
+        "features": ("name", "label"),
+        "border_color": "black",
+        "border_width": 0.05,
+        "symbol": "diamond",
+        "size_mm": _LANDMARK_SIZE_MM,
+        "text": {"size": 9, "anchor": "upper_left"},
+    },
+    "findings": {
+        "name": "findings",
+        "features": ("id", "origin", "label"),
+        "border_color": "white",
+        "border_width": 0.25,
+        "symbol": "disc",
+        "size_mm": _FINDING_SIZE_MM,
+        "text": {"size": 10, "anchor": "lower_left"},
+    },
+}
+# The label map over the T2: structures visible, the image still readable.
+_LABELS_OPACITY = 0.4
+# Milliseconds after the last brush stroke before the corrected label map is saved.
+_LABELS_SAVE_DELAY_MS = 1500
+
+_VIEWS: weakref.WeakValueDictionary[int, CaseView] = weakref.WeakValueDictionary()
+
+
+def case_view_for(
+    viewer: napari.Viewer, *, workspace: str | os.PathLike[str] | None = None
+) -> CaseView:
+    """The `CaseView` of ``viewer``, made on first use (one per viewer, shared by the panels).
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    workspace : path-like, optional
+        Where findings are autosaved; default `._session.default_workspace`. Changes the
+        workspace of an existing view only while no case is open in it.
+    """
+    # napari hands plugin widgets a proxy of the viewer: key the registry by the viewer itself.
+    viewer = getattr(viewer, "__wrapped__", viewer)
+    view = _VIEWS.get(id(viewer))
+    if view is None or view.viewer is not viewer:
+        view = CaseView(viewer, CaseSession(workspace or default_workspace()))
+        _VIEWS[id(viewer)] = view
+    elif workspace is not None and not view.session.is_open:
+        view.session.workspace = Workspace(workspace)
+    return view
+
+
+def _update_layer(layer: Any, data: Any, kwargs: dict[str, Any]) -> None:
+    """Give an existing layer new data and the attributes `._layers` chose for it."""
+    layer.data = data
+    layer.scale = kwargs["scale"]
+    layer.translate = kwargs["translate"]
+    layer.name = kwargs["name"]
+    layer.metadata = kwargs["metadata"]
+    if "contrast_limits" in kwargs:  # an image
+        layer.reset_contrast_limits_range()
+        layer.contrast_limits = kwargs["contrast_limits"]
+        layer.colormap = kwargs["colormap"]
+        layer.blending = kwargs["blending"]
+    layer.visible = True
+
+
+class CaseView:
+    """Draws a `CaseSession` in a napari viewer and turns clicks into findings.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    session : CaseSession
+    """
+
+    def __init__(self, viewer: napari.Viewer, session: CaseSession) -> None:
+        self.viewer = viewer
+        self.session = session
+        self.reference: Any = None  # the T2 Image layer
+        self.labels_layer: Any = None
+        self.findings_layer: Any = None
+        self.landmarks_layer: Any = None
+        self.surface_layers: list[Any] = []
+        self.selected_id: str | None = None
+        self._placing: Callable[[Finding | None, str], None] | None = None
+        self._picking: Callable[[np.ndarray | None, str], None] | None = None
+        self._selection_listeners: list[Callable[[str | None], None]] = []
+        self._labels_timer: Any = None
+        self._labels_painted = False
+        self._label_savers: list[Any] = []
+        self._workers: list[Any] = []
+        self._drawn_landmarks: tuple = ()
+        #: The structures' meshes by label value, and those hidden in 3-D.
+        self.meshes: dict[int, SurfaceMesh] = {}
+        self.hidden_structures: set[int] = set()
+        self._hidden_in_3d: list[Any] = []
+        session.subscribe(self._on_session)
+        viewer.dims.events.ndisplay.connect(self._on_ndisplay)
+
+    # -- case -----------------------------------------------------------------------------
+    def open_case(
+        self,
+        t2: Volume,
+        tof: Volume | None = None,
+        *,
+        case_id: str | None = None,
+        input_path: str | os.PathLike[str] | None = None,
+        extra_layers: Sequence[LayerDataTuple] = (),
+    ) -> None:
+        """Open a case in the session (restoring saved work) and draw it.
+
+        ``extra_layers`` (further inputs, already on the T2 grid) are drawn after the case's
+        own layers. The layers of a case shown before are reused (napari takes a quarter of a
+        second to remove a layer), so switching or reopening a case is quick.
+        """
+        self.flush_labels()
+        self.session.open(t2, tof, case_id=case_id, input_path=input_path)
+        from ._launch import show_axial_centre
+
+        # A label layer for every case, empty for a new one: the surgeon can paint before any
+        # analysis, and the analysis' map later only replaces its data (making a Labels layer
+        # freezes the viewer for up to a second: napari imports pandas for it). For a new case
+        # it is made just after the first frame, so the window shows up sooner.
+        labels = self.session.labels
+        with_labels = labels is not None or self._has_labels_layer
+        if labels is None:
+            labels = t2.with_data(np.zeros(t2.shape, np.uint8), role="label", description="")
+        slots = ["t2"] + (["tof"] if tof is not None else []) + (["labels"] if with_labels else [])
+        slots += [f"extra-{n}" for n in range(len(extra_layers))]
+        tuples = case_layers(t2, tof, labels if with_labels else None) + list(extra_layers)
+        drawn = self._draw_slots(list(zip(slots, tuples)))
+        self.reference = drawn["t2"]
+        if with_labels:
+            self._adopt_labels_layer(drawn["labels"])
+        else:
+            from qtpy.QtCore import QTimer
+
+            self.labels_layer = None
+            QTimer.singleShot(0, self.ensure_labels_layer)
+        self.selected_id = None
+        self.redraw_landmarks()
+        self.redraw_findings()
+        if self.session.labels is not None:
+            self._surfaces_in_background()  # then replaces the surfaces shown
+        else:
+            self.show_surfaces([])
+        show_axial_centre(self.viewer)
+
+    def _draw_slots(self, slots: list[tuple[str, LayerDataTuple]]) -> dict[str, Any]:
+        """Show layer data in named slots, updating the slot's layer when there is one."""
+        existing = {
+            layer.metadata.get("nvc_slot"): layer
+            for layer in self.viewer.layers
+            if layer.metadata.get("nvc_slot") is not None
+        }
+        drawn: dict[str, Any] = {}
+        for slot, (data, kwargs, kind) in slots:
+            kwargs = {**kwargs, "metadata": {**kwargs["metadata"], "nvc_slot": slot}}
+            layer = existing.pop(slot, None)
+            if layer is not None and type(layer).__name__.lower() != kind:
+                self.viewer.layers.remove(layer)
+                layer = None
+            if layer is None:
+                layer = getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+            else:
+                _update_layer(layer, data, kwargs)
+            drawn[slot] = layer
+        for layer in existing.values():
+            self.viewer.layers.remove(layer)
+        from ._layers import AXIS_LABELS
+
+        self.viewer.dims.axis_labels = AXIS_LABELS
+        return drawn
+
+    def _surfaces_in_background(self) -> None:
+        """Mesh the restored label map off the GUI thread, then show the surfaces."""
+        from napari.qt.threading import create_worker
+
+        from ._surfaces import label_surfaces
+
+        if self.labels_layer is None or self.session.grid is None:
+            return
+        worker = create_worker(
+            label_surfaces,
+            np.asarray(self.labels_layer.data),
+            self.session.grid.scale,
+            _start_thread=False,
+            _connect={
+                "returned": self.show_surfaces,
+                "errored": lambda exc: None,  # surfaces are a convenience: the 2-D view stays
+                "finished": lambda: self._workers.remove(worker),
+            },
+        )
+        self._workers.append(worker)
+        worker.start()
+
+    @property
+    def transform(self) -> dict[str, tuple[float, ...]]:
+        """``scale`` and ``translate`` of the T2 layer: every other layer of the case takes them."""
+        if self.reference is None:
+            raise RuntimeError("no case is shown")
+        return {
+            "scale": tuple(float(s) for s in self.reference.scale),
+            "translate": tuple(float(t) for t in self.reference.translate),
+        }
+
+    def ras_to_data(self, position_ras: np.ndarray) -> np.ndarray:
+        """Patient RAS mm -> data coordinates of the case's layers, ``(N, 3)`` or ``(3,)``."""
+        grid = self.session.grid
+        assert grid is not None
+        return grid.display_to_index(grid.ras_to_display(position_ras))
+
+    def ras_to_world(self, position_ras: np.ndarray) -> np.ndarray:
+        """Patient RAS mm -> napari world (S, P, L) mm."""
+        assert self.session.grid is not None
+        return self.session.grid.ras_to_display(position_ras)
+
+    # -- analysis results -----------------------------------------------------------------
+    def show_labels(self, layer_data: LayerDataTuple) -> None:
+        """Show a label map (``volume_to_layer_data(..., kind="labels")``), replacing the old."""
+        data, kwargs, _ = layer_data
+        kwargs = {**kwargs, "metadata": {**kwargs["metadata"], "nvc_slot": "labels"}}
+        if self.labels_layer is not None and self.labels_layer in self.viewer.layers:
+            _update_layer(self.labels_layer, data, kwargs)
+        else:
+            self._adopt_labels_layer(self.viewer.add_labels(data, **kwargs))
+        self._keep_points_on_top()
+
+    @property
+    def _has_labels_layer(self) -> bool:
+        return self.labels_layer is not None and self.labels_layer in self.viewer.layers
+
+    def ensure_labels_layer(self) -> Any:
+        """The case's Labels layer, made (empty) if there is none yet."""
+        if self._has_labels_layer or self.session.t2 is None or self.session.grid is None:
+            return self.labels_layer
+        from ._layers import volume_to_layer_data
+
+        t2 = self.session.t2
+        empty = t2.with_data(np.zeros(t2.shape, np.uint8), role="label", description="")
+        self.show_labels(
+            volume_to_layer_data(
+                empty, name="labels", kind="labels", reference_grid=self.session.grid
+            )
+        )
+        return self.labels_layer
+
+    def _adopt_labels_layer(self, layer: Any) -> None:
+        if layer is self.labels_layer:
+            return
+        self.labels_layer = layer
+        # The cisterns fill most of the field: a faint tint keeps the T2 readable beneath.
+        from napari.utils.colormaps import DirectLabelColormap
+
+        colors = dict(layer.colormap.color_dict)
+        if 2 in colors:
+            rgba = np.array(colors[2], dtype=float)
+            rgba[3] = 0.25
+            colors[2] = rgba
+            layer.colormap = DirectLabelColormap(color_dict=colors)
+        layer.opacity = _LABELS_OPACITY
+        layer.events.paint.connect(self._on_paint)
+
+    def show_surfaces(
+        self, meshes: Sequence[SurfaceMesh], *, groups: Sequence[str] = SURFACE_GROUPS
+    ) -> None:
+        """Show the 3-D surfaces of the structures (replacing those shown).
+
+        Two Surface layers: the brainstem, translucent, and the nerves and vessels, opaque, one
+        colour per structure. (A napari layer costs the GUI thread 0.15-0.3 s to make; one per
+        structure would freeze the viewer for a second.) `set_structure_visible` hides a
+        structure. ``groups`` limits the update to some of the two layers, so that a caller can
+        spread the work over turns of the event loop.
+        """
+        self.meshes = {m.value: m for m in meshes}
+        for group in groups:
+            self._draw_surface_group(group)
+        self._keep_points_on_top()
+        if self.viewer.dims.ndisplay == 3 and self._surfaces_shown and not self._hidden_in_3d:
+            self._on_ndisplay()
+
+    def set_structure_visible(self, value: int, visible: bool) -> None:
+        """Show or hide one structure (label value) in the 3-D surfaces."""
+        if visible:
+            self.hidden_structures.discard(value)
+        else:
+            self.hidden_structures.add(value)
+        for group in SURFACE_GROUPS:
+            self._draw_surface_group(group)
+
+    def _draw_surface_group(self, group: str) -> None:
+        from napari.utils.colormaps.standardize_color import transform_color
+
+        values = (1,) if group == "brainstem" else tuple(v for v in self.meshes if v != 1)
+        parts = [
+            self.meshes[v]
+            for v in values
+            if v in self.meshes and v not in self.hidden_structures and len(self.meshes[v].faces)
+        ]
+        layer = self._surface_layer(group)
+        if not parts:
+            if layer is not None:
+                layer.visible = False
+            return
+        vertices = np.concatenate([m.vertices for m in parts])
+        offsets = np.cumsum([0] + [len(m.vertices) for m in parts[:-1]])
+        faces = np.concatenate([m.faces + o for m, o in zip(parts, offsets)])
+        colors = np.concatenate(
+            [np.tile(transform_color(m.color)[0], (len(m.vertices), 1)) for m in parts]
+        )
+        if layer is None:
+            brainstem = group == "brainstem"
+            layer = self.viewer.add_surface(
+                (vertices, faces),
+                name=_SURFACE_NAMES[group],
+                vertex_colors=colors,
+                shading="smooth",
+                opacity=0.45 if brainstem else 1.0,
+                blending="translucent" if brainstem else "opaque",
+                metadata={"nvc_role": "surface", "nvc_group": group},
+                **self.transform,
+            )
+            self.surface_layers.append(layer)
+        else:
+            layer.vertex_colors = None  # its length must follow the vertices
+            layer.data = (vertices, faces)
+            layer.vertex_colors = colors
+            layer.scale, layer.translate = self.transform["scale"], self.transform["translate"]
+            layer.visible = True
+
+    @property
+    def _surfaces_shown(self) -> bool:
+        return any(layer.visible for layer in self.surface_layers if layer in self.viewer.layers)
+
+    def _surface_layer(self, group: str) -> Any:
+        for layer in self.surface_layers:
+            if layer.metadata.get("nvc_group") == group and layer in self.viewer.layers:
+                return layer
+        return None
+
+    def _on_ndisplay(self, event: Any = None) -> None:
+        """In 3-D the surfaces are the picture: hide the image and label volumes (their
+        rendering would fill the box) while there are surfaces; show them again in 2-D."""
+        from napari.layers import Image, Labels
+
+        if self.viewer.dims.ndisplay == 3 and self._surfaces_shown:
+            self._hidden_in_3d = [
+                layer
+                for layer in self.viewer.layers
+                if isinstance(layer, Image | Labels) and layer.visible
+            ]
+            for layer in self._hidden_in_3d:
+                layer.visible = False
+        elif self.viewer.dims.ndisplay == 2:
+            for layer in self._hidden_in_3d:
+                if layer in self.viewer.layers:
+                    layer.visible = True
+            self._hidden_in_3d = []
+
+    def _keep_points_on_top(self) -> None:
+        for layer in (self.landmarks_layer, self.findings_layer):
+            if layer is not None and layer in self.viewer.layers:
+                index = self.viewer.layers.index(layer)
+                self.viewer.layers.move(index, len(self.viewer.layers))
+
+    # -- points ---------------------------------------------------------------------------
+    def _size(self, mm: float) -> float:
+        return mm / float(np.min(self.reference.scale))
+
+    def ensure_point_layer(self, kind: str) -> Any:
+        """The ``"landmarks"`` or ``"findings"`` Points layer, made (empty) if missing."""
+        attr = f"{kind}_layer"
+        layer = getattr(self, attr)
+        if layer is not None and layer in self.viewer.layers:
+            return layer
+        style = _POINT_STYLES[kind]
+        layer = self.viewer.add_points(
+            np.zeros((0, 3)),
+            name=style["name"],
+            features={name: [] for name in style["features"]},
+            border_color=style["border_color"],
+            border_width=style["border_width"],
+            symbol=style["symbol"],
+            size=self._size(style["size_mm"]),
+            text={"string": "{label}", "color": "white", **style["text"]},
+            metadata={"nvc_role": kind},
+            **self.transform,
+        )
+        # Drawn from the model, never edited directly: changes go through the panels.
+        layer.editable = False
+        setattr(self, attr, layer)
+        self._keep_points_on_top()
+        return layer
+
+    def ensure_point_layers(self) -> None:
+        """Make both Points layers (ahead of the data, to spread the cost of new layers)."""
+        self.ensure_point_layer("landmarks")
+        self.ensure_point_layer("findings")
+
+    def redraw_landmarks(self) -> None:
+        """Draw the RExP / RDP / TZ landmarks of the findings record."""
+        case = self.session.findings
+        if case is None or self.reference is None:
+            return
+        landmarks = case.landmarks
+        self._drawn_landmarks = landmarks
+        if not landmarks and self.landmarks_layer is None:
+            return
+        layer = self.ensure_point_layer("landmarks")
+        layer.data = (
+            self.ras_to_data(np.array([lm.position_ras for lm in landmarks]))
+            if landmarks
+            else np.zeros((0, 3))
+        )
+        layer.features = {
+            "name": [lm.name for lm in landmarks],
+            "label": [f"{lm.name} {lm.nerve}-{lm.side[0].upper()}" for lm in landmarks],
+        }
+        if landmarks:
+            layer.face_color = [_LANDMARK_COLORS.get(lm.nerve, "white") for lm in landmarks]
+            layer.size = self._size(_LANDMARK_SIZE_MM)
+
+    def redraw_findings(self) -> None:
+        """Draw the findings: colour by review state, the selected one larger."""
+        case = self.session.findings
+        if case is None or self.reference is None:
+            return
+        findings = case.findings
+        if not findings and self.findings_layer is None:
+            return
+        if self.selected_id not in {f.id for f in findings}:
+            self.selected_id = None
+        layer = self.ensure_point_layer("findings")
+        layer.data = (
+            self.ras_to_data(np.array([f.position_ras for f in findings]))
+            if findings
+            else np.zeros((0, 3))
+        )
+        layer.features = {
+            "id": [f.id for f in findings],
+            "origin": [f.origin for f in findings],
+            "label": [f.label for f in findings],
+        }
+        if findings:
+            # Rings, not discs: the contact itself stays visible under its marker.
+            layer.border_color = [ORIGIN_COLORS[f.origin] for f in findings]
+            layer.face_color = "transparent"
+            layer.size = [
+                self._size(_SELECTED_SIZE_MM if f.id == self.selected_id else _FINDING_SIZE_MM)
+                for f in findings
+            ]
+
+    def _on_session(self, what: str) -> None:
+        if what in ("findings", "analysis"):
+            self.redraw_findings()
+            case = self.session.findings
+            if case is not None and case.landmarks != self._drawn_landmarks:
+                self.redraw_landmarks()
+
+    # -- planes ---------------------------------------------------------------------------
+    def show_plane(self, plane: str) -> None:
+        """Show the axial, coronal or sagittal 2-D view, or the 3-D view.
+
+        Axial: anterior up, the patient's left on the right (radiological). Coronal: superior
+        up, the patient's left on the right. Sagittal: superior up, anterior on the left. The
+        slice shown goes through the current point (e.g. the selected finding).
+        """
+        if plane not in PLANES:
+            raise ValueError(f"plane must be one of {tuple(PLANES)}, got {plane!r}")
+        if plane == "3-D":
+            self.viewer.dims.ndisplay = 3
+            return
+        order, vertical = PLANES[plane]  # type: ignore[misc]
+        self.viewer.dims.ndisplay = 2
+        self.viewer.dims.order = order
+        camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9
+        camera.orientation2d = (vertical, "right")
+        point = self.viewer.dims.point
+        camera.center = tuple(float(point[a]) for a in order[1:])
+
+    # -- selection ------------------------------------------------------------------------
+    def on_selection(self, listener: Callable[[str | None], None]) -> None:
+        """Call ``listener(finding_id)`` when the selected finding changes."""
+        self._selection_listeners.append(listener)
+
+    def select(self, finding_id: str | None, *, centre: bool = True) -> None:
+        """Select a finding and centre every view (2-D slices and 3-D camera) on it."""
+        if finding_id == self.selected_id:
+            if centre and finding_id is not None:
+                self.centre_on(self.session.finding(finding_id).position_ras)
+            return
+        self.selected_id = finding_id
+        self.redraw_findings()
+        if finding_id is not None and centre:
+            self.centre_on(self.session.finding(finding_id).position_ras)
+        for listener in list(self._selection_listeners):
+            listener(finding_id)
+
+    def centre_on(self, position_ras: Sequence[float]) -> None:
+        """Put the three slice planes through a point and centre the camera on it."""
+        world = self.ras_to_world(np.asarray(position_ras, dtype=np.float64))
+        self.viewer.dims.point = tuple(float(v) for v in world)  # one event, one re-slice
+        camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9
+        displayed = list(self.viewer.dims.displayed)
+        camera.center = tuple(float(world[a]) for a in displayed)
+
+    # -- placing a finding by a click -----------------------------------------------------
+    @property
+    def placing(self) -> bool:
+        """Whether the next click places a finding or picks a point."""
+        return self._placing is not None or self._picking is not None
+
+    def start_placing(self, done: Callable[[Finding | None, str], None]) -> None:
+        """The next click on the image (2-D or 3-D) places a manual finding.
+
+        ``done(finding, message)`` is called after the click (``finding`` None when the click
+        hit nothing usable, ``message`` says why).
+        """
+        if self.reference is None:
+            raise RuntimeError("no case is shown")
+        self.stop_placing()
+        self._placing = done
+        self.viewer.mouse_drag_callbacks.append(self._on_click)
+
+    def start_picking(self, picked: Callable[[np.ndarray | None, str], None]) -> None:
+        """The next click on the image (2-D or 3-D) is handed to ``picked(position_ras,
+        message)`` (``position_ras`` None when the click met no structure in 3-D)."""
+        if self.reference is None:
+            raise RuntimeError("no case is shown")
+        self.stop_placing()
+        self._picking = picked
+        self.viewer.mouse_drag_callbacks.append(self._on_click)
+
+    def stop_placing(self) -> None:
+        """Leave placing (or picking) mode without doing anything."""
+        self._placing = None
+        self._picking = None
+        if self._on_click in self.viewer.mouse_drag_callbacks:
+            self.viewer.mouse_drag_callbacks.remove(self._on_click)
+
+    def _on_click(self, viewer: Any, event: Any) -> None:
+        if event.type != "mouse_press":
+            return
+        where = {
+            "view_direction": getattr(event, "view_direction", None),
+            "dims_displayed": list(getattr(event, "dims_displayed", viewer.dims.displayed)),
+        }
+        picked = self._picking
+        if picked is not None:
+            self.stop_placing()
+            ras = self.pick_ras(event.position, **where)
+            picked(ras, "" if ras is not None else "the click met no structure")
+            return
+        self.place_at(event.position, **where)
+
+    def pick_ras(
+        self,
+        position_world: Sequence[float],
+        *,
+        view_direction: Sequence[float] | None = None,
+        dims_displayed: Sequence[int] | None = None,
+    ) -> np.ndarray | None:
+        """Patient RAS mm of a click.
+
+        In 2-D the click's world position is the point. In 3-D the viewing ray through the click
+        is followed into the label map: the first nerve or vessel voxel it meets (else the first
+        brainstem voxel) is the point; None when it meets no structure.
+        """
+        grid = self.session.grid
+        assert grid is not None and self.reference is not None
+        position = np.asarray(position_world, dtype=np.float64)
+        if self.viewer.dims.ndisplay == 2 or view_direction is None:
+            return grid.display_to_ras(position)
+        start, end = self.reference.get_ray_intersections(
+            position, view_direction, list(dims_displayed or self.viewer.dims.displayed), True
+        )
+        if start is None or end is None or self.labels_layer is None:
+            return None
+        labels = np.asarray(self.labels_layer.data)
+        n = max(int(np.ceil(np.linalg.norm(np.subtract(end, start)) * 4)), 2)  # 1/4 voxel
+        ray = np.linspace(start, end, n)
+        index = np.clip(np.rint(ray).astype(int), 0, np.array(labels.shape) - 1)
+        values = labels[tuple(index.T)]
+        for wanted in (_PICK_FIRST, (1,)):
+            hits = np.flatnonzero(np.isin(values, wanted))
+            if len(hits):
+                return apply_affine(grid.affine_ras, ray[hits[0]])
+        return None
+
+    def place_at(
+        self,
+        position_world: Sequence[float],
+        *,
+        view_direction: Sequence[float] | None = None,
+        dims_displayed: Sequence[int] | None = None,
+        **fields: Any,
+    ) -> tuple[Finding | None, str]:
+        """Place a manual finding where the user clicked (see `pick_ras`) and select it.
+
+        Ends placing mode (`start_placing`) and tells its ``done`` callback.
+
+        Returns
+        -------
+        finding : Finding or None
+        message : str
+            What was placed, or why nothing was.
+        """
+        done = self._placing
+        self.stop_placing()
+        ras = self.pick_ras(
+            position_world, view_direction=view_direction, dims_displayed=dims_displayed
+        )
+        finding: Finding | None = None
+        if ras is None:
+            message = "the click met no nerve, vessel or brainstem: click on a structure"
+        else:
+            finding = self.session.add_manual(ras, **fields)
+            self.select(finding.id, centre=False)
+            where = (
+                f"{finding.distance_from_brainstem_mm:.1f} mm from the RDP"
+                if finding.distance_from_brainstem_mm is not None
+                else "distance unknown"
+            )
+            message = f"placed {finding.label}, {finding.segment}, {where}"
+        if done is not None:
+            done(finding, message)
+        return finding, message
+
+    # -- label corrections ----------------------------------------------------------------
+    def _on_paint(self, event: Any = None) -> None:
+        """A brush stroke: save the corrected label map a moment after the last stroke."""
+        from qtpy.QtCore import QTimer
+
+        self._labels_painted = True
+        if self._labels_timer is None:
+            self._labels_timer = QTimer()
+            self._labels_timer.setSingleShot(True)
+            self._labels_timer.setInterval(_LABELS_SAVE_DELAY_MS)
+            self._labels_timer.timeout.connect(self.flush_labels)
+        self._labels_timer.start()
+
+    @property
+    def labels_dirty(self) -> bool:
+        """Whether brush corrections have not been handed to the session yet."""
+        return self._labels_painted
+
+    def flush_labels(self) -> Volume | None:
+        """Hand brush corrections to the session now (saved into the workspace).
+
+        Returns the session's label map (None without one).
+        """
+        if self._labels_timer is not None:
+            self._labels_timer.stop()
+        painted, self._labels_painted = self._labels_painted, False
+        if (
+            painted
+            and self.session.is_open
+            and self.labels_layer is not None
+            and self.labels_layer in self.viewer.layers
+        ):
+            labels = self.session.set_labels_from_display(self.labels_layer.data, save=False)
+            self._save_labels_in_background()
+            return labels
+        return self.session.labels
+
+    def _save_labels_in_background(self) -> None:
+        """Write the corrected label map off the GUI thread (a compressed NIfTI takes time)."""
+        from napari.qt.threading import create_worker
+
+        def failed(exc: BaseException) -> None:
+            self.session.last_error = f"the label map could not be saved: {exc}"
+            self.session.notify("save-failed")
+
+        worker = create_worker(
+            self.session.save_labels,
+            report=False,
+            _start_thread=False,
+            _connect={
+                "errored": failed,
+                "finished": lambda: self._label_savers.remove(worker),
+            },
+        )
+        self._label_savers.append(worker)
+        worker.start()
+
+    def wait_for_saves(self, timeout_s: float = 30.0) -> None:
+        """Block until background label saves are written (tests, closing)."""
+        import time
+
+        from qtpy.QtWidgets import QApplication
+
+        end = time.monotonic() + timeout_s
+        while self._label_savers and time.monotonic() < end:
+            QApplication.processEvents()
+            time.sleep(0.01)

@@ -1,0 +1,101 @@
+"""Docking the panels: all three beside the canvas (``nvc-viewer view``), or in one widget.
+
+The panels of one viewer share one `._case_view.CaseView` (and so one case and one undo
+history), whichever way they were opened: docked by `dock_panels`, opened one by one from the
+Plugins menu, or together as `WorkspaceWidget`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QDockWidget, QTabWidget, QVBoxLayout, QWidget
+
+from ._analysis_panel import AnalysisPanel
+from ._case_panel import CasePanel
+from ._findings_panel import FindingsPanel
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["Panels", "dock_panels", "raise_dock", "WorkspaceWidget"]
+
+
+class Panels(dict):
+    """The docked panels by name: ``"case"``, ``"analysis"``, ``"findings"``."""
+
+    @property
+    def case(self) -> CasePanel:
+        return self["case"]
+
+    @property
+    def analysis(self) -> AnalysisPanel:
+        return self["analysis"]
+
+    @property
+    def findings(self) -> FindingsPanel:
+        return self["findings"]
+
+
+def dock_panels(
+    viewer: napari.Viewer, *, workspace: str | os.PathLike[str] | None = None
+) -> Panels:
+    """Dock the case, analysis and findings panels in ``viewer``'s window.
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+    workspace : path-like, optional
+        Where findings are autosaved (default `._session.default_workspace`).
+
+    Returns
+    -------
+    Panels
+    """
+    panels = Panels(
+        case=CasePanel(viewer, workspace=workspace),
+        analysis=AnalysisPanel(viewer),
+        findings=FindingsPanel(viewer),
+    )
+    window: Any = viewer.window
+    # Case and Findings share one tab area (the table needs the width); Analysis sits below.
+    window.add_dock_widget(panels.case, name="Case", area="right")
+    window.add_dock_widget(panels.findings, name="Findings", area="right", tabify=True)
+    window.add_dock_widget(panels.analysis, name="Analysis", area="right")
+    panels.case.opened.connect(lambda _case_id: raise_dock(panels.findings))
+    # Tabs settle when the window is shown: raise the Case tab after that.
+    QTimer.singleShot(0, lambda: raise_dock(panels.case))
+    return panels
+
+
+def raise_dock(panel: QWidget) -> None:
+    """Bring the tab of a docked panel to the front."""
+    dock = panel.parent()
+    while dock is not None and not isinstance(dock, QDockWidget):
+        dock = dock.parent()
+    if dock is not None:
+        dock.raise_()
+
+
+class WorkspaceWidget(QWidget):
+    """The three panels as tabs of one widget (the Plugins menu's "MVD workspace").
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+    """
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.case = CasePanel(napari_viewer)
+        self.analysis = AnalysisPanel(napari_viewer)
+        self.findings = FindingsPanel(napari_viewer)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.case, "Case")
+        self.tabs.addTab(self.analysis, "Analysis")
+        self.tabs.addTab(self.findings, "Findings")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tabs)

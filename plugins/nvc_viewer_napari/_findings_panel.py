@@ -1,0 +1,475 @@
+"""The findings panel: review the machine's proposals, correct them, add your own, export.
+
+One row per finding (side, nerve, vessel, segment, grade, origin, distance from the RDP, vessel
+diameter, crossing angle, confidence, note). Selecting a row centres every view on the finding;
+the combo boxes under the table correct the selected finding's fields; Confirm / Reject /
+Delete review it; "Add finding" then a click on the image (2-D slice or 3-D rendering) places a
+manual finding whose distance and segment are measured along the nerve. Undo / Redo walk the
+session's history. Every change is autosaved by the session; "Export all" writes every format
+into the workspace case folder.
+
+Keyboard (while the table has the focus): C confirm, R reject, Delete delete, A add, Escape stop
+adding, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import QEvent, Qt
+from qtpy.QtGui import QColor
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from nvc_viewer.errors import NVCError
+from nvc_viewer.findings import GRADES, NERVES, SEGMENTS, SIDES, VESSELS, Finding
+
+from ._case_view import ORIGIN_COLORS, case_view_for
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["FindingsPanel", "FINDING_COLUMNS", "COMBO_FIELDS"]
+
+#: (header, finding field) of each table column.
+FINDING_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("Side", "side"),
+    ("Nerve", "nerve"),
+    ("Vessel", "vessel"),
+    ("Segment", "segment"),
+    ("Grade", "grade"),
+    ("Origin", "origin"),
+    ("Dist mm", "distance_from_brainstem_mm"),
+    ("Ø mm", "vessel_diameter_mm"),
+    ("Angle°", "crossing_angle_deg"),
+    ("Conf", "confidence"),
+    ("Note", "note"),
+)
+_HEADER_TIPS = {
+    "distance_from_brainstem_mm": "Distance along the nerve from the root detachment point, mm "
+    "(negative on the attached segment)",
+    "vessel_diameter_mm": "Vessel diameter at the contact, mm",
+    "crossing_angle_deg": "Angle between nerve and vessel, degrees",
+    "confidence": "Machine confidence 0..1 (1 for a finding placed by hand)",
+}
+#: Fields edited with a combo box, and their choices.
+COMBO_FIELDS: dict[str, tuple[str, ...]] = {
+    "side": SIDES,
+    "nerve": NERVES,
+    "vessel": VESSELS,
+    "segment": SEGMENTS,
+    "grade": GRADES,
+}
+_CLINICAL_FIELDS: tuple[tuple[str, str, tuple[str | None, ...]], ...] = (
+    ("Condition", "condition", (None, "hemifacial_spasm", "trigeminal_neuralgia", "other")),
+    ("Symptomatic side", "symptomatic_side", (None, "left", "right", "bilateral")),
+    ("EMG lateral spread", "emg_lateral_spread_response", (None, "present", "absent", "not_done")),
+)
+_COLUMN = {field: n for n, (_, field) in enumerate(FINDING_COLUMNS)}
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+class FindingsPanel(QWidget):
+    """Findings table with review, manual placement, undo/redo and export.
+
+    Parameters
+    ----------
+    napari_viewer : napari.Viewer
+    """
+
+    def __init__(self, napari_viewer: napari.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.view = case_view_for(napari_viewer)
+        self.session = self.view.session
+        self.export_worker: Any = None
+        self._ids: list[str] = []
+        self._syncing = False
+
+        self.table = QTableWidget(0, len(FINDING_COLUMNS))
+        self.table.setHorizontalHeaderLabels([h for h, _ in FINDING_COLUMNS])
+        for n, (_, field) in enumerate(FINDING_COLUMNS):
+            if field in _HEADER_TIPS:
+                self.table.horizontalHeaderItem(n).setToolTip(_HEADER_TIPS[field])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._on_row_selected)
+
+        # The selected finding's editable fields.
+        self.editors: dict[str, QComboBox] = {}
+        editor = QGridLayout()
+        for n, (field, choices) in enumerate(COMBO_FIELDS.items()):
+            combo = QComboBox()
+            combo.addItems(list(choices))
+            combo.currentTextChanged.connect(lambda text, field=field: self._on_editor(field, text))
+            editor.addWidget(QLabel(field.capitalize()), 0, n)
+            editor.addWidget(combo, 1, n)
+            self.editors[field] = combo
+        self.note_edit = QLineEdit()
+        self.note_edit.setPlaceholderText("note on the selected finding")
+        self.note_edit.editingFinished.connect(self._on_note)
+        editor.addWidget(self.note_edit, 2, 0, 1, len(COMBO_FIELDS))
+
+        self.buttons: dict[str, QPushButton] = {}
+        grid = QGridLayout()
+        actions: tuple[tuple[str, str, Callable[[], Any], str], ...] = (
+            ("add", "Add finding (A)", self.start_add, "Then click on the nerve in 2-D or 3-D"),
+            ("confirm", "Confirm (C)", self.confirm_selected, "Accept the selected finding"),
+            ("reject", "Reject (R)", self.reject_selected, "Keep it as rejected evidence"),
+            ("delete", "Delete (Del)", self.delete_selected, "Remove the selected finding"),
+            ("undo", "Undo (Ctrl+Z)", self.undo, "Undo the last change"),
+            ("redo", "Redo (Ctrl+Y)", self.redo, "Redo the change undone"),
+            ("export", "Export all", self.export, "JSON, CSV, Slicer, NIfTI, DICOM SEG/SR, report"),
+        )
+        for n, (key, text, slot, tip) in enumerate(actions):
+            button = QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(lambda _checked=False, slot=slot: slot())
+            grid.addWidget(button, n // 4, n % 4)
+            self.buttons[key] = button
+
+        self.clinical: dict[str, QComboBox] = {}
+        clinical_form = QFormLayout()
+        for label, field, choices in _CLINICAL_FIELDS:
+            combo = QComboBox()
+            for choice in choices:
+                combo.addItem("—" if choice is None else choice.replace("_", " "), choice)
+            combo.currentIndexChanged.connect(
+                lambda _i, field=field, combo=combo: self._on_clinical(field, combo)
+            )
+            clinical_form.addRow(label, combo)
+            self.clinical[field] = combo
+
+        self.flags_label = QLabel()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.save_label = QLabel()
+        self.save_label.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(editor)
+        layout.addLayout(grid)
+        layout.addWidget(self.status)
+        layout.addWidget(self.flags_label)
+        layout.addLayout(clinical_form)
+        layout.addWidget(self.save_label)
+
+        # Keys act while the table has the focus (it keeps it after a row is clicked).
+        self._keys: dict[tuple[int, int], Callable[[], Any]] = {
+            (int(Qt.Key_C), 0): self.confirm_selected,
+            (int(Qt.Key_R), 0): self.reject_selected,
+            (int(Qt.Key_Delete), 0): self.delete_selected,
+            (int(Qt.Key_Backspace), 0): self.delete_selected,
+            (int(Qt.Key_A), 0): self.start_add,
+            (int(Qt.Key_Escape), 0): self.stop_add,
+            (int(Qt.Key_Z), int(Qt.ControlModifier)): self.undo,
+            (int(Qt.Key_Z), int(Qt.ControlModifier | Qt.ShiftModifier)): self.redo,
+            (int(Qt.Key_Y), int(Qt.ControlModifier)): self.redo,
+        }
+        self.table.installEventFilter(self)
+
+        self.session.subscribe(self._on_session)
+        self.view.on_selection(self._on_view_selection)
+        self.refresh()
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
+        """The panel's keyboard shortcuts (see the module docstring)."""
+        if obj is self.table and event.type() == QEvent.KeyPress:
+            modifiers = int(event.modifiers()) & int(Qt.ControlModifier | Qt.ShiftModifier)
+            action = self._keys.get((int(event.key()), modifiers))
+            if action is not None:
+                action()
+                return True
+        return super().eventFilter(obj, event)
+
+    # -- public actions -------------------------------------------------------------------
+    @property
+    def finding_ids(self) -> list[str]:
+        """Finding ids in table order."""
+        return list(self._ids)
+
+    @property
+    def selected_id(self) -> str | None:
+        return self.view.selected_id
+
+    def row_of(self, finding_id: str) -> int:
+        return self._ids.index(finding_id)
+
+    def cell_text(self, row: int, field: str) -> str:
+        """What the table shows for ``field`` in ``row``."""
+        item = self.table.item(row, _COLUMN[field])
+        return "" if item is None else item.text()
+
+    def select(self, finding_id: str | None) -> None:
+        """Select a finding (its row, its point) and centre the views on it."""
+        self.view.select(finding_id)
+
+    def set_field(self, finding_id: str, field: str, value: str) -> None:
+        """Change a field of a finding as the user would: select it, pick in its combo box."""
+        if field not in self.editors:
+            raise KeyError(f"{field!r} is not edited with a combo box")
+        combo = self.editors[field]
+        index = combo.findText(value)
+        if index < 0:
+            raise ValueError(f"{value!r} is not a choice of {field}: {COMBO_FIELDS[field]}")
+        if self.view.selected_id != finding_id:
+            self.select(finding_id)
+        combo.setCurrentIndex(index)
+
+    def set_note(self, finding_id: str, text: str) -> None:
+        """Write the note of a finding as the user would."""
+        if self.view.selected_id != finding_id:
+            self.select(finding_id)
+        self.note_edit.setText(text)
+        self._on_note()
+
+    def confirm_selected(self) -> Finding | None:
+        return self._act("confirm")
+
+    def reject_selected(self) -> Finding | None:
+        return self._act("reject")
+
+    def delete_selected(self) -> Finding | None:
+        return self._act("delete")
+
+    def start_add(self) -> bool:
+        """Arm "Add finding": the next click on the image places a manual finding."""
+        if not self.session.is_open or self.view.reference is None:
+            self._say("open a case first", error=True)
+            return False
+        self.view.start_placing(self._placed)
+        self.buttons["add"].setText("Click the image… (Esc)")
+        self._say("click on the nerve where the vessel touches it (2-D slice or 3-D view)")
+        return True
+
+    def stop_add(self) -> None:
+        self.view.stop_placing()
+        self.buttons["add"].setText("Add finding (A)")
+
+    def undo(self) -> bool:
+        done = self.session.undo()
+        self._say("undone" if done else "nothing to undo")
+        return done
+
+    def redo(self) -> bool:
+        done = self.session.redo()
+        self._say("redone" if done else "nothing to redo")
+        return done
+
+    def export(self) -> bool:
+        """Write every export format into the workspace case folder, in a worker thread."""
+        from napari.qt.threading import create_worker
+
+        if not self.session.is_open:
+            self._say("open a case first", error=True)
+            return False
+        if self.export_worker is not None:
+            return False
+        self.view.flush_labels()
+        self.view.wait_for_saves()
+        self.export_worker = create_worker(
+            self.session.export,
+            _start_thread=False,
+            _connect={
+                "returned": self._exported,
+                "errored": lambda exc: self._say(f"export failed: {exc}", error=True),
+                "finished": self._export_finished,
+            },
+        )
+        self.buttons["export"].setEnabled(False)
+        self._say("exporting…")
+        self.export_worker.start()
+        return True
+
+    # -- table ----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Redraw the table, the editor, the flags and the clinical record from the session."""
+        case = self.session.findings
+        findings = list(case.findings) if case is not None else []
+        self._syncing = True
+        try:
+            self._ids = [f.id for f in findings]
+            self.table.setRowCount(len(findings))
+            for row, f in enumerate(findings):
+                self._fill_row(row, f)
+            self._select_row(self.view.selected_id)
+            self._fill_editor()
+            if case is not None:
+                flags = case.flags
+                self.flags_label.setText(
+                    f"Multiple offenders: {'yes' if flags.multiple_offenders else 'no'} · "
+                    f"Sandwich: {'yes' if flags.sandwich else 'no'} · "
+                    f"VA tortuosity: {'yes' if flags.va_tortuosity else 'no'}"
+                )
+                for field, combo in self.clinical.items():
+                    combo.setCurrentIndex(max(combo.findData(getattr(case.clinical, field)), 0))
+            else:
+                self.flags_label.setText("")
+        finally:
+            self._syncing = False
+        self._update_buttons()
+
+    def _fill_row(self, row: int, f: Finding) -> None:
+        texts = {
+            "side": f.side,
+            "nerve": f.nerve,
+            "vessel": f.vessel,
+            "segment": f.segment,
+            "grade": f.grade,
+            "distance_from_brainstem_mm": _number(f.distance_from_brainstem_mm, 1),
+            "vessel_diameter_mm": _number(f.vessel_diameter_mm, 1),
+            "crossing_angle_deg": _number(f.crossing_angle_deg, 0),
+            "confidence": _number(f.confidence, 2),
+            "origin": f.origin,
+            "note": f.note,
+        }
+        colour = QColor(ORIGIN_COLORS[f.origin])
+        for field, text in texts.items():
+            item = self.table.item(row, _COLUMN[field])
+            if item is None:
+                item = QTableWidgetItem()
+                self.table.setItem(row, _COLUMN[field], item)
+            item.setText(text)
+            item.setToolTip(text)
+            if field == "origin":
+                item.setForeground(colour)
+
+    def _fill_editor(self) -> None:
+        finding_id = self.view.selected_id
+        f = self.session.finding(finding_id) if finding_id in self._ids else None
+        for field, combo in self.editors.items():
+            combo.blockSignals(True)
+            combo.setCurrentIndex(combo.findText(getattr(f, field)) if f is not None else -1)
+            combo.setEnabled(f is not None)
+            combo.blockSignals(False)
+        self.note_edit.setText("" if f is None else f.note)
+        self.note_edit.setEnabled(f is not None)
+
+    def _select_row(self, finding_id: str | None) -> None:
+        self.table.blockSignals(True)
+        try:
+            if finding_id in self._ids:
+                self.table.selectRow(self._ids.index(finding_id))
+            else:
+                self.table.clearSelection()
+        finally:
+            self.table.blockSignals(False)
+
+    def _update_buttons(self) -> None:
+        open_ = self.session.is_open
+        selected = open_ and self.view.selected_id in self._ids
+        manual = selected and self.session.finding(self.view.selected_id).origin == "manual"
+        self.buttons["add"].setEnabled(open_)
+        self.buttons["confirm"].setEnabled(selected)
+        self.buttons["reject"].setEnabled(selected and not manual)
+        self.buttons["delete"].setEnabled(selected)
+        self.buttons["undo"].setEnabled(self.session.can_undo)
+        self.buttons["redo"].setEnabled(self.session.can_redo)
+        self.buttons["export"].setEnabled(open_ and self.export_worker is None)
+        for combo in self.clinical.values():
+            combo.setEnabled(open_)
+
+    # -- reactions ------------------------------------------------------------------------
+    def _act(self, action: str) -> Finding | None:
+        finding_id = self.view.selected_id
+        if finding_id is None or not self.session.is_open:
+            self._say("select a finding first", error=True)
+            return None
+        try:
+            before = self.session.finding(finding_id)
+            if action == "delete":
+                self.session.delete(finding_id)
+                self._say(f"deleted {before.label} (Undo brings it back)")
+                return before
+            after = getattr(self.session, action)(finding_id)
+        except NVCError as exc:
+            self._say(str(exc), error=True)
+            return None
+        self._say(f"{after.label}: {after.origin}")
+        return after
+
+    def _on_editor(self, field: str, text: str) -> None:
+        finding_id = self.view.selected_id
+        if self._syncing or finding_id is None or not text:
+            return
+        try:
+            f = self.session.edit(finding_id, **{field: text})
+        except NVCError as exc:
+            self._say(str(exc), error=True)
+            self.refresh()  # put the combo back to the stored value
+            return
+        self._say(f"{f.label}: {field} set to {text}")
+
+    def _on_note(self) -> None:
+        finding_id = self.view.selected_id
+        if self._syncing or finding_id is None:
+            return
+        self.session.edit(finding_id, note=self.note_edit.text())
+
+    def _on_clinical(self, field: str, combo: QComboBox) -> None:
+        if self._syncing or not self.session.is_open:
+            return
+        self.session.set_clinical(**{field: combo.currentData()})
+
+    def _on_row_selected(self) -> None:
+        if self._syncing:
+            return
+        rows = self.table.selectionModel().selectedRows()
+        finding_id = self._ids[rows[0].row()] if rows else None
+        self.view.select(finding_id)
+
+    def _on_view_selection(self, finding_id: str | None) -> None:
+        self._syncing = True
+        try:
+            self._select_row(finding_id)
+            self._fill_editor()
+        finally:
+            self._syncing = False
+        self._update_buttons()
+
+    def _on_session(self, what: str) -> None:
+        if what in ("case", "findings", "analysis"):
+            self.refresh()
+        if what == "saved" and self.session.last_saved is not None:
+            self.save_label.setStyleSheet("")
+            self.save_label.setText(f"autosaved: {self.session.last_saved}")
+        elif what == "save-failed":
+            self.save_label.setStyleSheet("color: #ff6060;")
+            self.save_label.setText(self.session.last_error or "autosave failed")
+
+    def _placed(self, finding: Finding | None, message: str) -> None:
+        self.buttons["add"].setText("Add finding (A)")
+        self._say(message, error=finding is None)
+
+    def _exported(self, paths: list) -> None:
+        folder = paths[0].parent if paths else self.session.workspace.root
+        self._say(f"exported {len(paths)} file(s) to {folder}")
+
+    def _export_finished(self) -> None:
+        self.export_worker = None
+        self._update_buttons()
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #ff6060;" if error else "")
+        self.status.setText(text)
