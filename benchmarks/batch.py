@@ -16,6 +16,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import tempfile
@@ -86,10 +87,12 @@ def main() -> None:
                 print(f"  failed: {case['case_id']}: {case['error']}")
             per_case = [c["timings_s"]["total"] for c in report["cases"] if c["timings_s"]]
             rates[workers] = len(statuses) / seconds * 60
+            load = os.getloadavg()[0]  # other work on the machine skews the ratio: say so
             print(
                 f"{workers} worker(s): {len(statuses)} cases ({statuses.count('ok')} ok, "
                 f"{len(failed)} failed) in {seconds:.1f} s = {rates[workers]:.1f} cases/min; "
-                f"median per case {statistics.median(per_case):.1f} s"
+                f"median per case {statistics.median(per_case):.1f} s; load average {load:.1f} "
+                f"on {os.cpu_count()} cores"
             )
         print(f"scaling 2 workers / 1 worker: {rates[2] / rates[1]:.2f}x")
     finally:

@@ -160,6 +160,7 @@ def freeze_during_analysis(case: Path, workspace: Path, screenshots: Path | None
     if not panels.case.open_case():
         raise SystemExit(panels.case.status.text())
     open_s = time.perf_counter() - t0
+    _process(app, 2.0)  # the surgeon looks at the case before pressing "Analyse"
     if screenshots is not None:
         shots["fused_2d"] = str(_shot(viewer, app, screenshots / "fused_2d.png"))
 
@@ -193,13 +194,11 @@ def freeze_during_analysis(case: Path, workspace: Path, screenshots: Path | None
         raise SystemExit(f"analysis {outcome}: {panels.analysis.status.text()}")
 
     if screenshots is not None:
-        viewer.dims.ndisplay = 3
-        viewer.reset_view()
-        camera = getattr(viewer, "scene", viewer).camera
-        camera.angles = (0.0, -40.0, 110.0)
-        camera.zoom *= 1.3
+        panels.analysis.show_plane("3-D")
+        camera = viewer.scene.camera
+        camera.zoom *= 1.4
         shots["surfaces_3d"] = str(_shot(viewer, app, screenshots / "surfaces_3d.png"))
-        viewer.dims.ndisplay = 2
+        panels.analysis.show_plane("axial")
         ids = panels.findings.finding_ids
         if ids:
             panels.findings.select(ids[0])

@@ -241,35 +241,42 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
     pts_mm = track.points * sp
     tree = cKDTree(piece_vox * sp)
     d, j = tree.query(pts_mm[idx])
-    k = int(np.argmin(d))
-    q0 = piece_vox[j[k]] * sp
     r_v0 = float(np.median(vm.radius_mm[tuple(piece_vox.T)]))
     r_v0 = float(np.clip(r_v0, 0.3, 2.0))
-    axis = _vessel_axis(scene, piece_vox, q0, r_v0)
-    if axis is None:
-        return None
-    c, e = axis
     piece_mask = np.zeros(scene.shape, bool)
     piece_mask[tuple(piece_vox.T)] = True
     own = nerve_voxels(track, scene.shape, sp, pad_mm=0.45)
-    # The vessel's axis point near the nerve: darkness centroid of the piece's cross-section
-    # (a fitted straight line is wrong wherever the vessel loops), then the nerve point
-    # closest to it, twice.
-    i = int(idx[int(np.argmin(d))])
-    q = q0
-    for _ in range(3):
-        q = _section_centre(scene, piece_vox, q, e, r_v0)
-        near_i = idx[np.linalg.norm(pts_mm[idx] - q, axis=1) <= r_nom + 1.0 + 2.0 * r_v0]
-        if near_i.size == 0:
-            return None
-        i = int(near_i[int(np.argmin(np.linalg.norm(pts_mm[near_i] - q, axis=1)))])
+    # For nerve points along the run (closest first), the vessel's axis point nearest them:
+    # darkness centroid of the vessel's cross-section (a straight line fitted to a looping
+    # vessel would be wrong), slid along the local axis to where it passes closest. The
+    # closest such pair is the contact.
+    order = idx[np.argsort(d)][:: max(1, len(idx) // 16)][:16]
+    best = None
+    for i in order:
+        k = int(np.nonzero(idx == i)[0][0])
+        q = piece_vox[j[k]] * sp
         axis = _vessel_axis(scene, piece_vox, q, r_v0)
-        if axis is not None:
-            e = axis[1]
+        if axis is None:
+            continue
+        e = axis[1]
+        for _ in range(2):
+            q = q + float((pts_mm[i] - q) @ e) * e
+            q = _section_centre(scene, piece_vox, q, e, r_v0)
+            axis = _vessel_axis(scene, piece_vox, q, r_v0)
+            if axis is not None:
+                e = axis[1]
+        dist = float(np.linalg.norm(q - pts_mm[i]))
+        if best is None or dist < best[0]:
+            best = (dist, int(i), q, e)
+    if best is None:
+        return None
+    _, i, q, e = best
+    # the nerve point closest to that vessel point
+    near_i = np.nonzero(np.abs(track.s_mm - track.s_mm[i]) <= 1.0)[0]
+    i = int(near_i[int(np.argmin(np.linalg.norm(pts_mm[near_i] - q, axis=1)))])
     u = q - pts_mm[i]
     centre_d = float(np.linalg.norm(u))
     u = u / max(centre_d, 1e-9)
-    # radii from partial-volume darkness, each with everything else masked out
     # each radius on the half cross-section facing away from the other structure
     r_v = float(
         radius_profile(scene.norm, np.vstack([q - 0.5 * e, q, q + 0.5 * e]) / sp, sp,
@@ -279,17 +286,24 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
     )
     if not np.isfinite(r_v) or r_v <= 0.15:
         r_v = r_v0
-    # The nerve's width across the vessel here and 2.5-4 mm to either side, with the same
-    # voxels masked out: their ratio is the calibre loss (the masking biases both alike).
+    # The nerve's width across the vessel (along w, normal to both the nerve and the direction
+    # to the vessel) here and 2.5-4 mm to either side: the vessel lies off that line, so the
+    # ratio of the two is the calibre loss.
     s = track.s_mm
-    excl = piece_mask | other | scene.masks.brainstem | scene.masks.bone
+    tans = cl.tangents(pts_mm)
     near_i = np.nonzero(np.abs(s - s[i]) <= 0.3)[0]
-    ref_i = np.nonzero((np.abs(s - s[i]) >= 2.5) & (np.abs(s - s[i]) <= 4.0))[0]
-    both = np.concatenate([near_i, ref_i])
-    prof = radius_profile(scene.norm, track.points[both], sp, window_mm=r_nom + 0.9,
-                          exclude=excl, across=np.tile(u, (len(both), 1)))
-    r_here = float(np.median(prof[: len(near_i)]))
-    r_ref_local = float(np.median(prof[len(near_i) :])) if len(ref_i) else r_here
+    # reference points on the same kind of course (attached to the pons, or free): lines
+    # across an attached root also cross the pons's partial-volume rim
+    attached = np.arange(len(s)) < track.i_rdp - 2
+    same = attached == attached[i]
+    ref_i = np.nonzero((np.abs(s - s[i]) >= 2.5) & (np.abs(s - s[i]) <= 6.0) & same)[0]
+    if len(ref_i) < 4:
+        ref_i = np.nonzero(np.abs(s - s[i]) >= 2.5)[0]
+    r_here = float(np.median([_min_width(scene, pts_mm[k], tans[k], u, r_nom, (45, 90, 135))
+                              for k in near_i]))
+    r_ref_local = float(np.median([_min_width(scene, pts_mm[k], tans[k], u, r_nom,
+                                              (0, 45, 90, 135)) for k in ref_i[::2]])
+                        ) if len(ref_i) else r_here
     # the gap is measured with the nerve's usual radius: where a vessel indents the nerve it
     # sits in the dent, and the gap stays about zero either way
     gap = centre_d - r_nom - r_v
@@ -297,6 +311,39 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
     info = dict(q=q, u=u, r_v=r_v, r_here=r_here, centre_d=centre_d, axis_e=e,
                 r_v0=r_v0, bright=bright, r_nom=r_nom, r_ref_local=r_ref_local)
     return gap, i, info
+
+
+def _line_radius(scene: Scene, p_mm: np.ndarray, w: np.ndarray, r_nom: float,
+                 level: float = 0.25) -> float:
+    """Half the dark chord of a tube along ``w`` through its axis point (line integral, mm)."""
+    sp = scene.spacing
+    half = r_nom + 1.0
+    t = np.arange(-half, half + 1e-9, 0.1)
+    pts = p_mm[None] + t[:, None] * w[None]
+    val = ndimage.map_coordinates(scene.norm, (pts / sp).T, order=1, mode="nearest")
+    dark = np.clip(1.0 - val, 0.0, None)
+    return float(dark.sum() * 0.1 / (2.0 * (1.0 - level)))
+
+
+def _min_width(scene: Scene, p_mm: np.ndarray, t: np.ndarray, u: np.ndarray, r_nom: float,
+               angles_deg: tuple[int, ...]) -> float:
+    """Smallest half-chord (`_line_radius`) of a nerve over directions normal to it.
+
+    Directions are at ``angles_deg`` from ``u`` (projected normal to ``t``); the smallest is
+    the one least disturbed by neighbours (a vessel, the other root, the brainstem).
+    """
+    u0 = u - (u @ t) * t
+    n = float(np.linalg.norm(u0))
+    if n < 1e-6:
+        u0 = np.cross(t, [1.0, 0.0, 0.0])
+        n = float(np.linalg.norm(u0))
+    u0 /= n
+    v0 = np.cross(t, u0)
+    out = []
+    for a in angles_deg:
+        ang = np.radians(a)
+        out.append(_line_radius(scene, p_mm, np.cos(ang) * u0 + np.sin(ang) * v0, r_nom))
+    return float(min(out))
 
 
 def _gap_brightness(scene: Scene, p_mm: np.ndarray, q_mm: np.ndarray, *,

@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.venv/bin:$PATH"
 unset QT_QPA_PLATFORM   # pytest-xvfb provides a real X display; offscreen cannot make GL contexts
-.venv/bin/ruff check --output-format concise nvc_viewer plugins tests benchmarks sample_data
+.venv/bin/ruff check --output-format concise .
 .venv/bin/python -m pytest "$@"

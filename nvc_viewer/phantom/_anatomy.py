@@ -180,6 +180,9 @@ class Contact:
     ratio: float = 0.0  # indentation: 1 - r_min / r0
     shift: float = 0.0  # displacement: centreline shift, mm
     u: np.ndarray | None = None  # approach direction (nerve -> vessel), unit
+    d: np.ndarray | None = None  # vessel direction at the contact, unit
+    bend: float = 8.0  # radius (mm) of the arc the vessel follows at the contact
+    half: float = 7.0  # half-length (mm) of that arc
     s_nerve: float = 0.0  # arclength along VII (final nerve)
     against: Contact | None = None  # sandwich: the contact on the other side of the nerve
     partner: Contact | None = None  # sandwich: the contact that will take the other side
@@ -544,87 +547,109 @@ def plan_contacts(scenario: str, side: str, rng: np.random.Generator) -> list[Co
 # --------------------------------------------------------------------------------------------
 # Nerve deformation and approach directions
 # --------------------------------------------------------------------------------------------
-_TYPICAL_RADIUS = {"AICA": 0.8, "PICA": 0.8, "VA": 1.7}
+_TYPICAL_RADIUS = {"AICA": 0.8, "PICA": 0.75, "VA": 1.7}
 
 
-def _choose_approach(
-    contact: Contact, base: _Base, nerve7: Nerve, nerve8: Nerve, rng: np.random.Generator
-) -> np.ndarray:
-    """Unit direction from the VII centreline towards the vessel at the contact.
+def _arc_points(apex, d, u, bend, half, step=0.2):
+    """A circular arc through ``apex`` with tangent ``d``, bending towards ``u``."""
+    x = np.linspace(-half, half, int(np.ceil(2 * half / step)) + 1)
+    lift = bend - np.sqrt(np.maximum(bend**2 - x**2, 0.0))
+    return apex + x[:, None] * d + lift[:, None] * u
 
-    Candidates around the nerve are kept when a vessel there has room: the contact point is the
-    nearest point of VII to it (not the nerve's own course further on), it clears VIII, the
-    brainstem, bone and cerebellum, and it comes from a plausible side (from outside on the
-    attached segment, from below for PICA and VA; a displacing vessel does not push VII into
-    VIII or the brainstem). One is drawn at random.
+
+def _choose_arc(contact: Contact, base: _Base, rng: np.random.Generator) -> None:
+    """Choose how the vessel meets VII: approach direction ``u``, crossing direction ``d`` and
+    the radius of the arc it follows there (tangent to the nerve surface at the apex, bending
+    away from the nerve).
+
+    Every combination of 36 directions around the nerve, four crossing angles and three arc
+    radii is built and kept when the arc clears VIII, V, the brainstem, bone and cerebellum,
+    comes no closer to VII anywhere than at its apex, and the vessel comes from a plausible side
+    (from outside on the attached segment; from below for PICA and VA; a displacing vessel does
+    not push VII into VIII or the brainstem; a sandwich partner opposite the first vessel).
+    One is drawn, preferring the side the vessel comes from. Sets ``contact.u``, ``.d``,
+    ``.bend`` and ``.half``.
+
+    Raises
+    ------
+    PhantomBuildError
+        When no arc fits.
     """
-    i = nerve7.index_at(contact.s_nerve)
-    p = nerve7.points[i]
-    t = nerve7.tangent(i)
+    n7 = base.nerves[f"VII_{contact.side}"]
+    n8 = base.nerves[f"VIII_{contact.side}"]
+    n5 = base.nerves[f"V_{contact.side}"]
+    i = n7.index_at(contact.s_nerve)
+    p, t, r7 = n7.points[i], n7.tangent(i), n7.radii[i]
     n_bs = _perp(_gradient(base.brainstem, p)[0], t)
     e2 = np.cross(t, n_bs)
-    tree7, tree8 = cKDTree(nerve7.points), cKDTree(nerve8.points)
-    _, i8 = tree8.query(p)
-    to8 = _perp(nerve8.points[i8] - p, t)
+    _, i8 = cKDTree(n8.points).query(p)
+    to8 = _perp(n8.points[i8] - p, t)
     rho = _TYPICAL_RADIUS[contact.vessel]
-    if contact.against is not None and contact.against.u is not None:
-        preferred = -contact.against.u
-    else:
-        preferred = None
-    candidates = []
-    for theta in np.radians(np.arange(0.0, 360.0, 10.0)):
-        cand = np.cos(theta) * n_bs + np.sin(theta) * e2
-        if preferred is not None and cand @ preferred < np.cos(np.radians(55.0)):
-            continue
-        if contact.d_from_rdp < 1.0 and cand @ n_bs < 0.3:
-            continue  # on the attached segment the vessel comes from outside
-        if contact.vessel in ("PICA", "VA") and cand[2] > 0.3:
-            continue  # these loops come from below
-        if contact.grade == "displacement" and (-cand @ to8 > 0.5 or -cand @ n_bs < -0.3):
-            continue  # do not push VII into VIII or into the brainstem
-        ok = _room(base, nerve7, nerve8, tree7, tree8, i, cand, rho)
-        if ok and contact.partner is not None:
-            # the partner needs room within 55 degrees of the opposite side, from below
-            rho2 = _TYPICAL_RADIUS[contact.partner.vessel]
-            w = np.cross(t, cand)
-            opposite = [np.cos(a) * -cand + np.sin(a) * w for a in np.radians([0, 25, -25, 50, -50])]
-            ok = any(
-                o[2] <= 0.3 and _room(base, nerve7, nerve8, tree7, tree8, i, o, rho2)
-                for o in opposite
-            )
-        if ok:
-            candidates.append(cand)
-    if not candidates:
-        raise PhantomBuildError(
-            f"no room for a {contact.vessel} at VII {contact.d_from_rdp:+.1f} mm from the RDP"
-        )
-    # Prefer the side the vessel comes from (its loop then needs not wrap around the nerve).
+    big = contact.vessel == "VA"
+    bends = (5.0, 8.0, 12.0, 16.0) if big else (2.5, 3.5, 5.0, 8.0, 12.0)
+    half = 9.0 if big else 7.0
+    low = 60.0 if contact.grade in ("indentation", "displacement") else 40.0
+    alphas = np.radians(np.linspace(low, 90.0, 4))
+    dense = {n.key: resample_polyline(n.points, n.radii, 0.05) for n in (n7, n8, n5)}
+    trees = {k: cKDTree(v[0]) for k, v in dense.items()}
+    hard = [v for k, v in base.solids.items() if k.startswith(("petrous", "clivus", "cereb"))]
+    iams = [v for k, v in base.solids.items() if k.startswith("iam")]
     sg = sigma_of(contact.side)
     home = {"AICA": [-sg * 0.3, 0.8, -0.5], "PICA": [0.0, -0.6, -0.8],
             "VA": [-sg * 0.4, 0.6, -0.7]}[contact.vessel]
     home = _perp(np.asarray(home, dtype=np.float64), t)
-    weights = np.exp(3.0 * np.array([c @ home for c in candidates]))
-    return candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))]
+    opposite = None if contact.against is None else -contact.against.u
+    options, weights = [], []
+    for theta in np.radians(np.arange(0.0, 360.0, 10.0)):
+        u = np.cos(theta) * n_bs + np.sin(theta) * e2
+        if opposite is not None and u @ opposite < np.cos(np.radians(55.0)):
+            continue
+        if contact.d_from_rdp < 1.0 and u @ n_bs < 0.3:
+            continue  # on the attached segment the vessel comes from outside
+        if contact.vessel in ("PICA", "VA") and u[2] > 0.3:
+            continue  # these loops come from below
+        if contact.grade == "displacement" and (-u @ to8 > 0.5 or -u @ n_bs < -0.3):
+            continue  # do not push VII into VIII or into the brainstem
+        apex = p + u * (r7 + rho + contact.gap)
+        w = np.cross(t, u)
+        for alpha in alphas:
+            d = np.cos(alpha) * t + np.sin(alpha) * w
+            for bend in bends:
+                length = min(half, 0.85 * bend)  # stay on the circle's lower part
+                arc = _arc_points(apex, d, u, bend, length)
+                if not _arc_clear(arc, rho, contact, dense, trees, base, hard, iams, n7.key):
+                    continue
+                options.append((u, d, bend, length))
+                weights.append(np.exp(3.0 * (u @ home)))
+    if not options:
+        raise PhantomBuildError(
+            f"no room for a {contact.vessel} at VII {contact.d_from_rdp:+.1f} mm from the RDP"
+        )
+    weights = np.asarray(weights)
+    k = int(rng.choice(len(options), p=weights / weights.sum()))
+    contact.u, contact.d, contact.bend, contact.half = options[k]
 
 
-def _room(base, nerve7, nerve8, tree7, tree8, i, cand, rho) -> bool:
-    """Whether a vessel of radius ``rho`` fits next to VII point ``i`` in direction ``cand``."""
-    p = nerve7.points[i]
-    s7 = nerve7.s
-    solids = [v for k, v in base.solids.items() if k.startswith(("petrous", "clivus", "cereb"))]
-    for reach in (0.8, 1.8):
-        q = p + cand * (nerve7.radii[i] + rho + reach)
-        d7, j7 = tree7.query(q)
-        if abs(s7[j7] - s7[i]) > 0.8 or d7 < nerve7.radii[i] + rho + reach - 0.2:
-            return False  # another part of VII is nearer
-        d8, j8 = tree8.query(q)
-        if d8 - nerve8.radii[j8] - rho < CLEARANCE_MM + 0.1:
+def _arc_clear(arc, rho, contact, dense, trees, base, hard, iams, key7) -> bool:
+    """Whether a contact arc (vessel radius ``rho``) keeps clear of everything else."""
+    x = _arclength(arc) - 0.5 * _arclength(arc)[-1]
+    for key, tree in trees.items():
+        pts, radii, _ = dense[key]
+        dist, idx = tree.query(arc)
+        gap = dist - rho - radii[idx]
+        if key == key7:
+            if np.any(gap < contact.gap - 0.005):
+                return False  # closer than at the apex
+            if np.any(gap[np.abs(x) > 4.5] < CLEARANCE_MM + 0.1):
+                return False
+        elif np.any(gap < CLEARANCE_MM + 0.1):
             return False
-        if base.brainstem.sdf(q[None])[0] < rho + 0.3:
-            return False
-        if any(solid.sdf(q[None])[0] < rho + 0.3 for solid in solids):
-            return False
-    return True
+    if np.any(base.brainstem.sdf(arc) < 0.6 * rho):
+        return False
+    in_iam = np.zeros(len(arc), dtype=bool)
+    for iam in iams:
+        in_iam |= iam.sdf(arc) < -0.2
+    return all(np.all((solid.sdf(arc) >= 0.5 * rho) | in_iam) for solid in hard)
 
 
 def _deformed_problem(base: _Base, nerve7: Nerve) -> str | None:
@@ -701,41 +726,21 @@ class _Router:
         return k, float(gap[k]), _unit(pts[k] - dense[idx[k]])
 
     def _loop(self, contact: Contact, radius: float, prev, nxt):
-        """The vessel's course at an intended contact: a hairpin loop lying against VII.
-
-        The loop's bottom is a circular arc (radius 1.5-3 mm, 3.5-6 mm for the vertebral
-        artery) whose lowest point (the apex) lies at the intended gap from the nerve surface
-        on the approach side ``u``; there the vessel crosses the nerve at 35-90 degrees (60-90
-        for indentation and displacement). Two straight arms leave it away from the nerve,
-        diverging. The apex is the vessel's closest approach to the nerve by construction.
-        Returns the loop's points (first arm end towards ``prev``) and its apex.
-        """
-        u_ = self.rng.uniform
+        """The vessel's course at an intended contact: the arc chosen by `_choose_arc`, its
+        apex at the intended gap from the (final) nerve surface, oriented to run from ``prev``
+        towards ``nxt``. Returns its points, apex and travel directions at both ends."""
         n7 = self.base.nerves[f"VII_{contact.side}"]
         i = n7.index_at(contact.s_nerve)
-        t, u = n7.tangent(i), contact.u
-        w = np.cross(t, u)
-        low = 60.0 if contact.grade in ("indentation", "displacement") else 35.0
-        alpha = np.radians(u_(low, 90.0))
-        d = np.cos(alpha) * t + np.sin(alpha) * w
-        if d @ (nxt - prev) < 0:
-            d = -d
+        u = contact.u
         apex = n7.points[i] + u * (n7.radii[i] + radius + contact.gap)
-        bend = u_(3.5, 6.0) if radius > 1.2 else u_(1.5, 3.0)
-        bend = max(bend, 1.6 * radius)
-        phi_max = np.radians(u_(70.0, 90.0))
-        phi = np.linspace(-phi_max, phi_max, int(np.ceil(2 * phi_max * bend / 0.2)) + 1)
-        centre = apex + bend * u
-        arc = centre + bend * (np.sin(phi)[:, None] * d - np.cos(phi)[:, None] * u)
-        arm = u_(3.0, 5.0)
-        ends, outward = [], []
-        for sign, end in ((-1.0, arc[0]), (1.0, arc[-1])):
-            tangent = _unit(np.cos(phi_max) * sign * d + np.sin(phi_max) * u)
-            ends.append(end + np.linspace(0.0, arm, int(arm / 0.2) + 1)[1:, None] * tangent)
-            outward.append(tangent)
-        loop = np.vstack([ends[0][::-1], arc, ends[1]])
-        # directions of travel at the loop's two ends
-        return loop, apex, -outward[0], outward[1]
+        arc = _arc_points(apex, contact.d, u, contact.bend, contact.half)
+        if np.linalg.norm(arc[0] - prev) + np.linalg.norm(arc[-1] - nxt) > np.linalg.norm(
+            arc[-1] - prev
+        ) + np.linalg.norm(arc[0] - nxt):
+            arc = arc[::-1]
+        t_in = _unit(arc[1] - arc[0])
+        t_out = _unit(arc[-1] - arc[-2])
+        return arc, apex, t_in, t_out
 
     def _assemble(self, wps, slots, mine, radius):
         """The vessel's curve: a Hermite spline through the waypoints whose tangents follow
@@ -747,8 +752,11 @@ class _Router:
         loops: dict[int, np.ndarray] = {}
         for idx, p in enumerate(wps):
             if idx in slots:
-                loop, _, t_in, t_out = self._loop(mine[slots[idx]], radius, wps[idx - 1],
-                                                  wps[idx + 1])
+                c = mine[slots[idx]]
+                loop, _, t_in, t_out = self._loop(c, radius, wps[idx - 1], wps[idx + 1])
+                problem = self._problem(Vessel("", "loop", "", loop, radius, None), [c], 0, 0)
+                if problem is not None:
+                    return None, problem
                 loops[len(nodes)] = loop  # replaces the segment between these two nodes
                 nodes += [loop[0], loop[-1]]
                 tangents += [t_in, t_out]
@@ -768,7 +776,8 @@ class _Router:
                 p0, p1 = nodes_a[k], nodes_a[k + 1]
                 length = np.linalg.norm(p1 - p0)
                 n = max(int(np.ceil(length / 0.05)), 2)
-                seg = _hermite(p0, tangents[k] * length, p1, tangents[k + 1] * length, n)
+                mag = min(length, 10.0)
+                seg = _hermite(p0, tangents[k] * mag, p1, tangents[k + 1] * mag, n)
             pieces.append(seg[:-1])
             is_loop.append(np.full(len(seg) - 1, k in loops))
         pieces.append(nodes_a[-1:])
@@ -802,7 +811,10 @@ class _Router:
         for _ in range(attempts):
             wps, slots = make_waypoints()
             pts, fixed = self._assemble(wps, slots, mine, radius)
-            for sigma in (2.0, 1.0):
+            if pts is None:
+                why = f"{key} contact loop: {fixed}"
+                continue
+            for sigma in (2.5, 1.5, 1.0):
                 pts = self._repair(_smoothed(pts, sigma, fixed), radius, skip_start, skip_end,
                                    fixed)
             vessel = Vessel(name, key, kind, pts, radius, side)
@@ -832,7 +844,7 @@ class _Router:
                 checks.append((name, solid, 0.4 * r + 0.1, body))
             elif name.startswith("cerebellum"):
                 checks.append((name, solid, -0.3 * r, body & ~end_zone))
-        for _ in range(50):
+        for _ in range(60):
             push = np.zeros_like(pts)
             for nkey, (dense, dense_r, _ns) in self._dense.items():
                 lo, hi = self._boxes[nkey]
@@ -858,8 +870,8 @@ class _Router:
             if not np.any(push):
                 break
             # spread each push smoothly along the vessel (no dents), keep the ends in place
-            spread = ndimage.gaussian_filter1d(push, 0.8 / 0.2, axis=0, mode="constant")
-            spread *= np.max(np.abs(push)) / max(np.max(np.abs(spread)), 1e-9)
+            spread = ndimage.gaussian_filter1d(push, 2.0 / 0.2, axis=0, mode="constant")
+            spread *= 0.7 * np.max(np.abs(push)) / max(np.max(np.abs(spread)), 1e-9)
             pts += spread * taper
         return pts
 
@@ -870,7 +882,7 @@ class _Router:
         r = vessel.radius
         body = (s >= skip_start) & (s <= s[-1] - skip_end)
         bend = np.linalg.norm(vessel.tube().curvature, axis=1).max()
-        if bend * r > 0.9:
+        if bend * r > 1.0:  # the tube would fold on the inside of the turn
             return f"{vessel.key} turns too tightly ({1 / bend:.2f} mm radius)"
         exempt = {k: np.zeros(len(pts), dtype=bool) for k in self.base.nerves}
         for c in mine:
@@ -1146,7 +1158,7 @@ def build_anatomy(scenario: str, side: str, seed: int) -> Anatomy:
             for c in contacts:
                 n7 = base.nerves[f"VII_{c.side}"]
                 c.s_nerve = n7.s_of("RDP") + c.d_from_rdp
-                c.u = _choose_approach(c, base, n7, base.nerves[f"VIII_{c.side}"], rng_scen)
+                _choose_arc(c, base, rng_scen)
                 if c.grade in ("indentation", "displacement"):
                     _deform_nerve(n7, c)
                     c.s_nerve = n7.s_of("RDP") + c.d_from_rdp

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage
 from scipy.spatial import cKDTree
 
 __all__ = [
@@ -239,9 +240,12 @@ class Tube(Shape):
     def __init__(self, centreline: np.ndarray, radii: np.ndarray | float) -> None:
         centreline = np.asarray(centreline, dtype=np.float64)
         radii = np.broadcast_to(np.asarray(radii, dtype=np.float64), (len(centreline),))
-        self.points, self.radii, self.arclength = resample_polyline(
-            centreline, radii, TUBE_STEP
-        )
+        points, self.radii, self.arclength = resample_polyline(centreline, radii, TUBE_STEP)
+        if len(points) > 8:
+            # round the corners of the input polyline (its vertices are 0.1-0.2 mm apart), so
+            # that tangent and curvature are those of the smooth curve it samples
+            points = ndimage.gaussian_filter1d(points, 2.0, axis=0, mode="nearest")
+        self.points = points
         self.step = float(self.arclength[1] - self.arclength[0]) if len(self.points) > 1 else 1.0
         self.tangents = _tangents(self.points)
         self._tree = cKDTree(self.points)

@@ -230,6 +230,8 @@ def eigvalsh3(
     out[2] = q + two_p * np.cos(phi)
     out[0] = q + two_p * np.cos(phi + (2.0 * np.pi / 3.0))
     out[1] = 3.0 * q - out[2] - out[0]
+    # rounding can push the middle one past an end where two eigenvalues (nearly) coincide
+    np.clip(out[1], out[0], out[2], out=out[1])
     # p == 0: a multiple of the identity
     flat = p <= tiny
     if np.any(flat):

@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import inspect
 import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -35,15 +38,21 @@ from qtpy.QtWidgets import (
 )
 
 from nvc_viewer.errors import AnalysisCancelled, NVCError
+from nvc_viewer.geometry import DisplayGrid
+from nvc_viewer.volume import Volume
 
 from ._case_view import PLANES, SURFACE_GROUPS, case_view_for
-from ._layers import volume_to_layer_data
-from ._surfaces import SURFACE_STRUCTURES, label_surfaces
+from ._layers import LayerDataTuple, volume_to_layer_data
+from ._surfaces import SURFACE_STRUCTURES, SurfaceMesh, label_surfaces
 
 if TYPE_CHECKING:
     import napari
 
 __all__ = ["AnalysisPanel", "run_analysis", "run_refine"]
+
+#: What the worker hands to the GUI thread: the result, the corrected label map kept instead of
+#: the result's (or None), the label layer data, the surfaces.
+Prepared = tuple[Any, Volume | None, LayerDataTuple | None, list[SurfaceMesh]]
 
 _STRUCTURE_SHORT_NAMES = {1: "brainstem", 3: "VII", 4: "VIII", 5: "V", 6: "arteries", 7: "veins"}
 
@@ -56,16 +65,16 @@ def _accepts(func: Any, name: str) -> bool:
 
 
 def run_analysis(
-    t2: Any,
-    tof: Any,
-    grid: Any,
+    t2: Volume,
+    tof: Volume | None,
+    grid: DisplayGrid,
     *,
-    labels: Any = None,
-    progress: Any = None,
-    cancel: Any = None,
-    save_labels_to: Any = None,
-    analyse: Any = None,
-) -> tuple[Any, Any, Any, list]:
+    labels: Volume | None = None,
+    progress: Callable[[float, str], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+    save_labels_to: Path | None = None,
+    analyse: Callable[..., Any] | None = None,
+) -> Prepared:
     """The worker's job: analyse, then prepare what the viewer shows (no Qt, no napari).
 
     Parameters
@@ -106,8 +115,12 @@ def run_analysis(
 
 
 def _prepare(
-    result: Any, shown: Any, grid: Any, progress: Any, save_labels_to: Any
-) -> tuple[Any, Any, Any, list]:
+    result: Any,
+    shown: Volume | None,
+    grid: DisplayGrid,
+    progress: Callable[[float, str], None] | None,
+    save_labels_to: Path | None,
+) -> Prepared:
     """Label layer and surfaces of the label map ``shown``; save it if it is the result's."""
     produced = getattr(result, "labels", None)
     label_layer = None
@@ -127,15 +140,15 @@ def _prepare(
 
 def run_refine(
     previous: Any,
-    t2: Any,
-    tof: Any,
-    grid: Any,
-    seed_ras: Any,
+    t2: Volume,
+    tof: Volume | None,
+    grid: DisplayGrid,
+    seed_ras: Sequence[float] | np.ndarray,
     kind: str,
     *,
-    save_labels_to: Any = None,
-    refine: Any = None,
-) -> tuple[Any, Any, Any, list]:
+    save_labels_to: Path | None = None,
+    refine: Callable[..., Any] | None = None,
+) -> Prepared:
     """The worker's job for a correction at a click (`nvc_viewer.analysis.refine`).
 
     ``kind`` is ``"nerve"`` (trace a nerve through the click) or ``"vessel"`` (the tube at the
@@ -148,7 +161,7 @@ def run_refine(
 
 
 class AnalysisPanel(QWidget):
-    """Analyse button, progress bar, cancel.
+    """Analyse with progress and cancel; corrections at a click; view and 3-D choices.
 
     Parameters
     ----------
@@ -172,6 +185,7 @@ class AnalysisPanel(QWidget):
         self._cancel = threading.Event()
         self._applying = False
         self._outcome = "failed"
+        self._t2_at_start: Any = None
 
         self.analyse_button = QPushButton("Analyse")
         self.analyse_button.setToolTip(
@@ -184,7 +198,8 @@ class AnalysisPanel(QWidget):
         self.use_corrections = QCheckBox("Use my label corrections")
         self.use_corrections.setChecked(True)
         self.use_corrections.setToolTip(
-            "Pass the label map as corrected with the brush to the analysis"
+            "Hand the label map you corrected with the brush to the analysis when it takes one;"
+            " otherwise keep it (shown, saved, exported) instead of the analysis' map"
         )
         self.refine_buttons: dict[str, QPushButton] = {}
         refine_row = QHBoxLayout()
@@ -320,6 +335,7 @@ class AnalysisPanel(QWidget):
         return True
 
     def _started(self, message: str, *, cancellable: bool) -> None:
+        self._t2_at_start = self.view.session.t2
         self.analyse_button.setEnabled(False)
         self.cancel_button.setEnabled(cancellable)
         for button in self.refine_buttons.values():
@@ -354,32 +370,43 @@ class AnalysisPanel(QWidget):
         self.bar.setValue(int(round(max(0.0, min(1.0, fraction)) * 1000)))
         self.bar.setFormat(f"%p%  {message}")
 
-    def _on_returned(self, value: tuple[Any, Any, Any, list]) -> None:
+    def _on_returned(self, value: Prepared) -> None:
         """Swap the result in, one piece per turn of the event loop.
 
         Each napari layer added or changed costs the GUI thread 20-300 ms; done in one go the
-        viewer would freeze for a second or more. The pieces: the label layer, each surface,
-        the point layers, then the findings (merged and autosaved).
+        viewer would freeze for a second or more. The pieces: the label layer, the two surface
+        layers, the two point layers, then the findings (merged and autosaved); the progress
+        bar names each.
         """
         result, kept, label_layer, meshes = value
-        steps: list[Any] = []
+        if self.view.session.t2 is not self._t2_at_start:
+            self._outcome = "failed"
+            self._say("another case was opened meanwhile: this result is not used", error=True)
+            return
+        steps: list[tuple[str, Callable[[], Any]]] = []
         if label_layer is not None:
-            steps.append(lambda: self.view.show_labels(label_layer))
+            steps.append(("the label map", lambda: self.view.show_labels(label_layer)))
         for group in SURFACE_GROUPS:
-            steps.append(lambda group=group: self.view.show_surfaces(meshes, groups=(group,)))
-        steps.append(lambda: self.view.ensure_point_layer("landmarks"))
-        steps.append(lambda: self.view.ensure_point_layer("findings"))
-        steps.append(lambda: self._apply(result, kept))
+            surfaces = lambda g=group: self.view.show_surfaces(meshes, groups=(g,))  # noqa: E731
+            steps.append((f"the {group} in 3-D", surfaces))
+        for kind in ("landmarks", "findings"):
+            steps.append((f"the {kind}", lambda k=kind: self.view.ensure_point_layer(k)))
+        steps.append(("the findings table", lambda: self._apply(result, kept)))
         self._applying = True
         self._run_steps(steps)
 
-    def _run_steps(self, steps: list[Any]) -> None:
+    def _run_steps(self, steps: list[tuple[str, Callable[[], Any]]]) -> None:
+        if steps and not self.view.is_shown:  # the viewer was closed
+            self._outcome = "failed"
+            steps = []
         if not steps:
             self._applying = False
             self._done()
             return
+        name, step = steps[0]
+        self.progressed.emit(0.99, f"showing {name}")
         try:
-            steps[0]()
+            step()
         except NVCError as exc:
             self._outcome = "failed"
             self._say(f"analysis result not applied: {exc}", error=True)
@@ -388,7 +415,7 @@ class AnalysisPanel(QWidget):
             return
         QTimer.singleShot(0, lambda: self._run_steps(steps[1:]))
 
-    def _apply(self, result: Any, kept: Any) -> None:
+    def _apply(self, result: Any, kept: Volume | None) -> None:
         # The label map was written by the worker: not again here.
         merged = self.view.session.apply_analysis(result, labels=kept, save_labels=False)
         auto = sum(1 for f in merged.findings if f.origin == "auto")

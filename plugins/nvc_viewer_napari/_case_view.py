@@ -11,6 +11,7 @@ coordinates with the exact display grid (``grid.ras_to_display`` then
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,8 @@ PLANES: dict[str, tuple[tuple[int, int, int], str] | None] = {
     "sagittal": ((2, 0, 1), "up"),  # rows S upward; columns P: anterior on the left
     "3-D": None,
 }
+# Camera angles (degrees) of the 3-D view: from the front and a little below, superior up.
+_ANTERIOR_OBLIQUE = (-20.0, 30.0, 150.0)
 #: The two surface layers (see `CaseView.show_surfaces`).
 SURFACE_GROUPS = ("brainstem", "nerves and vessels")
 _SURFACE_NAMES = {"brainstem": "brainstem (3-D)", "nerves and vessels": "nerves and vessels (3-D)"}
@@ -75,6 +78,8 @@ _POINT_STYLES: dict[str, dict[str, Any]] = {
         "text": {"size": 10, "anchor": "lower_left"},
     },
 }
+# Delay before the empty label and point layers of a new case are made (`CaseView.open_case`).
+_EMPTY_LAYERS_DELAY_MS = 1000
 # The label map over the T2: structures visible, the image still readable.
 _LABELS_OPACITY = 0.4
 # Milliseconds after the last brush stroke before the corrected label map is saved.
@@ -104,6 +109,15 @@ def case_view_for(
     elif workspace is not None and not view.session.is_open:
         view.session.workspace = Workspace(workspace)
     return view
+
+
+def _import_pandas() -> None:
+    """napari imports pandas when it makes the first Labels or Points layer (about 0.8 s on
+    the GUI thread): import it beforehand, in the background."""
+    try:
+        import pandas  # noqa: F401
+    except ImportError:  # napari then does without
+        pass
 
 
 def _update_layer(layer: Any, data: Any, kwargs: dict[str, Any]) -> None:
@@ -153,6 +167,7 @@ class CaseView:
         self._hidden_in_3d: list[Any] = []
         session.subscribe(self._on_session)
         viewer.dims.events.ndisplay.connect(self._on_ndisplay)
+        threading.Thread(target=_import_pandas, daemon=True).start()
 
     # -- case -----------------------------------------------------------------------------
     def open_case(
@@ -176,8 +191,10 @@ class CaseView:
 
         # A label layer for every case, empty for a new one: the surgeon can paint before any
         # analysis, and the analysis' map later only replaces its data (making a Labels layer
-        # freezes the viewer for up to a second: napari imports pandas for it). For a new case
-        # it is made just after the first frame, so the window shows up sooner.
+        # freezes the viewer for up to a second, most of it napari importing pandas; a Points
+        # layer with text, a good fraction of one). For a new case they are made a moment after
+        # the first frame, pandas having been imported meanwhile in a background thread, so the
+        # window shows up sooner and the analysis result goes in without a freeze.
         labels = self.session.labels
         with_labels = labels is not None or self._has_labels_layer
         if labels is None:
@@ -190,10 +207,11 @@ class CaseView:
         if with_labels:
             self._adopt_labels_layer(drawn["labels"])
         else:
-            from qtpy.QtCore import QTimer
-
             self.labels_layer = None
-            QTimer.singleShot(0, self.ensure_labels_layer)
+            self._later(_EMPTY_LAYERS_DELAY_MS, self.ensure_labels_layer)
+        # The point layers too, one per turn of the event loop, before they are needed.
+        for n, kind in enumerate(("landmarks", "findings"), start=1):
+            self._later(_EMPTY_LAYERS_DELAY_MS + n * 300, lambda k=kind: self.ensure_point_layer(k))
         self.selected_id = None
         self.redraw_landmarks()
         self.redraw_findings()
@@ -237,13 +255,14 @@ class CaseView:
 
         if self.labels_layer is None or self.session.grid is None:
             return
+        reference = self.reference
         worker = create_worker(
             label_surfaces,
             np.asarray(self.labels_layer.data),
             self.session.grid.scale,
             _start_thread=False,
             _connect={
-                "returned": self.show_surfaces,
+                "returned": lambda meshes: self._if_shown(reference, self.show_surfaces, meshes),
                 "errored": lambda exc: None,  # surfaces are a convenience: the 2-D view stays
                 "finished": lambda: self._workers.remove(worker),
             },
@@ -286,6 +305,25 @@ class CaseView:
     @property
     def _has_labels_layer(self) -> bool:
         return self.labels_layer is not None and self.labels_layer in self.viewer.layers
+
+    def _later(self, delay_ms: int, action: Callable[[], Any]) -> None:
+        """Run ``action`` after ``delay_ms`` unless the case's T2 layer has gone meanwhile
+        (another case opened, the viewer closed)."""
+        from qtpy.QtCore import QTimer
+
+        reference = self.reference
+        QTimer.singleShot(delay_ms, lambda: self._if_shown(reference, action))
+
+    def _if_shown(self, reference: Any, action: Callable[..., Any], *args: Any) -> None:
+        """``action(*args)`` if the case whose T2 layer is ``reference`` is still shown."""
+        if reference is not None and reference is self.reference:
+            if reference in self.viewer.layers:
+                action(*args)
+
+    @property
+    def is_shown(self) -> bool:
+        """Whether a case is drawn in a viewer that is still open."""
+        return self.reference is not None and self.reference in self.viewer.layers
 
     def ensure_labels_layer(self) -> Any:
         """The case's Labels layer, made (empty) if there is none yet."""
@@ -520,17 +558,20 @@ class CaseView:
 
         Axial: anterior up, the patient's left on the right (radiological). Coronal: superior
         up, the patient's left on the right. Sagittal: superior up, anterior on the left. The
-        slice shown goes through the current point (e.g. the selected finding).
+        slice shown goes through the current point (e.g. the selected finding). 3-D: seen from
+        the front and a little below, superior up, the patient's left on the right.
         """
         if plane not in PLANES:
             raise ValueError(f"plane must be one of {tuple(PLANES)}, got {plane!r}")
+        camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9
         if plane == "3-D":
             self.viewer.dims.ndisplay = 3
+            self.viewer.reset_view()
+            camera.angles = _ANTERIOR_OBLIQUE
             return
         order, vertical = PLANES[plane]  # type: ignore[misc]
         self.viewer.dims.ndisplay = 2
         self.viewer.dims.order = order
-        camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9
         camera.orientation2d = (vertical, "right")
         point = self.viewer.dims.point
         camera.center = tuple(float(point[a]) for a in order[1:])
