@@ -33,8 +33,7 @@ from .findings import (
     source_from_volumes,
 )
 from .segment.crop import Box
-from .segment.landmarks import TZ_DISTANCE_MM, landmarks_of
-from .segment.nerves import NerveTrack
+from .segment.landmarks import landmarks_of
 from .segment.pipeline import Stages, align_tof, build_scene, labels_of, run_stages
 from .segment.scene import Scene
 from .segment.vessels import VesselMasks, segment_vessels
@@ -255,7 +254,7 @@ def analyse(
     seeds: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
-    settings: CompressionSettings = CompressionSettings(),
+    settings: CompressionSettings = CompressionSettings(),  # noqa: B008 (frozen)
 ) -> AnalysisResult:
     """Segment the cerebellopontine angles, mark the REZ and propose compression findings.
 
@@ -305,7 +304,7 @@ def refine(
     kind: Literal["nerve", "vessel"] = "nerve",
     *,
     half_size_mm: float = 10.0,
-    settings: CompressionSettings = CompressionSettings(),
+    settings: CompressionSettings = CompressionSettings(),  # noqa: B008 (frozen)
 ) -> AnalysisResult:
     """Re-run the analysis in a small box around a surgeon's click.
 

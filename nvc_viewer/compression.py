@@ -34,8 +34,8 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from .segment import centreline as cl
-from .segment.landmarks import TZ_DISTANCE_MM
 from .segment.crop import Box
+from .segment.landmarks import TZ_DISTANCE_MM
 from .segment.nerves import NerveTrack, nerve_voxels, radius_profile
 from .segment.scene import Scene
 from .segment.vessels import VesselMasks, identify

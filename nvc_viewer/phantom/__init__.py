@@ -187,7 +187,7 @@ def grid_affine(
     shape: tuple[int, int, int],
     spacing_mm: np.ndarray,
     centre_ras: np.ndarray,
-    oblique_deg: np.ndarray = np.zeros(2),
+    oblique_deg: np.ndarray = np.zeros(2),  # noqa: B008 (never mutated)
 ) -> np.ndarray:
     """Voxel -> RAS affine of an axial scanner grid (``i`` to the left, ``j`` posterior, ``k``
     superior, as a DICOM axial series) centred on ``centre_ras`` and tilted by ``oblique_deg``

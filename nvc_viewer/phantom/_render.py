@@ -16,7 +16,8 @@ structure marked ``smooth`` (large solids whose radius of curvature is many voxe
 cerebellum, bone, the head's layers) the voxel's fraction is computed exactly for the tangent
 plane (`box_fraction`, the limit of infinite sub-sampling of a flat surface) instead, which keeps a
 512 x 512 field of view cheap; any voxel crossed by a fine structure (brainstem, nerves, vessels,
-IAM, fourth ventricle) or by two surfaces is sub-sampled. Labels come from the same samples: the label with most samples (so any label
+IAM, fourth ventricle) or by two surfaces is sub-sampled. Labels come from the same samples:
+the label with most samples (so any label
 covering more than half the voxel).
 """
 
@@ -178,7 +179,10 @@ class _SlabJob:
         out = np.empty((i.size, 3), dtype=np.float32)
         for axis in range(3):
             out[:, axis] = (
-                a[axis, 0] * i.ravel() + a[axis, 1] * j.ravel() + a[axis, 2] * k.ravel() + a[axis, 3]
+                a[axis, 0] * i.ravel()
+                + a[axis, 1] * j.ravel()
+                + a[axis, 2] * k.ravel()
+                + a[axis, 3]
             )
         return out
 

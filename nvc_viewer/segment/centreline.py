@@ -51,7 +51,9 @@ def resample(points: np.ndarray, step: float, values: np.ndarray | None = None):
     keep = np.concatenate([[True], np.diff(s) > 1e-9]) if len(s) else np.zeros(0, bool)
     s, points = s[keep], points[keep]
     if len(points) < 2:
-        return (points, None if values is None else np.asarray(values)[keep]) if values is not None else points
+        if values is None:
+            return points
+        return points, np.asarray(values)[keep]
     n = max(int(np.round(s[-1] / step)), 1) + 1
     s_new = np.linspace(0.0, s[-1], n)
     out = np.column_stack([np.interp(s_new, s, points[:, a]) for a in range(3)])

@@ -10,7 +10,8 @@ thick as VII (about 1.2 mm). V (about 2.5 mm) leaves the mid-pons and runs forwa
 Tracking is by minimal paths (`centreline.minimal_path`) through a cost that is low on the axis
 of a dark tube of the nerve's calibre: the scale-normalised Hessian eigenvalue at a scale matched
 to the radius (sigma ~ r / 1.4). VIII is traced first at its scale, from the brainstem surface to
-the IAM; VII then at its own scale with VIII forbidden; TOF-bright voxels (arteries) cost more. A path stops
+the IAM; VII then at its own scale with VIII forbidden; TOF-bright voxels (arteries) cost more.
+A path stops
 where it reaches the brainstem's surface; the attached segment of VII, which lies on the pons for
 about 10 mm before the root detachment point (RDP), is then followed along the surface by a
 second, "as far as it stays tubular" path, and likewise the meatal part inside the IAM.
