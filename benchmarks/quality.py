@@ -47,8 +47,16 @@ def _phantom(scenario: str, side: str, seed: int, snr: str, cache: Path | None):
             return pickle.load(fh)
     ph = make_phantom(scenario, side=side, seed=seed, snr=snr, threads=1)
     keep = SimpleNamespace(
-        t2=ph.t2, tof=ph.tof, labels=ph.labels, truth=ph.truth, centrelines=ph.centrelines,
-        radii=ph.radii, scenario=ph.scenario, side=ph.side, seed=ph.seed, params=ph.params,
+        t2=ph.t2,
+        tof=ph.tof,
+        labels=ph.labels,
+        truth=ph.truth,
+        centrelines=ph.centrelines,
+        radii=ph.radii,
+        scenario=ph.scenario,
+        side=ph.side,
+        seed=ph.seed,
+        params=ph.params,
     )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,8 +93,13 @@ def evaluate_case(scenario: str, side: str, seed: int, snr: str, cache: str | No
     res = analyse(ph.t2, ph.tof)
     seconds = time.perf_counter() - t0
     lab, tl = res.labels.data, ph.labels.data
-    out: dict = {"scenario": scenario, "side": side, "seed": seed, "snr": snr,
-                 "seconds": round(seconds, 2)}
+    out: dict = {
+        "scenario": scenario,
+        "side": side,
+        "seed": seed,
+        "snr": snr,
+        "seconds": round(seconds, 2),
+    }
     out["dice_VII"] = round(dice(lab == 3, tl == 3), 3)
     out["dice_VIII"] = round(dice(lab == 4, tl == 4), 3)
     out["dice_V"] = round(dice(lab == 5, tl == 5), 3)
@@ -94,8 +107,10 @@ def evaluate_case(scenario: str, side: str, seed: int, snr: str, cache: str | No
     out["dice_vein"] = round(dice(lab == 7, tl == 7), 3)
     out["dice_brainstem"] = round(dice(lab == 1, tl == 1), 3)
     cl_dist, cl_sym, rdp_err = {}, {}, {}
-    truth_lm = {(m["name"], m["nerve"], m["side"]): np.asarray(m["position_ras"])
-                for m in ph.truth["landmarks"]}
+    truth_lm = {
+        (m["name"], m["nerve"], m["side"]): np.asarray(m["position_ras"])
+        for m in ph.truth["landmarks"]
+    }
     pred_lm = {(m.name, m.nerve, m.side): np.asarray(m.position_ras) for m in res.landmarks}
     for s in ("left", "right"):
         key = f"VII_{s}"
@@ -120,23 +135,54 @@ def evaluate_case(scenario: str, side: str, seed: int, snr: str, cache: str | No
     pred = [f for f in pred_all if f["confidence"] >= CONFIDENT]
     # a finding on a sub-voxel gap is neither a hit nor a false positive
     pred_scored = [
-        f for f in pred
-        if not any(f["side"] == a["side"] and f["nerve"] == a["nerve"]
-                   and np.linalg.norm(np.subtract(f["position_ras"], a["position_ras"])) < 3.0
-                   for a in ambiguous)
+        f
+        for f in pred
+        if not any(
+            f["side"] == a["side"]
+            and f["nerve"] == a["nerve"]
+            and np.linalg.norm(np.subtract(f["position_ras"], a["position_ras"])) < 3.0
+            for a in ambiguous
+        )
     ]
     m = match_findings(pred_scored, truth_f)
     out["findings"] = {
-        "tp": m.true_positives, "fn": m.false_negatives, "fp": m.false_positives,
+        "tp": m.true_positives,
+        "fn": m.false_negatives,
+        "fp": m.false_positives,
         "fp_by_side": m.false_positives_by_side,
-        "grade_agreement": m.grade_agreement, "vessel_agreement": m.vessel_agreement,
+        "grade_agreement": m.grade_agreement,
+        "vessel_agreement": m.vessel_agreement,
         "along_nerve_error_mm": m.mean_along_nerve_error_mm,
         "n_low_confidence": len(pred_all) - len(pred),
-        "pred": [{k: f[k] for k in ("side", "nerve", "vessel", "grade", "segment",
-                                    "distance_from_brainstem_mm", "confidence")}
-                 for f in pred_all],
-        "truth": [{k: f[k] for k in ("side", "nerve", "vessel", "grade", "segment",
-                                     "distance_from_brainstem_mm")} for f in truth_f],
+        "pred": [
+            {
+                k: f[k]
+                for k in (
+                    "side",
+                    "nerve",
+                    "vessel",
+                    "grade",
+                    "segment",
+                    "distance_from_brainstem_mm",
+                    "confidence",
+                )
+            }
+            for f in pred_all
+        ],
+        "truth": [
+            {
+                k: f[k]
+                for k in (
+                    "side",
+                    "nerve",
+                    "vessel",
+                    "grade",
+                    "segment",
+                    "distance_from_brainstem_mm",
+                )
+            }
+            for f in truth_f
+        ],
     }
     out["timings_s"] = res.timings_s
     return out
@@ -220,8 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(rows) if rows else {}
     print(json.dumps(summary, indent=1))
     if args.out:
-        Path(args.out).write_text(json.dumps({"summary": summary, "rows": rows,
-                                              "failures": failures}, indent=1))
+        Path(args.out).write_text(
+            json.dumps({"summary": summary, "rows": rows, "failures": failures}, indent=1)
+        )
     return 0 if rows else 1
 
 

@@ -54,8 +54,14 @@ def _case(cache: Path):
         t0 = time.perf_counter()
         for seed in range(4242, 4272):  # the first seed whose random anatomy can be built
             try:
-                ph = make_phantom("contact", side="left", seed=seed, shape=SHAPE,
-                                  spacing_mm=(SPACING,) * 3, snr=25.0)
+                ph = make_phantom(
+                    "contact",
+                    side="left",
+                    seed=seed,
+                    shape=SHAPE,
+                    spacing_mm=(SPACING,) * 3,
+                    snr=25.0,
+                )
                 break
             except PhantomBuildError:
                 continue
@@ -85,11 +91,17 @@ def _run_analysis(cache: str, queue) -> None:
         t0 = time.perf_counter()
         refine(res, t2, tof, click[len(click) // 2], kind="nerve")
         refine_s = time.perf_counter() - t0
-    queue.put({"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1),
-               "rss_before_mb": round(base, 1), "stages_s": res.timings_s,
-               "refine_s": None if refine_s is None else round(refine_s, 3),
-               "crop_shape": list(res._scene.shape) if res._scene is not None else None,
-               "findings": len(res.findings)})
+    queue.put(
+        {
+            "seconds": round(seconds, 2),
+            "peak_rss_mb": round(peak, 1),
+            "rss_before_mb": round(base, 1),
+            "stages_s": res.timings_s,
+            "refine_s": None if refine_s is None else round(refine_s, 3),
+            "crop_shape": list(res._scene.shape) if res._scene is not None else None,
+            "findings": len(res.findings),
+        }
+    )
 
 
 def _block(shape: tuple[int, ...], size: int) -> tuple[slice, ...]:
@@ -109,9 +121,15 @@ def _run_frangi(cache: str, size: int, queue) -> None:
     t0 = time.perf_counter()
     frangi(sub, sigmas=sigmas, black_ridges=True)
     seconds = time.perf_counter() - t0
-    queue.put({"block": list(sub.shape), "seconds_block": round(seconds, 2),
-               "extrapolated_full_s": round(seconds * np.prod(t2.shape) / sub.size, 1),
-               "peak_rss_mb": round(_rss_mb(), 1), "sigmas_vox": sigmas})
+    queue.put(
+        {
+            "block": list(sub.shape),
+            "seconds_block": round(seconds, 2),
+            "extrapolated_full_s": round(seconds * np.prod(t2.shape) / sub.size, 1),
+            "peak_rss_mb": round(_rss_mb(), 1),
+            "sigmas_vox": sigmas,
+        }
+    )
 
 
 def _run_sitk(cache: str, size: int | None, queue) -> None:
@@ -133,8 +151,13 @@ def _run_sitk(cache: str, size: int | None, queue) -> None:
         obj = sitk.ObjectnessMeasure(hess, objectDimension=1, brightObject=False)
         best = obj if best is None else sitk.Maximum(best, obj)
     seconds = time.perf_counter() - t0
-    queue.put({"block": list(data.shape), "seconds": round(seconds, 2),
-               "peak_rss_mb": round(_rss_mb(), 1)})
+    queue.put(
+        {
+            "block": list(data.shape),
+            "seconds": round(seconds, 2),
+            "peak_rss_mb": round(_rss_mb(), 1),
+        }
+    )
 
 
 def _in_process(target, *args) -> dict:

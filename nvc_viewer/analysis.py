@@ -104,9 +104,16 @@ class AnalysisResult:
             elif vols[0].meta.kind in ("dicom", "nifti"):
                 source = source_from_volumes(vols)
             else:
-                source = {"kind": "nifti",
-                          "series": [{"role": v.meta.role if v.meta.role != "label" else "other",
-                                      "uid_sha256": None} for v in vols]}
+                source = {
+                    "kind": "nifti",
+                    "series": [
+                        {
+                            "role": v.meta.role if v.meta.role != "label" else "other",
+                            "uid_sha256": None,
+                        }
+                        for v in vols
+                    ],
+                }
         return CaseFindings(
             case_id=case_id,
             source=source,
@@ -151,8 +158,15 @@ def _findings_stage(
             if track is None:
                 continue
             for lp in landmarks_of(scene, track):
-                landmarks.append(Landmark(lp.name, lp.side, lp.nerve,  # type: ignore[arg-type]
-                                          lp.position_ras, "auto"))
+                landmarks.append(
+                    Landmark(
+                        lp.name,
+                        lp.side,
+                        lp.nerve,  # type: ignore[arg-type]
+                        lp.position_ras,
+                        "auto",
+                    )
+                )
         for name in ("VII", "VIII", "V"):
             track = scene.nerves.get(f"{name}_{side}")
             if track is None or (nerves is not None and track.key not in nerves):
@@ -163,8 +177,15 @@ def _findings_stage(
                 inside = np.nonzero(iam[tuple(idx.T)])[0]
                 inside = inside[inside > track.i_rdp]
                 porus = int(inside[0]) if inside.size else None
-            contacts += find_contacts(scene, track, vm, settings=settings, porus_index=porus,
-                                      sulcus_z_ras=sulcus_z, v_root_z_ras=v_z)
+            contacts += find_contacts(
+                scene,
+                track,
+                vm,
+                settings=settings,
+                porus_index=porus,
+                sulcus_z_ras=sulcus_z,
+                v_root_z_ras=v_z,
+            )
     return landmarks, contacts
 
 
@@ -192,9 +213,15 @@ def _va_tortuosity(scene: Scene, vm: VesselMasks, threshold_mm: float = 3.0) -> 
     return False
 
 
-def _result(scene: Scene, vm: VesselMasks, stages: Stages, t2: Volume,
-            settings: CompressionSettings, previous: AnalysisResult | None = None,
-            nerves: Sequence[str] | None = None) -> AnalysisResult:
+def _result(
+    scene: Scene,
+    vm: VesselMasks,
+    stages: Stages,
+    t2: Volume,
+    settings: CompressionSettings,
+    previous: AnalysisResult | None = None,
+    nerves: Sequence[str] | None = None,
+) -> AnalysisResult:
     stages.start("findings", "Landmarks and contacts")
     landmarks, contacts = _findings_stage(scene, vm, settings, nerves)
     if previous is not None and nerves is not None:
@@ -212,8 +239,9 @@ def _result(scene: Scene, vm: VesselMasks, stages: Stages, t2: Volume,
             return bool(np.all((ijk >= 0) & (ijk <= np.asarray(scene.shape) - 1)))
 
         findings = [f for f in findings if in_box(f)]
-        keep = [f for f in previous.findings
-                if f"{f.nerve}_{f.side}" not in nerves or not in_box(f)]
+        keep = [
+            f for f in previous.findings if f"{f.nerve}_{f.side}" not in nerves or not in_box(f)
+        ]
         findings = keep + findings
         evidence = {**{f.id: previous.evidence.get(f.id, {}) for f in keep}, **evidence}
     flags = flags_from_findings(findings, landmarks, va_tortuosity=_va_tortuosity(scene, vm))
@@ -254,7 +282,7 @@ def analyse(
     seeds: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
-    settings: CompressionSettings = CompressionSettings(),  # noqa: B008 (frozen)
+    settings: CompressionSettings | None = None,
 ) -> AnalysisResult:
     """Segment the cerebellopontine angles, mark the REZ and propose compression findings.
 
@@ -273,8 +301,8 @@ def analyse(
     cancel : callable, optional
         ``cancel() -> bool``, polled between stages; when true the analysis stops with
         `nvc_viewer.errors.AnalysisCancelled`.
-    settings : CompressionSettings
-        Contact thresholds.
+    settings : CompressionSettings, optional
+        Contact thresholds (default `CompressionSettings()`).
 
     Returns
     -------
@@ -289,6 +317,7 @@ def analyse(
     AnalysisCancelled
         If ``cancel()`` returned true.
     """
+    settings = settings or CompressionSettings()
     t0 = time.perf_counter()
     scene, vm, stages = run_stages(t2, tof, seeds=seeds, progress=progress, cancel=cancel)
     result = _result(scene, vm, stages, t2, settings)
@@ -304,7 +333,7 @@ def refine(
     kind: Literal["nerve", "vessel"] = "nerve",
     *,
     half_size_mm: float = 10.0,
-    settings: CompressionSettings = CompressionSettings(),  # noqa: B008 (frozen)
+    settings: CompressionSettings | None = None,
 ) -> AnalysisResult:
     """Re-run the analysis in a small box around a surgeon's click.
 
@@ -322,7 +351,7 @@ def refine(
         any nerve that claimed it).
     half_size_mm : float
         Half size of the box re-analysed.
-    settings : CompressionSettings
+    settings : CompressionSettings, optional
 
     Returns
     -------
@@ -332,6 +361,7 @@ def refine(
     """
     from .segment.refine import refine_scene
 
+    settings = settings or CompressionSettings()
     seed = np.asarray(seed_ras, dtype=np.float64)
     if seed.shape != (3,) or not np.all(np.isfinite(seed)):
         raise InvalidVolumeError(f"seed_ras must be 3 finite numbers (RAS mm), got {seed_ras!r}")
@@ -344,8 +374,13 @@ def refine(
         raise AnalysisError(f"the click {seed.round(1).tolist()} is outside the T2 volume")
     box = Box.around(ijk, half_size_mm, t2.spacing_mm, t2.shape)
     stages = Stages()
-    scene = build_scene(t2, box=box, ref=None if prev is None else prev.ref,
-                        frame=None if prev is None else prev.frame, stages=stages)
+    scene = build_scene(
+        t2,
+        box=box,
+        ref=None if prev is None else prev.ref,
+        frame=None if prev is None else prev.frame,
+        stages=stages,
+    )
     stages.start("tof", "Aligning the TOF angiogram")
     if tof is not None:
         align_tof(scene, tof, motion=None if prev is None else prev.tof_motion)

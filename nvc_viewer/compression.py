@@ -2,26 +2,32 @@
 
 Design note
 -----------
-For every nerve root the vessels within reach of its centreline are found; where one comes
-close, the closest approach is measured in mm between two models -- the nerve's refined
-centreline with its radius, and the vessel's local axis (principal direction of its voxels near
-the nerve, darkness-weighted) with its radius -- both radii from the partial-volume darkness
-integral of cross-sections (`nvc_viewer.segment.nerves.radius_profile`), which resolves much
-less than a voxel. The surface gap ``centre distance - r_nerve - r_vessel`` then classes the
-relation:
+For every nerve root the vessel voxels within reach of its centreline are split into local
+pieces; for each piece the closest approach is found between two models -- the nerve's refined
+centreline and the vessel's local axis (darkness centroid of its cross-sections, slid along its
+principal direction to where it passes closest) -- and measured twice:
 
-- gap <= ``contact_mm`` (0.1): contact;
-- up to ``ambiguous_mm`` (0.45): a sub-voxel gap, which heavy-T2 cannot tell from contact at
-  0.4-0.8 mm voxels -- reported as a *low-confidence* contact;
-- beyond: no finding.
+- the *surface gap*: centre distance minus the nerve's usual radius minus the vessel's radius,
+  the latter from the partial-volume darkness integral of its half cross-section facing away
+  from the nerve (`nvc_viewer.segment.nerves.radius_profile`);
+- the *CSF signal between* them: the brightest T2 (CSF = 1) along the segment joining the two
+  axes, averaged over three parallel lines. Touching tubes leave no CSF between them (below
+  about 0.55); a gap of half a voxel or more shows CSF (above about 0.75).
 
-Grades (DOMAIN.md): *indentation* when the nerve's radius at the contact, measured on the half
-cross-section away from the vessel, is at least ``indentation_ratio`` (15 %) below its radius
-elsewhere; *displacement* when the centreline at the contact deviates from the chord of the
-neighbouring course by more than ``displacement_mm`` (0.8 mm, about 0.7 of VII's diameter),
-away from the vessel; otherwise *contact*. The segment (attached / RDP / TZ / cisternal /
-meatal) and ``distance_from_brainstem_mm`` follow from the arclength from the root detachment
-point. Everything measured is kept as evidence with the finding.
+Decision (`CompressionSettings`): contact when the gap is at most ``contact_mm`` (0.25 mm) and
+the CSF signal at most ``contact_brightness`` (0.56), with confidence 0.75-0.85; a sub-voxel gap
+that heavy-T2 cannot tell from contact (signal up to ``gap_brightness`` 0.78, gap up to
+``ambiguous_mm`` 0.45 mm) is reported as a *low-confidence* contact (confidence under 0.5); beyond
+that, nothing.
+
+Grades (DOMAIN.md): *indentation* when the nerve's width across the vessel (line integral of its
+darkness along the direction normal to the nerve and to the vessel, smallest of three directions)
+is at least ``indentation_ratio`` (15 %) below its width 2.5-6 mm away; *displacement* when the
+centreline at the contact deviates from the chord of the neighbouring course by more than
+``displacement_mm`` (0.8 mm, about 0.7 of VII's diameter), away from the vessel; otherwise
+*contact*. The segment (attached / RDP / TZ / cisternal / meatal) and
+``distance_from_brainstem_mm`` follow from the arclength from the root detachment point.
+Everything measured is kept as evidence with the finding.
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ __all__ = ["ContactFinding", "CompressionSettings", "find_contacts", "segment_na
 
 @dataclass(frozen=True)
 class CompressionSettings:
-    """Thresholds of contact detection (mm unless said otherwise)."""
+    """Thresholds of contact detection (mm unless said otherwise; CSF signal: normalised T2)."""
 
     contact_mm: float = 0.25
     ambiguous_mm: float = 0.45
@@ -56,6 +62,10 @@ class CompressionSettings:
     vessel_level: float = 0.18
     contact_brightness: float = 0.56
     gap_brightness: float = 0.78
+    #: Nerves whose contacts are proposed with full confidence: VII (hemifacial spasm) and V
+    #: (trigeminal neuralgia). Contacts on VIII, where the AICA loops closely around the root
+    #: near the porus, are reported as possible only (confidence under 0.5).
+    proposed_nerves: tuple[str, ...] = ("VII", "V")
 
 
 @dataclass
@@ -158,7 +168,7 @@ def find_contacts(
     track: NerveTrack,
     vm: VesselMasks,
     *,
-    settings: CompressionSettings = CompressionSettings(),
+    settings: CompressionSettings | None = None,
     porus_index: int | None = None,
     sulcus_z_ras: float | None = None,
     v_root_z_ras: float | None = None,
@@ -181,6 +191,7 @@ def find_contacts(
     list of ContactFinding
         One per vessel piece touching (or nearly touching) the nerve.
     """
+    settings = settings or CompressionSettings()
     sp = scene.spacing
     vessel = vm.artery | vm.vein
     pts_mm = track.points * sp
@@ -224,15 +235,80 @@ def find_contacts(
             piece_vox = np.argwhere(lab == lab_id) + lo
             if len(piece_vox) * float(np.prod(sp)) < 0.3:
                 continue
-            cand = _measure(scene, track, vm, piece_vox, run, other, r_nom, settings)
-            if cand is None:
-                continue
-            gap, i, info = cand
-            if gap > settings.ambiguous_mm or info["bright"] > settings.gap_brightness:
-                continue
-            out.append(_finding(scene, track, vm, i, gap, info, settings, porus_index,
-                                sulcus_z_ras, v_root_z_ras, pts_mm, tangents))
+            for gap, i, info in _contacts_of_piece(
+                scene, track, vm, piece_vox, run, other, r_nom, settings
+            ):
+                out.append(
+                    _finding(
+                        scene,
+                        track,
+                        vm,
+                        i,
+                        gap,
+                        info,
+                        settings,
+                        porus_index,
+                        sulcus_z_ras,
+                        v_root_z_ras,
+                        pts_mm,
+                        tangents,
+                    )
+                )
     return _merge_close(out)
+
+
+def _contacts_of_piece(scene, track, vm, piece_vox, run, other, r_nom, settings, depth=0):
+    """Every contact of one vessel piece with the nerve along a run.
+
+    After the best one, the piece's voxels on the other side of the nerve (a sandwich: two
+    vessels joined through the partial-volume halo count as one piece) and the rest of the run
+    more than 2.5 mm away (a vessel touching twice, or two vessels joined behind the nerve)
+    are searched again.
+    """
+    sp = scene.spacing
+    cand = _measure(scene, track, vm, piece_vox, run, other, r_nom, settings)
+    if cand is None:
+        return []
+    gap, i, info = cand
+    found = []
+    if depth == 0:
+        ok = gap <= settings.ambiguous_mm and info["bright"] <= settings.gap_brightness
+    else:
+        # a second contact of the same piece must be plain: no CSF seen and no gap
+        ok = gap <= settings.contact_mm and info["bright"] <= settings.contact_brightness - 0.06
+    if ok:
+        found.append(cand)
+    if depth >= 2:
+        return found
+    p = track.points[i] * sp
+    side = (piece_vox * sp - p) @ info["u"]
+    opposite = piece_vox[side < -0.3 * r_nom]
+    if len(opposite) >= 4:
+        near_run = run[np.abs(track.s_mm[run] - track.s_mm[i]) <= 2.5]
+        found += _contacts_of_piece(
+            scene, track, vm, opposite, near_run, other, r_nom, settings, depth + 1
+        )
+    rest = run[np.abs(track.s_mm[run] - track.s_mm[i]) > 2.5]
+    if len(rest) >= 2:
+        # only where the vessel leaves the nerve in between: a vessel running along the nerve
+        # is one contact, not several
+        tree = cKDTree(piece_vox * sp)
+        d, _ = tree.query(track.points[run] * sp)
+        s_run = track.s_mm[run]
+        apart = run[d > r_nom + 1.0]
+        s_apart = track.s_mm[apart]
+        keep = []
+        for k in rest:
+            lo_s, hi_s = sorted((track.s_mm[k], track.s_mm[i]))
+            if np.any((s_apart > lo_s) & (s_apart < hi_s)):
+                keep.append(k)
+        rest = np.asarray(keep, dtype=int)
+        del s_run
+    if len(rest) >= 2:
+        found += _contacts_of_piece(
+            scene, track, vm, piece_vox, rest, other, r_nom, settings, depth + 1
+        )
+    return found
 
 
 def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
@@ -248,8 +324,8 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
     own = nerve_voxels(track, scene.shape, sp, pad_mm=0.45)
     # For nerve points along the run (closest first), the vessel's axis point nearest them:
     # darkness centroid of the vessel's cross-section (a straight line fitted to a looping
-    # vessel would be wrong), slid along the local axis to where it passes closest. The
-    # closest such pair is the contact.
+    # vessel would be wrong), slid along the local axis to where it passes closest. The pair
+    # with the least CSF between them (then the closest) is the contact.
     order = idx[np.argsort(d)][:: max(1, len(idx) // 16)][:16]
     best = None
     for i in order:
@@ -266,8 +342,13 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
             if axis is not None:
                 e = axis[1]
         dist = float(np.linalg.norm(q - pts_mm[i]))
-        if best is None or dist < best[0]:
-            best = (dist, int(i), q, e)
+        if dist < 0.8 * r_nom + 0.3 * r_v0:
+            continue  # a "vessel" inside the nerve: its partial-volume halo, not a vessel
+        # where they touch there is no CSF between the axes: rank by that first, by the
+        # distance between the axes second (0.1 per mm)
+        score = _gap_brightness(scene, pts_mm[i], q, tangent=e) + 0.1 * dist
+        if best is None or score < best[0]:
+            best = (score, int(i), q, e)
     if best is None:
         return None
     _, i, q, e = best
@@ -276,13 +357,20 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
     i = int(near_i[int(np.argmin(np.linalg.norm(pts_mm[near_i] - q, axis=1)))])
     u = q - pts_mm[i]
     centre_d = float(np.linalg.norm(u))
+    if centre_d < 0.8 * r_nom + 0.3 * r_v0:
+        return None
     u = u / max(centre_d, 1e-9)
     # each radius on the half cross-section facing away from the other structure
     r_v = float(
-        radius_profile(scene.norm, np.vstack([q - 0.5 * e, q, q + 0.5 * e]) / sp, sp,
-                       window_mm=max(2.0 * r_v0, 1.2),
-                       exclude=own | other | scene.masks.brainstem | scene.masks.bone,
-                       tube_level=settings.vessel_level, away_from=np.tile(-u, (3, 1)))[1]
+        radius_profile(
+            scene.norm,
+            np.vstack([q - 0.5 * e, q, q + 0.5 * e]) / sp,
+            sp,
+            window_mm=max(2.0 * r_v0, 1.2),
+            exclude=own | other | scene.masks.brainstem | scene.masks.bone,
+            tube_level=settings.vessel_level,
+            away_from=np.tile(-u, (3, 1)),
+        )[1]
     )
     if not np.isfinite(r_v) or r_v <= 0.15:
         r_v = r_v0
@@ -299,22 +387,47 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
     ref_i = np.nonzero((np.abs(s - s[i]) >= 2.5) & (np.abs(s - s[i]) <= 6.0) & same)[0]
     if len(ref_i) < 4:
         ref_i = np.nonzero(np.abs(s - s[i]) >= 2.5)[0]
-    r_here = float(np.median([_min_width(scene, pts_mm[k], tans[k], u, r_nom, (45, 90, 135))
-                              for k in near_i]))
-    r_ref_local = float(np.median([_min_width(scene, pts_mm[k], tans[k], u, r_nom,
-                                              (0, 45, 90, 135)) for k in ref_i[::2]])
-                        ) if len(ref_i) else r_here
+    r_here = float(
+        np.median([_min_width(scene, pts_mm[k], tans[k], u, r_nom, (45, 90, 135)) for k in near_i])
+    )
+    r_ref_local = (
+        float(
+            np.median(
+                [
+                    _min_width(scene, pts_mm[k], tans[k], u, r_nom, (0, 45, 90, 135))
+                    for k in ref_i[::2]
+                ]
+            )
+        )
+        if len(ref_i)
+        else r_here
+    )
     # the gap is measured with the nerve's usual radius: where a vessel indents the nerve it
     # sits in the dent, and the gap stays about zero either way
     gap = centre_d - r_nom - r_v
     bright = _gap_brightness(scene, pts_mm[i], q, tangent=e)
-    info = dict(q=q, u=u, r_v=r_v, r_here=r_here, centre_d=centre_d, axis_e=e,
-                r_v0=r_v0, bright=bright, r_nom=r_nom, r_ref_local=r_ref_local)
+    bridge = _darkest_bridge(
+        scene, pts_mm, idx, piece_vox, r_nom, other | scene.masks.brainstem | scene.masks.bone
+    )
+    info = dict(
+        q=q,
+        u=u,
+        r_v=r_v,
+        r_here=r_here,
+        centre_d=centre_d,
+        axis_e=e,
+        r_v0=r_v0,
+        bright=bright,
+        bridge=bridge,
+        r_nom=r_nom,
+        r_ref_local=r_ref_local,
+    )
     return gap, i, info
 
 
-def _line_radius(scene: Scene, p_mm: np.ndarray, w: np.ndarray, r_nom: float,
-                 level: float = 0.25) -> float:
+def _line_radius(
+    scene: Scene, p_mm: np.ndarray, w: np.ndarray, r_nom: float, level: float = 0.25
+) -> float:
     """Half the dark chord of a tube along ``w`` through its axis point (line integral, mm)."""
     sp = scene.spacing
     half = r_nom + 1.0
@@ -325,8 +438,14 @@ def _line_radius(scene: Scene, p_mm: np.ndarray, w: np.ndarray, r_nom: float,
     return float(dark.sum() * 0.1 / (2.0 * (1.0 - level)))
 
 
-def _min_width(scene: Scene, p_mm: np.ndarray, t: np.ndarray, u: np.ndarray, r_nom: float,
-               angles_deg: tuple[int, ...]) -> float:
+def _min_width(
+    scene: Scene,
+    p_mm: np.ndarray,
+    t: np.ndarray,
+    u: np.ndarray,
+    r_nom: float,
+    angles_deg: tuple[int, ...],
+) -> float:
     """Smallest half-chord (`_line_radius`) of a nerve over directions normal to it.
 
     Directions are at ``angles_deg`` from ``u`` (projected normal to ``t``); the smallest is
@@ -346,8 +465,54 @@ def _min_width(scene: Scene, p_mm: np.ndarray, t: np.ndarray, u: np.ndarray, r_n
     return float(min(out))
 
 
-def _gap_brightness(scene: Scene, p_mm: np.ndarray, q_mm: np.ndarray, *,
-                    tangent: np.ndarray) -> float:
+def _darkest_bridge(
+    scene: Scene,
+    pts_mm: np.ndarray,
+    idx: np.ndarray,
+    piece_vox: np.ndarray,
+    r_nom: float,
+    blocked: np.ndarray,
+) -> float:
+    """The least CSF met going straight from the nerve's axis to any voxel of the vessel.
+
+    For each nerve point of the run and each vessel voxel within ``r_nom + 1.5`` mm of it, the
+    T2 is sampled (trilinear, 0.1 mm) along the segment between them, from the nerve's surface
+    on; the segment's brightest sample is the CSF it crosses. The smallest of these over all
+    pairs is returned: about the vessel's own level where the two touch, CSF (about 1) across
+    a gap. It needs no model of the vessel, so it holds where the vessel's axis is hard to fit.
+    Samples in ``blocked`` (another nerve, the brainstem, bone) count as CSF: a path through
+    them is no contact.
+    """
+    sp = scene.spacing
+    tree = cKDTree(piece_vox * sp)
+    best = np.inf
+    for i in idx[:: max(1, len(idx) // 24)]:
+        p = pts_mm[i]
+        near = tree.query_ball_point(p, r=r_nom + 1.5)
+        if not near:
+            continue
+        v = piece_vox[np.asarray(near)] * sp
+        d = v - p
+        n = np.linalg.norm(d, axis=1)
+        ok = n > 1e-6
+        v, d, n = v[ok], d[ok], n[ok]
+        if len(v) == 0:
+            continue
+        t0 = np.minimum(0.8 * r_nom / n, 0.9)
+        steps = np.linspace(0.0, 1.0, 12)
+        t = t0[:, None] + (1.0 - t0)[:, None] * steps[None]
+        samples = p[None, None] + t[..., None] * d[:, None, :]
+        coords = (samples.reshape(-1, 3) / sp).T
+        val = ndimage.map_coordinates(scene.norm, coords, order=1, mode="nearest")
+        vox = np.clip(np.rint(coords).astype(int).T, 0, np.array(scene.shape) - 1)
+        val = np.where(blocked[tuple(vox.T)], 1.0, val).reshape(t.shape)
+        best = min(best, float(val.max(axis=1).min()))
+    return best if np.isfinite(best) else 1.0
+
+
+def _gap_brightness(
+    scene: Scene, p_mm: np.ndarray, q_mm: np.ndarray, *, tangent: np.ndarray
+) -> float:
     """Brightest T2 (CSF = 1) between two axes: CSF in a gap shows, touching tubes do not.
 
     The segment from the nerve's axis point to the vessel's is sampled every 0.1 mm (trilinear)
@@ -365,8 +530,9 @@ def _gap_brightness(scene: Scene, p_mm: np.ndarray, q_mm: np.ndarray, *,
     return float(np.max(np.mean(prof, axis=0)))
 
 
-def _finding(scene, track, vm, i, gap, info, settings, porus_index, sulcus_z, v_root_z,
-             pts_mm, tangents) -> ContactFinding:
+def _finding(
+    scene, track, vm, i, gap, info, settings, porus_index, sulcus_z, v_root_z, pts_mm, tangents
+) -> ContactFinding:
     sp = scene.spacing
     s = track.s_mm
     d_rdp = float(s[i] - s[track.i_rdp])
@@ -394,30 +560,46 @@ def _finding(scene, track, vm, i, gap, info, settings, porus_index, sulcus_z, v_
     elif ratio >= settings.indentation_ratio:
         grade = "indentation"
     bright = info["bright"]
-    if gap <= settings.contact_mm and bright <= settings.contact_brightness:
+    # the CSF signal decides; the model gap (whose vessel axis can be off by a few tenths of a
+    # mm where the vessel loops) only vetoes what is plainly apart
+    if gap <= settings.ambiguous_mm and bright <= settings.contact_brightness:
         confidence = 0.85 if grade == "contact" else 0.75
         note = f"auto: no CSF between nerve and vessel (surface gap {gap:.2f} mm)"
     else:
         # CSF partly seen, or a gap of a few tenths of a mm: heavy-T2 cannot decide
-        confidence = float(np.clip(0.45 - 0.5 * max(gap - settings.contact_mm, 0.0)
-                                   - 0.5 * max(bright - settings.contact_brightness, 0.0),
-                                   0.1, 0.45))
+        confidence = float(
+            np.clip(
+                0.45
+                - 0.5 * max(gap - settings.contact_mm, 0.0)
+                - 0.5 * max(bright - settings.contact_brightness, 0.0),
+                0.1,
+                0.45,
+            )
+        )
         note = f"auto: possible contact, sub-voxel gap ({gap:.2f} mm, CSF signal {bright:.2f})"
+    if track.name not in settings.proposed_nerves:
+        # shown for completeness, not proposed as an offender (see CompressionSettings)
+        confidence = min(confidence, 0.45)
+        note += f"; {track.name} is not a usual site of neurovascular compression"
     q_ijk = info["q"] / sp
     box = Box.around(q_ijk, 3.0, sp, scene.shape)
-    grid = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in zip(box.lo, box.hi)],
-                                indexing="ij"), -1)
+    grid = np.stack(
+        np.meshgrid(*[np.arange(a, b) for a, b in zip(box.lo, box.hi)], indexing="ij"), -1
+    )
     ball = np.linalg.norm((grid - q_ijk) * sp, axis=-1) <= 3.0
     piece = np.zeros(scene.shape, bool)
     piece[box.slices] = ball & (vm.artery | vm.vein)[box.slices]
-    name, kind, id_conf = identify(scene, vm, q_ijk, piece, sulcus_z_ras=sulcus_z,
-                                   v_root_z_ras=v_root_z)
+    name, kind, id_conf = identify(
+        scene, vm, q_ijk, piece, sulcus_z_ras=sulcus_z, v_root_z_ras=v_root_z
+    )
     t = tangents[i]
     angle = float(np.degrees(np.arccos(np.clip(abs(float(t @ info["axis_e"])), 0.0, 1.0))))
     p_n = pts_mm[i] + info["u"] * min(info["r_here"], info["r_nom"])
     p_v = info["q"] - info["u"] * info["r_v"]
     pos = scene.to_ras(0.5 * (p_n + p_v) / sp)
     tof_seen = bool(vm.tof_bright[piece].any())
+    u_ras = scene.affine[:3, :3] @ (info["u"] / sp)
+    u_ras = u_ras / max(float(np.linalg.norm(u_ras)), 1e-9)
     evidence = {
         "surface_gap_mm": round(float(gap), 3),
         "centre_distance_mm": round(float(info["centre_d"]), 3),
@@ -427,28 +609,55 @@ def _finding(scene, track, vm, i, gap, info, settings, porus_index, sulcus_z, v_
         "displacement_mm": round(float(deviation), 3),
         "vessel_radius_mm": round(float(info["r_v"]), 3),
         "csf_signal_between": round(float(info["bright"]), 3),
+        "csf_signal_darkest_bridge": round(float(info["bridge"]), 3),
         "vessel_identity_confidence": round(float(id_conf), 2),
         "sequences": ["T2"] + (["TOF"] if tof_seen else []),
+        "approach_direction_ras": [round(float(x), 3) for x in u_ras],
     }
     return ContactFinding(
-        side=track.side, nerve=track.name, vessel=name, vessel_kind=kind, segment=seg,
-        grade=grade, position_ras=(float(pos[0]), float(pos[1]), float(pos[2])),
+        side=track.side,
+        nerve=track.name,
+        vessel=name,
+        vessel_kind=kind,
+        segment=seg,
+        grade=grade,
+        position_ras=(float(pos[0]), float(pos[1]), float(pos[2])),
         distance_from_brainstem_mm=round(d_rdp, 2),
         vessel_diameter_mm=round(2.0 * float(info["r_v"]), 2),
-        crossing_angle_deg=round(angle, 1), confidence=round(confidence, 2), note=note,
+        crossing_angle_deg=round(angle, 1),
+        confidence=round(confidence, 2),
+        note=note,
         evidence=evidence,
     )
 
 
 def _merge_close(found: list[ContactFinding], within_mm: float = 2.0) -> list[ContactFinding]:
-    """Keep one finding per vessel where two lie within ``within_mm`` (the best gap)."""
+    """One finding per contact.
+
+    Two findings on the same nerve whose contacts lie within ``within_mm`` of each other along
+    it, with the vessel coming from the same side (approach directions less than about 70
+    degrees apart), are one contact seen twice: the one with less CSF between nerve and vessel
+    stays. Vessels on opposite sides (a sandwich) stay apart.
+    """
     out: list[ContactFinding] = []
-    for f in sorted(found, key=lambda f: f.evidence["surface_gap_mm"]):
-        dup = any(
-            g.vessel == f.vessel
-            and np.linalg.norm(np.subtract(g.position_ras, f.position_ras)) < within_mm
-            for g in out
-        )
+    for f in sorted(found, key=lambda f: f.evidence["csf_signal_between"]):
+        u = np.asarray(f.evidence["approach_direction_ras"])
+        dup = False
+        for g in out:
+            if (g.side, g.nerve) != (f.side, f.nerve):
+                continue
+            da = g.distance_from_brainstem_mm, f.distance_from_brainstem_mm
+            along = (
+                abs(da[0] - da[1])
+                if None not in da
+                else float(np.linalg.norm(np.subtract(g.position_ras, f.position_ras)))
+            )
+            if (
+                along <= within_mm
+                and float(u @ np.asarray(g.evidence["approach_direction_ras"])) > 0.35
+            ):
+                dup = True
+                break
         if not dup:
             out.append(f)
     return out

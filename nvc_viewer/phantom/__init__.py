@@ -187,12 +187,13 @@ def grid_affine(
     shape: tuple[int, int, int],
     spacing_mm: np.ndarray,
     centre_ras: np.ndarray,
-    oblique_deg: np.ndarray = np.zeros(2),  # noqa: B008 (never mutated)
+    oblique_deg: np.ndarray | None = None,
 ) -> np.ndarray:
     """Voxel -> RAS affine of an axial scanner grid (``i`` to the left, ``j`` posterior, ``k``
     superior, as a DICOM axial series) centred on ``centre_ras`` and tilted by ``oblique_deg``
     (about the R-L axis, then the A-P axis)."""
     base = np.diag([-1.0, -1.0, 1.0])
+    oblique_deg = np.zeros(2) if oblique_deg is None else np.asarray(oblique_deg, dtype=float)
     tilt = _rotation([0, 1, 0], oblique_deg[1]) @ _rotation([1, 0, 0], oblique_deg[0])
     linear = tilt @ base @ np.diag(spacing_mm)
     centre_index = (np.asarray(shape, dtype=np.float64) - 1.0) / 2.0
@@ -309,15 +310,28 @@ def make_phantom(
 
     # --- appearance and rendering -------------------------------------------------------------
     look: Appearance = make_appearance(anatomy, rng_app, banding=banding, flow_voids=flow_voids)
+    t2_to_local = ras_to_local @ t2_affine
+    tof_to_local = ras_to_local @ np.linalg.inv(motion) @ tof_affine
     t2_data, label_data = render(
-        look.structures, look.t2_textures, shape, ras_to_local @ t2_affine,
-        supersample=supersample, modulate=look.t2_modulate, labels=True, threads=threads,
+        look.structures,
+        look.t2_textures,
+        shape,
+        t2_to_local,
+        supersample=supersample,
+        labels=True,
+        threads=threads,
     )
+    t2_data *= look.t2_modulate(t2_to_local, shape)
     tof_data, _ = render(
-        look.structures, look.tof_textures, tof_shape,
-        ras_to_local @ np.linalg.inv(motion) @ tof_affine,
-        supersample=supersample, modulate=look.tof_modulate, labels=False, threads=threads,
+        look.structures,
+        look.tof_textures,
+        tof_shape,
+        tof_to_local,
+        supersample=supersample,
+        labels=False,
+        threads=threads,
     )
+    tof_data *= look.tof_modulate(tof_to_local, tof_shape)
     sigma = 0.0 if not np.isfinite(snr_value) else 1.0 / snr_value
     if sigma > 0:
         t2_data = _rician(t2_data, sigma, rng_noise_t2)
@@ -327,25 +341,46 @@ def make_phantom(
     truth, relations = _truth(anatomy, scenario, side, seed)
     centrelines, radii = _centrelines(anatomy)
     params = _params(
-        anatomy, relations, scenario, side, look,
-        spacing=spacing, tof_spacing=tof_spacing, snr=snr_value, sigma=sigma,
-        supersample=supersample, banding=banding, flow_voids=flow_voids, oblique=oblique,
-        motion=motion, rot_deg=rot_deg, shift=shift,
+        anatomy,
+        relations,
+        scenario,
+        side,
+        look,
+        spacing=spacing,
+        tof_spacing=tof_spacing,
+        snr=snr_value,
+        sigma=sigma,
+        supersample=supersample,
+        banding=banding,
+        flow_voids=flow_voids,
+        oblique=oblique,
+        motion=motion,
+        rot_deg=rot_deg,
+        shift=shift,
     )
     iso = bool(np.allclose(spacing, spacing[0]))
     t2_name = f"t2_ciss3d_{spacing[0]:.1f}iso" if iso else "t2_ciss3d"
     t2 = Volume(
-        t2_data, t2_affine,
-        VolumeMeta(kind="phantom", role="t2", modality="MR", description=t2_name,
-                   sequence="*ci3d1"),
+        t2_data,
+        t2_affine,
+        VolumeMeta(
+            kind="phantom", role="t2", modality="MR", description=t2_name, sequence="*ci3d1"
+        ),
     )
     tof = Volume(
-        tof_data, tof_affine,
-        VolumeMeta(kind="phantom", role="tof", modality="MR", description="tof_3d_multi-slab",
-                   sequence="*fl3d1r_t70"),
+        tof_data,
+        tof_affine,
+        VolumeMeta(
+            kind="phantom",
+            role="tof",
+            modality="MR",
+            description="tof_3d_multi-slab",
+            sequence="*fl3d1r_t70",
+        ),
     )
     labels = Volume(
-        label_data, t2_affine,
+        label_data,
+        t2_affine,
         VolumeMeta(kind="phantom", role="label", description="labels_truth"),
     )
     return Phantom(t2, tof, labels, truth, centrelines, radii, scenario, side, seed, params)
@@ -398,10 +433,13 @@ def _truth(anatomy: Anatomy, scenario: str, side: str, seed: int) -> tuple[dict,
             "vessel_diameter_mm": round(m.vessel_diameter_mm, 3),
             "indentation_ratio": (
                 round(1.0 - float(nerve.radii.min()) / nerve.radius0, 4)
-                if c.grade == "indentation" else 0.0
+                if c.grade == "indentation"
+                else 0.0
             ),
             "shift_mm": round(c.shift, 4) if c.grade == "displacement" else 0.0,
         }
+        if c.undisplaced is not None:
+            rel["undisplaced_position_ras"] = _round(_to_ras(c.undisplaced))
         relations.append(rel)
         if not c.record:
             continue
@@ -457,15 +495,18 @@ def _truth(anatomy: Anatomy, scenario: str, side: str, seed: int) -> tuple[dict,
     offenders = [r for r in relations if r["recorded"] and r["grade"] != "none"]
     sandwich = any(
         a["side"] == b["side"] and np.dot(a["direction_ras"], b["direction_ras"]) < -0.5
-        for i, a in enumerate(offenders) for b in offenders[i + 1:]
+        for i, a in enumerate(offenders)
+        for b in offenders[i + 1 :]
     )
     tort = anatomy.info.get("va_tortuosity_mm", {})
     truth = {
         "schema": "nvc-viewer/findings",
         "schema_version": 1,
         "case_id": f"phantom-{scenario}-{side}-{seed}",
-        "source": {"kind": "nifti", "series": [{"role": "t2", "uid_sha256": None},
-                                               {"role": "tof", "uid_sha256": None}]},
+        "source": {
+            "kind": "nifti",
+            "series": [{"role": "t2", "uid_sha256": None}, {"role": "tof", "uid_sha256": None}],
+        },
         "coordinate_system": "RAS",
         "units": "mm",
         "landmarks": landmarks,
@@ -523,8 +564,9 @@ def _params(anatomy: Anatomy, relations, scenario, side, look, **settings) -> di
         "vessel_radius_mm": {k: round(v.radius, 4) for k, v in anatomy.vessels.items()},
         "vessel_kind": {k: v.kind for k, v in anatomy.vessels.items()},
         "landmark_tz_mm": {"VII": VII_TZ_MM, "V": V_TZ_MM},
-        "va_tortuosity_mm": {k: round(v, 3) for k, v in
-                             anatomy.info.get("va_tortuosity_mm", {}).items()},
+        "va_tortuosity_mm": {
+            k: round(v, 3) for k, v in anatomy.info.get("va_tortuosity_mm", {}).items()
+        },
         "origin_ras": _round(ORIGIN_RAS),
         "tof_motion": [_round(row, 6) for row in motion],
         "tof_rotation_deg": round(settings["rot_deg"], 4),

@@ -32,8 +32,8 @@ class Appearance:
     structures: list[Structure]
     t2_textures: list[Texture]
     tof_textures: list[Texture]
-    t2_modulate: Callable[[np.ndarray, np.ndarray], np.ndarray]
-    tof_modulate: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    t2_modulate: Callable[[np.ndarray, tuple[int, int, int]], np.ndarray]
+    tof_modulate: Callable[[np.ndarray, tuple[int, int, int]], np.ndarray]
     dropped: list[str] = field(default_factory=list)
     t2_levels: dict[str, float] = field(default_factory=dict)
     tof_levels: dict[str, float] = field(default_factory=dict)
@@ -42,8 +42,9 @@ class Appearance:
 class _Waves:
     """A smooth random field: a sum of plane waves, ``amplitude`` times a unit-RMS pattern."""
 
-    def __init__(self, rng: np.random.Generator, n: int, wavelength: tuple[float, float],
-                 amplitude: float) -> None:
+    def __init__(
+        self, rng: np.random.Generator, n: int, wavelength: tuple[float, float], amplitude: float
+    ) -> None:
         directions = rng.normal(size=(n, 3))
         directions /= np.linalg.norm(directions, axis=1, keepdims=True)
         lengths = rng.uniform(*wavelength, size=n)
@@ -52,8 +53,30 @@ class _Waves:
         self.scale = np.float32(amplitude * np.sqrt(2.0 / n))
 
     def __call__(self, points: np.ndarray) -> np.ndarray:
-        return (np.cos(points @ self.k.T + self.phase) @ np.full(len(self.phase), self.scale,
-                                                                 dtype=np.float32))
+        return np.cos(points @ self.k.T + self.phase) @ np.full(
+            len(self.phase), self.scale, dtype=np.float32
+        )
+
+    def grid(self, vox_to_local: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+        """The field on a whole voxel grid ``(I, J, K)``, float32.
+
+        A plane wave is separable along the grid axes (``exp(i k.p)`` is a product of one
+        factor per axis), so this costs a few complex products per voxel instead of cosines.
+        """
+        a = np.asarray(vox_to_local, dtype=np.float64)
+        out = np.zeros(shape, dtype=np.float32)
+        ii, jj, kk = (np.arange(n, dtype=np.float64) for n in shape)
+        for k_vec, phase in zip(self.k.astype(np.float64), self.phase.astype(np.float64)):
+            along = k_vec @ a[:3, :3]
+            offset = k_vec @ a[:3, 3] + phase
+            fi = np.exp(1j * along[0] * ii).astype(np.complex64)
+            fj = np.exp(1j * along[1] * jj).astype(np.complex64)
+            fk = np.exp(1j * (along[2] * kk + offset)).astype(np.complex64)
+            ij = fi[:, None] * fj[None, :]
+            for k0 in range(0, shape[2], 16):
+                out[:, :, k0 : k0 + 16] += np.real(ij[:, :, None] * fk[None, None, k0 : k0 + 16])
+        out *= self.scale
+        return out
 
 
 def _constant(value: float) -> Texture:
@@ -62,6 +85,7 @@ def _constant(value: float) -> Texture:
     def tex(points: np.ndarray) -> np.ndarray:
         return np.full(len(points), v, dtype=np.float32)
 
+    tex.value = float(v)  # type: ignore[attr-defined]  # lets the renderer use a look-up table
     return tex
 
 
@@ -95,47 +119,91 @@ def make_appearance(
     skull = Ellipsoid(head_local, _HEAD_RADII + _SKULL_MM)
     brain = Ellipsoid(head_local, _HEAD_RADII)
     fine = _Waves(rng, 6, (4.0, 12.0), 0.02)
-    t2_levels.update(scalp=u(0.4, 0.5), brain=u(0.35, 0.42), csf=1.0, brainstem=u(0.38, 0.48),
-                     cerebellum=u(0.36, 0.44), bone=0.03, clivus=u(0.1, 0.15))
-    tof_levels.update(scalp=u(0.5, 0.65), brain=u(0.22, 0.28), csf=u(0.05, 0.09),
-                      brainstem=u(0.22, 0.3), cerebellum=u(0.22, 0.28), bone=0.04,
-                      clivus=u(0.3, 0.45), nerve=u(0.2, 0.26), vein=u(0.08, 0.14))
-    add(Structure("scalp", scalp, 0, smooth=True),
-        _textured(t2_levels["scalp"], fine), _constant(tof_levels["scalp"]))
-    add(Structure("skull", skull, 0, smooth=True),
-        _constant(t2_levels["bone"]), _constant(tof_levels["bone"]))
-    add(Structure("brain", brain, 0, smooth=True),
-        _textured(t2_levels["brain"], fine), _textured(tof_levels["brain"], fine))
+    t2_levels.update(
+        scalp=u(0.4, 0.5),
+        brain=u(0.35, 0.42),
+        csf=1.0,
+        brainstem=u(0.38, 0.48),
+        cerebellum=u(0.36, 0.44),
+        bone=0.03,
+        clivus=u(0.1, 0.15),
+    )
+    tof_levels.update(
+        scalp=u(0.5, 0.65),
+        brain=u(0.22, 0.28),
+        csf=u(0.05, 0.09),
+        brainstem=u(0.22, 0.3),
+        cerebellum=u(0.22, 0.28),
+        bone=0.04,
+        clivus=u(0.3, 0.45),
+        nerve=u(0.2, 0.26),
+        vein=u(0.08, 0.14),
+    )
+    # the head outside the posterior fossa is context: flat tissue, shaded by the coil field
+    add(
+        Structure("scalp", scalp, 0, smooth=True),
+        _constant(t2_levels["scalp"]),
+        _constant(tof_levels["scalp"]),
+    )
+    add(
+        Structure("skull", skull, 0, smooth=True),
+        _constant(t2_levels["bone"]),
+        _constant(tof_levels["bone"]),
+    )
+    add(
+        Structure("brain", brain, 0, smooth=True),
+        _constant(t2_levels["brain"]),
+        _constant(tof_levels["brain"]),
+    )
 
     csf_t2 = _csf_texture(anatomy, rng, flow_voids)
     csf_domain = Ellipsoid([0.0, -4.0, 5.0], [37.0, 33.0, 32.0])
     add(Structure("csf", csf_domain, 2, smooth=True), csf_t2, _constant(tof_levels["csf"]))
     for side in SIDES:
         cb = anatomy.solids[f"cerebellum_{side}"]
-        add(Structure(f"cerebellum_{side}", cb, 0, smooth=True),
-            _folia(cb, t2_levels["cerebellum"], rng), _textured(tof_levels["cerebellum"], fine))
-    add(Structure("brainstem", anatomy.brainstem, 1),
+        add(
+            Structure(f"cerebellum_{side}", cb, 0, smooth=True),
+            _folia(cb, t2_levels["cerebellum"], rng),
+            _textured(tof_levels["cerebellum"], fine),
+        )
+    add(
+        Structure("brainstem", anatomy.brainstem, 1),
         _textured(t2_levels["brainstem"], _Waves(rng, 6, (5.0, 15.0), 0.025)),
-        _textured(tof_levels["brainstem"], fine))
-    add(Structure("fourth_ventricle", anatomy.solids["fourth_ventricle"], 0),
-        csf_t2, _constant(tof_levels["csf"]))
-    add(Structure("clivus", anatomy.solids["clivus"], 0, smooth=True),
-        _textured(t2_levels["clivus"], fine), _textured(tof_levels["clivus"], fine))
+        _textured(tof_levels["brainstem"], fine),
+    )
+    add(
+        Structure("fourth_ventricle", anatomy.solids["fourth_ventricle"], 0),
+        csf_t2,
+        _constant(tof_levels["csf"]),
+    )
+    add(
+        Structure("clivus", anatomy.solids["clivus"], 0, smooth=True),
+        _textured(t2_levels["clivus"], fine),
+        _textured(tof_levels["clivus"], fine),
+    )
     for side in SIDES:
-        add(Structure(f"petrous_{side}", anatomy.solids[f"petrous_{side}"], 0, smooth=True),
-            _constant(t2_levels["bone"]), _constant(tof_levels["bone"]))
+        add(
+            Structure(f"petrous_{side}", anatomy.solids[f"petrous_{side}"], 0, smooth=True),
+            _constant(t2_levels["bone"]),
+            _constant(tof_levels["bone"]),
+        )
     for side in SIDES:
-        add(Structure(f"iam_{side}", anatomy.solids[f"iam_{side}"], 2),
-            csf_t2, _constant(tof_levels["csf"]))
+        add(
+            Structure(f"iam_{side}", anatomy.solids[f"iam_{side}"], 2),
+            csf_t2,
+            _constant(tof_levels["csf"]),
+        )
     nerve_labels = {"V": 5, "VIII": 4, "VII": 3}
     for name in ("V", "VIII", "VII"):
         for side in SIDES:
             nerve = anatomy.nerves[f"{name}_{side}"]
             level = u(0.2, 0.3)
             t2_levels[nerve.key] = level
-            add(Structure(nerve.key, nerve.tube(), nerve_labels[name]),
+            add(
+                Structure(nerve.key, nerve.tube(), nerve_labels[name]),
                 _textured(level, _Waves(rng, 4, (2.0, 6.0), 0.012)),
-                _constant(tof_levels["nerve"]))
+                _constant(tof_levels["nerve"]),
+            )
     dropped: list[str] = []
     veins = [v for v in anatomy.vessels.values() if v.kind == "vein"]
     arteries = [v for v in anatomy.vessels.values() if v.kind == "artery"]
@@ -154,7 +222,8 @@ def make_appearance(
                 brightness = 0.0
             tof_levels[vessel.key] = brightness
             tof_tex = (
-                _flow_texture(tube, brightness) if brightness > 0
+                _flow_texture(tube, brightness)
+                if brightness > 0
                 else _constant(tof_levels["brainstem"])
             )
         t2_levels[vessel.key] = level
@@ -165,17 +234,18 @@ def make_appearance(
     tof_bias = _Waves(rng, 4, (120.0, 300.0), 0.05)
     bands = _Banding(rng) if banding else None
 
-    def t2_modulate(points: np.ndarray, values: np.ndarray) -> np.ndarray:
-        values = values * (1.0 + t2_bias(points))
+    def t2_modulate(vox_to_local: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+        field = 1.0 + t2_bias.grid(vox_to_local, shape)
         if bands is not None:
-            values = values * bands(points)
-        return values
+            field *= bands.grid(vox_to_local, shape)
+        return field
 
-    def tof_modulate(points: np.ndarray, values: np.ndarray) -> np.ndarray:
-        return values * (1.0 + tof_bias(points))
+    def tof_modulate(vox_to_local: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+        return 1.0 + tof_bias.grid(vox_to_local, shape)
 
-    return Appearance(structures, t2, tof, t2_modulate, tof_modulate, dropped, t2_levels,
-                      tof_levels)
+    return Appearance(
+        structures, t2, tof, t2_modulate, tof_modulate, dropped, t2_levels, tof_levels
+    )
 
 
 def _folia(cb: Ellipsoid, level: float, rng: np.random.Generator) -> Texture:
@@ -224,26 +294,29 @@ def _flow_texture(tube: Tube, brightness: float) -> Texture:
 
 
 def _csf_texture(anatomy: Anatomy, rng: np.random.Generator, flow_voids: bool) -> Texture:
-    slow = _Waves(rng, 4, (20.0, 60.0), 0.015)
-    centres = np.zeros((0, 3), dtype=np.float32)
-    widths = depths = np.zeros(0, dtype=np.float32)
-    if flow_voids:
-        pts = []
-        while len(pts) < int(rng.integers(3, 7)):
-            side = rng.choice([-1.0, 1.0])
-            p = np.array([side * rng.uniform(0.0, 18.0), rng.uniform(-2.0, 16.0),
-                          rng.uniform(-8.0, 18.0)])
-            if anatomy.brainstem.sdf(p[None])[0] > 1.0:
-                pts.append(p)
-        centres = np.array(pts, dtype=np.float32)
-        widths = rng.uniform(0.8, 2.0, size=len(pts)).astype(np.float32)
-        depths = rng.uniform(0.35, 0.7, size=len(pts)).astype(np.float32)
+    """CSF: 1.0 (the coil field shades it), with optional pulsation flow voids -- dark blobs
+    in the prepontine and CPA cisterns."""
+    if not flow_voids:
+        return _constant(1.0)
+    pts = []
+    while len(pts) < int(rng.integers(3, 7)):
+        side = rng.choice([-1.0, 1.0])
+        p = np.array(
+            [side * rng.uniform(0.0, 18.0), rng.uniform(-2.0, 16.0), rng.uniform(-8.0, 18.0)]
+        )
+        if anatomy.brainstem.sdf(p[None])[0] > 1.0:
+            pts.append(p)
+    centres = np.array(pts, dtype=np.float32)
+    widths = rng.uniform(0.8, 2.0, size=len(pts)).astype(np.float32)
+    depths = rng.uniform(0.35, 0.7, size=len(pts)).astype(np.float32)
 
     def tex(points: np.ndarray) -> np.ndarray:
-        out = np.float32(1.0) + slow(points)
+        out = np.ones(len(points), dtype=np.float32)
         for c, w, dep in zip(centres, widths, depths):
-            d = points - c
-            out *= np.float32(1.0) - dep * np.exp(-np.einsum("ij,ij->i", d, d) / (2 * w * w))
+            near = np.flatnonzero(np.all(np.abs(points - c) < 4 * w, axis=1))
+            if len(near):
+                d = points[near] - c
+                out[near] *= 1.0 - dep * np.exp(-np.einsum("ij,ij->i", d, d) / (2 * w * w))
         return out
 
     return tex
@@ -258,6 +331,7 @@ class _Banding:
         self.depth = np.float32(rng.uniform(0.6, 0.85))
         self.width = np.float32(rng.uniform(0.15, 0.3))
 
-    def __call__(self, points: np.ndarray) -> np.ndarray:
-        wrapped = np.angle(np.exp(1j * (self.phase(points) - np.pi))).astype(np.float32)
+    def grid(self, vox_to_local: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
+        phase = self.phase.grid(vox_to_local, shape)
+        wrapped = np.mod(phase, np.float32(2 * np.pi)) - np.float32(np.pi)  # 0 at odd pi
         return np.float32(1.0) - self.depth * np.exp(-(wrapped**2) / (2 * self.width**2))

@@ -16,9 +16,8 @@ structure marked ``smooth`` (large solids whose radius of curvature is many voxe
 cerebellum, bone, the head's layers) the voxel's fraction is computed exactly for the tangent
 plane (`box_fraction`, the limit of infinite sub-sampling of a flat surface) instead, which keeps a
 512 x 512 field of view cheap; any voxel crossed by a fine structure (brainstem, nerves, vessels,
-IAM, fourth ventricle) or by two surfaces is sub-sampled. Labels come from the same samples:
-the label with most samples (so any label
-covering more than half the voxel).
+IAM, fourth ventricle) or by two surfaces is sub-sampled. Labels come from the same samples: the
+label with most samples (so any label covering more than half the voxel).
 """
 
 from __future__ import annotations
@@ -118,8 +117,12 @@ def render(
     for st in structures:
         low, high = st.shape.bounds()
         corners = np.array(
-            [[x, y, z] for x in (low[0], high[0]) for y in (low[1], high[1])
-             for z in (low[2], high[2])]
+            [
+                [x, y, z]
+                for x in (low[0], high[0])
+                for y in (low[1], high[1])
+                for z in (low[2], high[2])
+            ]
         )
         corners = np.clip(corners, -1e5, 1e5)
         ijk = corners @ local_to_vox[:3, :3].T + local_to_vox[:3, 3]
@@ -130,8 +133,18 @@ def render(
     label_lut = np.array([0] + [st.label for st in structures], dtype=np.uint8)
     offsets = _sub_offsets(supersample) @ vox_to_local[:3, :3].T
     job = _SlabJob(
-        structures, boxes, texture_list, label_lut, shape, vox_to_local, half_diag, ramp_width,
-        offsets.astype(np.float32), modulate, image, label_map,
+        structures,
+        boxes,
+        texture_list,
+        label_lut,
+        shape,
+        vox_to_local,
+        half_diag,
+        ramp_width,
+        offsets.astype(np.float32),
+        modulate,
+        image,
+        label_map,
     )
     # About 1.5 M voxels per slab.
     per_slice = shape[0] * shape[1]
@@ -150,10 +163,24 @@ def _zero(points: np.ndarray) -> np.ndarray:
     return np.zeros(len(points), dtype=np.float32)
 
 
+_zero.value = 0.0  # type: ignore[attr-defined]
+
+
 class _SlabJob:
     def __init__(
-        self, structures, boxes, textures, label_lut, shape, vox_to_local, half_diag, ramp_width,
-        offsets, modulate, image, label_map,
+        self,
+        structures,
+        boxes,
+        textures,
+        label_lut,
+        shape,
+        vox_to_local,
+        half_diag,
+        ramp_width,
+        offsets,
+        modulate,
+        image,
+        label_map,
     ) -> None:
         self.structures = structures
         self.boxes = boxes
@@ -168,23 +195,20 @@ class _SlabJob:
         self.image = image
         self.label_map = label_map
         self.n_mat = len(structures) + 1
+        values = [getattr(t, "value", None) for t in textures]
+        self.is_textured = np.array([v is None for v in values])
+        self.constant_lut = np.array([0.0 if v is None else v for v in values], dtype=np.float32)
 
     def centres(self, k0: int, k1: int) -> np.ndarray:
         ni, nj = self.shape[0], self.shape[1]
-        i, j, k = np.meshgrid(
-            np.arange(ni, dtype=np.float64), np.arange(nj, dtype=np.float64),
-            np.arange(k0, k1, dtype=np.float64), indexing="ij",
-        )
-        a = self.vox_to_local
-        out = np.empty((i.size, 3), dtype=np.float32)
+        i = np.arange(ni, dtype=np.float32)[:, None, None]
+        j = np.arange(nj, dtype=np.float32)[None, :, None]
+        k = np.arange(k0, k1, dtype=np.float32)[None, None, :]
+        a = self.vox_to_local.astype(np.float32)
+        out = np.empty((ni, nj, k1 - k0, 3), dtype=np.float32)
         for axis in range(3):
-            out[:, axis] = (
-                a[axis, 0] * i.ravel()
-                + a[axis, 1] * j.ravel()
-                + a[axis, 2] * k.ravel()
-                + a[axis, 3]
-            )
-        return out
+            out[..., axis] = a[axis, 0] * i + a[axis, 1] * j + (a[axis, 2] * k + a[axis, 3])
+        return out.reshape(-1, 3)
 
     def __call__(self, k0: int, k1: int) -> None:
         ni, nj = self.shape[0], self.shape[1]
@@ -198,11 +222,24 @@ class _SlabJob:
             blo, bhi = max(lo[2], k0), min(hi[2], k1)
             if blo >= bhi or lo[0] >= hi[0] or lo[1] >= hi[1]:
                 continue
-            ii = np.arange(lo[0], hi[0])
-            jj = np.arange(lo[1], hi[1])
-            kk = np.arange(blo, bhi) - k0
-            idx = ((ii[:, None, None] * nj + jj[None, :, None]) * nk + kk[None, None, :]).ravel()
-            p = pts[idx]
+            if (
+                lo[0] == 0
+                and lo[1] == 0
+                and hi[0] == ni
+                and hi[1] == nj
+                and blo == k0
+                and bhi == k1
+            ):
+                idx = np.arange(n)  # the whole slab: no gather
+                p = pts
+            else:
+                ii = np.arange(lo[0], hi[0])
+                jj = np.arange(lo[1], hi[1])
+                kk = np.arange(blo, bhi) - k0
+                idx = (
+                    (ii[:, None, None] * nj + jj[None, :, None]) * nk + kk[None, None, :]
+                ).ravel()
+                p = pts[idx]
             margin = self.half_diag * (1.0 if st.shape.exact else 1.3) + 1e-3
             if isinstance(st.shape, Tube):
                 dist, hint = st.shape.nearest(p, st.shape.r_max + margin + 1e-3)
@@ -211,7 +248,7 @@ class _SlabJob:
                 sd[ok] = dist[ok] - st.shape.radii[hint[ok]]
                 hint = np.where(ok, hint, 0)
             else:
-                sd = st.shape.sdf(p)
+                sd = st.shape.banded_sdf(p, margin)
                 hint = None
             inner = sd < -margin
             full[idx[inner]] = sid
@@ -248,17 +285,27 @@ class _SlabJob:
                 plane_pairs = ~sub_pairs
                 if np.any(plane_pairs):
                     self._planar(
-                        pts, full, vox[plane_pairs], sids[plane_pairs], sds[plane_pairs], values,
+                        pts,
+                        full,
+                        vox[plane_pairs],
+                        sids[plane_pairs],
+                        sds[plane_pairs],
+                        values,
                         labels,
                     )
                     mixed[vox[plane_pairs]] = True
         pure = ~mixed
-        counts = np.bincount(full[pure], minlength=self.n_mat)
-        pure_idx = np.flatnonzero(pure)
-        pure_mat = full[pure_idx]
-        for m in np.flatnonzero(counts):
-            sel = pure_idx[pure_mat == m]
-            values[sel] = self.textures[m](pts[sel])
+        # Pure voxels: materials of constant intensity by one table look-up, the others
+        # (textured) one by one.
+        pure_values = self.constant_lut[full]
+        values = np.where(pure, pure_values, values)
+        textured = pure & self.is_textured[full]
+        if np.any(textured):
+            t_idx = np.flatnonzero(textured)
+            t_mat = full[t_idx]
+            for m in np.unique(t_mat):
+                sel = t_idx[t_mat == m]
+                values[sel] = self.textures[m](pts[sel])
         if self.modulate is not None:
             values = self.modulate(pts, values)
         self.image[:, :, k0:k1] = values.reshape(ni, nj, nk)

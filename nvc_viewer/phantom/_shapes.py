@@ -48,6 +48,11 @@ class Shape:
         """Axis-aligned box ``(low, high)`` (each ``(3,)``, mm) holding the whole solid."""
         raise NotImplementedError  # pragma: no cover - interface
 
+    def banded_sdf(self, points: np.ndarray, band: float) -> np.ndarray:
+        """The signed distance where it is within ``band`` of zero; elsewhere only its sign
+        matters (shapes may return any value beyond the band, with the right sign)."""
+        return self.sdf(points)
+
     def normals(self, points: np.ndarray, h: float = 0.02) -> np.ndarray:
         """Unit outward normal (gradient of the distance) at ``(N, 3)`` points."""
         g = np.empty_like(points, dtype=np.float64)
@@ -93,6 +98,18 @@ class Ellipsoid(Shape):
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         return self.centre - self.radii, self.centre + self.radii
 
+    def banded_sdf(self, points: np.ndarray, band: float) -> np.ndarray:
+        dt = points.dtype
+        q = (points - self.centre.astype(dt)) / self.radii.astype(dt)
+        k0 = np.sqrt(np.einsum("ij,ij->i", q, q))
+        # near the surface the distance is about (k0 - 1) * radius: the band in k0 is narrow
+        near = np.abs(k0 - 1.0) <= 1.5 * band / float(self.radii.min()) + 1e-6
+        out = np.where(k0 < 1.0, np.float32(-2.0 * band - 1.0), np.float32(2.0 * band + 1.0))
+        out = out.astype(dt)
+        if np.any(near):
+            out[near] = self.sdf(points[near])
+        return out
+
     def normals(self, points: np.ndarray, h: float = 0.0) -> np.ndarray:
         g = (points - self.centre) / self.radii**2
         return g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
@@ -127,9 +144,7 @@ class ProfileColumn(Shape):
         self.b = np.asarray(b, dtype=np.float64)
         self.y = np.asarray(y, dtype=np.float64)
         dz = self.z[1] - self.z[0]
-        slope = np.maximum.reduce(
-            [np.abs(np.gradient(v, dz)) for v in (self.a, self.b, self.y)]
-        )
+        slope = np.maximum.reduce([np.abs(np.gradient(v, dz)) for v in (self.a, self.b, self.y)])
         # The in-plane distance over-estimates the 3-D one where the profile slopes; dividing
         # by sqrt(1 + slope^2) keeps it a near-lower bound.
         self.shrink = 1.0 / np.sqrt(1.0 + slope**2)

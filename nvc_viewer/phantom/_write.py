@@ -46,10 +46,20 @@ PHANTOM_DATE = "20000101"
 PHANTOM_TIME = "120000"
 
 _SERIES = {
-    "t2": {"folder": "t2_ciss", "nifti": "t2_ciss.nii.gz", "number": 3,
-           "sequence_name": "*ci3d1", "scanning_sequence": "GR"},
-    "tof": {"folder": "tof", "nifti": "tof.nii.gz", "number": 5,
-            "sequence_name": "*fl3d1r_t70", "scanning_sequence": "GR"},
+    "t2": {
+        "folder": "t2_ciss",
+        "nifti": "t2_ciss.nii.gz",
+        "number": 3,
+        "sequence_name": "*ci3d1",
+        "scanning_sequence": "GR",
+    },
+    "tof": {
+        "folder": "tof",
+        "nifti": "tof.nii.gz",
+        "number": 5,
+        "sequence_name": "*fl3d1r_t70",
+        "scanning_sequence": "GR",
+    },
 }
 
 
@@ -162,8 +172,9 @@ def write_case(
     return {k: out_dir / p.relative_to(tmp) for k, p in written.items()}
 
 
-def _write_into(phantom: Phantom, folder: Path, fmt: str, enhanced: bool,
-                scale: float) -> dict[str, Path]:
+def _write_into(
+    phantom: Phantom, folder: Path, fmt: str, enhanced: bool, scale: float
+) -> dict[str, Path]:
     out: dict[str, Path] = {}
     images = {"t2": _as_int16(phantom.t2, scale), "tof": _as_int16(phantom.tof, scale)}
     uids = phantom_uids(phantom) if fmt == "dicom" else {}
@@ -183,8 +194,10 @@ def _write_into(phantom: Phantom, folder: Path, fmt: str, enhanced: bool,
     truth["source"] = {
         "kind": fmt,
         "series": [
-            {"role": role,
-             "uid_sha256": hashlib.sha256(uids[role].encode()).hexdigest() if uids else None}
+            {
+                "role": role,
+                "uid_sha256": hashlib.sha256(uids[role].encode()).hexdigest() if uids else None,
+            }
             for role in ("t2", "tof")
         ],
     }
@@ -207,8 +220,9 @@ def _write_into(phantom: Phantom, folder: Path, fmt: str, enhanced: bool,
     return out
 
 
-def _write_dicom(volume: Volume, folder: Path, role: str, spec: dict, uids: dict[str, str],
-                 enhanced: bool) -> None:
+def _write_dicom(
+    volume: Volume, folder: Path, role: str, spec: dict, uids: dict[str, str], enhanced: bool
+) -> None:
     from ..io.dicom_write import write_series
 
     description = volume.meta.description or spec["folder"]

@@ -71,8 +71,9 @@ class Box:
         ``offset`` is the position of ``mask[0, 0, 0]`` in the grid of shape ``grid_shape``
         (default: the mask's own grid).
         """
-        idx = [np.nonzero(mask.any(axis=tuple(a for a in range(3) if a != ax)))[0] for ax in
-               range(3)]
+        idx = [
+            np.nonzero(mask.any(axis=tuple(a for a in range(3) if a != ax)))[0] for ax in range(3)
+        ]
         if any(i.size == 0 for i in idx):
             return None
         m = np.broadcast_to(np.asarray(margin_vox, dtype=int), (3,))
@@ -99,9 +100,9 @@ class Box:
     def affine(self, full_affine: np.ndarray) -> np.ndarray:
         """Voxel -> RAS affine of the crop, from the full grid's affine."""
         out = np.array(full_affine, dtype=np.float64, copy=True)
-        out[:3, 3] = full_affine[:3, :3] @ np.asarray(self.lo, dtype=np.float64) + full_affine[
-            :3, 3
-        ]
+        out[:3, 3] = (
+            full_affine[:3, :3] @ np.asarray(self.lo, dtype=np.float64) + full_affine[:3, 3]
+        )
         return out
 
     def union(self, other: Box) -> Box:

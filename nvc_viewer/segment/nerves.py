@@ -10,11 +10,11 @@ thick as VII (about 1.2 mm). V (about 2.5 mm) leaves the mid-pons and runs forwa
 Tracking is by minimal paths (`centreline.minimal_path`) through a cost that is low on the axis
 of a dark tube of the nerve's calibre: the scale-normalised Hessian eigenvalue at a scale matched
 to the radius (sigma ~ r / 1.4). VIII is traced first at its scale, from the brainstem surface to
-the IAM; VII then at its own scale with VIII forbidden; TOF-bright voxels (arteries) cost more.
-A path stops
-where it reaches the brainstem's surface; the attached segment of VII, which lies on the pons for
-about 10 mm before the root detachment point (RDP), is then followed along the surface by a
-second, "as far as it stays tubular" path, and likewise the meatal part inside the IAM.
+the IAM; VII then at its own scale with VIII's core forbidden; TOF-bright voxels (arteries) cost
+more. A path stops where it reaches the brainstem's surface; the attached segment of VII, which
+lies on the pons for about 10 mm before the root detachment point (RDP), is then followed within
+a thin band over the surface by a second, "as far as it stays tubular" path. Inside the IAM the
+roots nearly touch: there each is followed along the canal's axis (`_march`).
 
 The voxel path is refined to sub-voxel positions (darkness centroid in the plane normal to the
 path, with other structures masked out) and smoothed; the radius along it comes from the
@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
-from skimage.graph import MCP_Geometric
 
 from . import centreline as cl
 from .crop import Box
@@ -99,8 +98,13 @@ class NerveTrack:
 
 # -- anatomy helpers ---------------------------------------------------------------------------
 def find_iam(
-    bone: np.ndarray, cistern: np.ndarray, spacing: np.ndarray, *, reach_mm: float = 4.5,
-    enclosed: float = 0.6, coarse_mm: float = 1.0,
+    bone: np.ndarray,
+    cistern: np.ndarray,
+    spacing: np.ndarray,
+    *,
+    reach_mm: float = 4.5,
+    enclosed: float = 0.6,
+    coarse_mm: float = 1.0,
 ) -> np.ndarray:
     """Internal auditory meatus (and other CSF pockets deep in bone) as a mask.
 
@@ -123,8 +127,15 @@ def find_iam(
     cand = np.argwhere(near)
     coarse = np.zeros(b.shape, bool)
     if len(cand):
-        dirs = np.array([(x, y, z) for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1)
-                         if (x, y, z) != (0, 0, 0)])
+        dirs = np.array(
+            [
+                (x, y, z)
+                for x in (-1, 0, 1)
+                for y in (-1, 0, 1)
+                for z in (-1, 0, 1)
+                if (x, y, z) != (0, 0, 0)
+            ]
+        )
         hits = np.zeros(len(cand), np.int32)
         flat_bone = b.ravel()
         strides = np.array([shape[1] * shape[2], shape[2], 1])
@@ -143,8 +154,9 @@ def find_iam(
     return fine[: shape0[0], : shape0[1], : shape0[2]] & cistern & ~bone
 
 
-def distance_to_surface(points_ijk: np.ndarray, mask: np.ndarray, spacing: np.ndarray,
-                        tree: cKDTree | None = None) -> np.ndarray:
+def distance_to_surface(
+    points_ijk: np.ndarray, mask: np.ndarray, spacing: np.ndarray, tree: cKDTree | None = None
+) -> np.ndarray:
     """Distance (mm) from points to the boundary voxels of ``mask`` (negative inside)."""
     if tree is None:
         tree = surface_tree(mask, spacing)
@@ -169,36 +181,26 @@ def _cost_from_strength(strength: np.ndarray, scale: float, floor: float = 0.03)
     return (1.0 / (floor + s)).astype(np.float64)
 
 
-def _sub_mcp(cost: np.ndarray, spacing: np.ndarray) -> tuple[MCP_Geometric, Box] | None:
-    finite = np.isfinite(cost)
-    box = Box.of_mask(finite, margin_vox=1)
-    if box is None:
-        return None
-    return MCP_Geometric(np.ascontiguousarray(cost[box.slices]),
-                         sampling=tuple(float(s) for s in spacing)), box
-
-
 def _path(cost: np.ndarray, starts: np.ndarray, ends: np.ndarray,
           spacing: np.ndarray) -> np.ndarray | None:
-    """Minimal path on the bounding box of the finite costs (much cheaper than the crop)."""
-    sub = _sub_mcp(cost, spacing)
-    if sub is None or len(starts) == 0 or len(ends) == 0:
+    """Cheapest path (voxel indices) from any start to any end through the finite costs."""
+    if len(starts) == 0 or len(ends) == 0:
         return None
-    mcp, box = sub
+    box = Box.of_mask(np.isfinite(cost), margin_vox=0)
+    if box is None:
+        return None
     lo = np.asarray(box.lo)
-    st = starts - lo
-    en = ends - lo
-    keep_s = np.all((st >= 0) & (st < box.shape), axis=1)
-    keep_e = np.all((en >= 0) & (en < box.shape), axis=1)
-    st, en = st[keep_s], en[keep_e]
-    if len(st) == 0 or len(en) == 0:
+    g = cl.VoxelGraph(cost[box.slices], spacing)
+    s_ids = g.node(np.asarray(starts) - lo)
+    e_ids = g.node(np.asarray(ends) - lo)
+    e_ids = e_ids[e_ids >= 0]
+    if e_ids.size == 0 or (s_ids >= 0).sum() == 0:
         return None
-    cum, _ = mcp.find_costs([tuple(p) for p in st], [tuple(p) for p in en], find_all_ends=False)
-    ec = cum[tuple(en.T)]
-    if not np.isfinite(ec).any():
+    dist, pred = g.distances(s_ids)
+    d_end = dist[e_ids]
+    if not np.isfinite(d_end).any():
         return None
-    best = en[int(np.argmin(ec))]
-    return np.asarray(mcp.traceback(tuple(best)), dtype=np.int64) + lo
+    return g.path_to(pred, int(e_ids[int(np.argmin(d_end))])) + lo
 
 
 def _extend(cost: np.ndarray, start: np.ndarray, spacing: np.ndarray, *,
@@ -211,35 +213,36 @@ def _extend(cost: np.ndarray, start: np.ndarray, spacing: np.ndarray, *,
     farthest (straight line) from ``start`` ends the path.
     """
     box = Box.around(start, reach_mm, spacing, cost.shape)
-    finite = Box.of_mask(np.isfinite(cost[box.slices]), margin_vox=1, offset=box.lo,
-                         grid_shape=cost.shape)
-    if finite is not None:
-        box = box.intersect(finite.union(Box(tuple(start), tuple(np.asarray(start) + 1),
-                                             cost.shape)))
-    c = np.ascontiguousarray(cost[box.slices])
-    s = tuple(np.asarray(start) - np.asarray(box.lo))
-    if not np.isfinite(c[s]):
-        c = c.copy()
-        c[s] = 1.0
-    mcp = MCP_Geometric(c, sampling=tuple(float(x) for x in spacing))
-    cum, _ = mcp.find_costs([s])
-    unit = np.where(np.isfinite(c), 1.0, np.inf)
-    length, _ = MCP_Geometric(unit, sampling=tuple(float(x) for x in spacing)).find_costs([s])
+    c = np.array(cost[box.slices], dtype=np.float64)
+    s = np.asarray(start) - np.asarray(box.lo)
+    if not np.isfinite(c[tuple(s)]):
+        c[tuple(s)] = 1.0
+    g = cl.VoxelGraph(c, spacing)
+    s_id = g.node(s[None])
+    cum, pred = g.distances(s_id)
+    length, _ = g.distances(s_id, unit=True)
     ok = np.isfinite(cum) & (length > 0) & (cum <= max_mean_cost * np.maximum(length, 1e-6))
     if max_length_mm is not None:
         ok &= length <= max_length_mm
     if not ok.any():
         return None
-    idx = np.argwhere(ok)
-    dist = np.linalg.norm((idx - np.asarray(s)) * spacing, axis=1)
-    far = idx[int(np.argmax(dist))]
+    ids = np.flatnonzero(ok)
+    idx = g.ijk()[ids]
+    dist = np.linalg.norm((idx - s) * spacing, axis=1)
     if dist.max() < 1.0:
         return None
-    return np.asarray(mcp.traceback(tuple(far)), dtype=np.int64) + np.asarray(box.lo)
+    far = int(ids[int(np.argmax(dist))])
+    return g.path_to(pred, far) + np.asarray(box.lo)
 
 
-def _cut_weak_tail(path: np.ndarray, strength: np.ndarray, spacing: np.ndarray, *,
-                   level: float = 0.035, run_mm: float = 1.0) -> np.ndarray:
+def _cut_weak_tail(
+    path: np.ndarray,
+    strength: np.ndarray,
+    spacing: np.ndarray,
+    *,
+    level: float = 0.035,
+    run_mm: float = 1.0,
+) -> np.ndarray:
     """Cut an extension where the tube fades: the first stretch of ``run_mm`` below ``level``."""
     if path is None or len(path) < 3:
         return path
@@ -259,9 +262,16 @@ def _cut_weak_tail(path: np.ndarray, strength: np.ndarray, spacing: np.ndarray, 
     return path
 
 
-def _meatal_line(scene: Scene, costs: _Costs, side_m: np.ndarray, start: np.ndarray,
-                 exclude: np.ndarray, *, radius: float = NERVE_RADIUS_MM["VII"],
-                 length_mm: float = 12.0) -> np.ndarray | None:
+def _meatal_line(
+    scene: Scene,
+    costs: _Costs,
+    side_m: np.ndarray,
+    start: np.ndarray,
+    exclude: np.ndarray,
+    *,
+    radius: float = NERVE_RADIUS_MM["VII"],
+    length_mm: float = 12.0,
+) -> np.ndarray | None:
     """The root's course in the internal auditory meatus: straight along the canal's axis.
 
     Inside the canal VII and VIII run parallel to it and nearly touch, too close for a
@@ -286,9 +296,18 @@ def _meatal_line(scene: Scene, costs: _Costs, side_m: np.ndarray, start: np.ndar
     return _march(scene, s0, a, radius, exclude, length_mm)
 
 
-def _march(scene: Scene, start_mm: np.ndarray, direction: np.ndarray, radius: float,
-           exclude: np.ndarray, length_mm: float, *, step_mm: float = 0.5,
-           max_side_step_mm: float = 0.25, level: float = 0.6) -> np.ndarray | None:
+def _march(
+    scene: Scene,
+    start_mm: np.ndarray,
+    direction: np.ndarray,
+    radius: float,
+    exclude: np.ndarray,
+    length_mm: float,
+    *,
+    step_mm: float = 0.5,
+    max_side_step_mm: float = 0.25,
+    level: float = 0.6,
+) -> np.ndarray | None:
     """Follow a dark tube from a point along a known direction (a ridge follower).
 
     Each step moves ``step_mm`` along ``direction`` and then towards the darkness centroid
@@ -302,10 +321,7 @@ def _march(scene: Scene, start_mm: np.ndarray, direction: np.ndarray, radius: fl
     half = np.ceil(win / sp).astype(int)
     offs = np.stack(np.meshgrid(*[np.arange(-h, h + 1) for h in half], indexing="ij"), -1)
     offs = offs.reshape(-1, 3)
-    smooth = scene.info.get("_norm_s")
-    if smooth is None:
-        smooth = ndimage.gaussian_filter(scene.norm, 0.3 / sp)
-        scene.info["_norm_s"] = smooth
+    smooth = _smoothed(scene)
     blocked = exclude | scene.masks.bone
     p = np.asarray(start_mm, dtype=np.float64)
     out = [p / sp]
@@ -318,8 +334,11 @@ def _march(scene: Scene, start_mm: np.ndarray, direction: np.ndarray, radius: fl
         rel = vox * sp - q
         along = rel @ a
         perp = rel - along[:, None] * a
-        keep = (np.abs(along) <= 0.5 * max(sp.max(), step_mm)) & (
-            np.linalg.norm(perp, axis=1) <= win) & ~blocked[tuple(vox.T)]
+        keep = (
+            (np.abs(along) <= 0.5 * max(sp.max(), step_mm))
+            & (np.linalg.norm(perp, axis=1) <= win)
+            & ~blocked[tuple(vox.T)]
+        )
         w = np.clip(0.55 - scene.norm[tuple(vox.T)], 0.0, None) * keep
         if w.sum() > 1e-6:
             shift = (w[:, None] * perp).sum(axis=0) / w.sum()
@@ -475,8 +494,7 @@ def radius_profile(
         along = np.einsum("nmk,nk->nm", rel, t)
         dperp = np.linalg.norm(rel - along[..., None] * t[:, None, :], axis=2)
         # soft slab edges: a voxel's share of the slab is its overlap along the axis
-        share = np.clip(0.5 + (0.5 * slab_mm - np.abs(along)) / max(spacing.min(), 1e-6),
-                        0.0, 1.0)
+        share = np.clip(0.5 + (0.5 * slab_mm - np.abs(along)) / max(spacing.min(), 1e-6), 0.0, 1.0)
         keep = inside & (dperp <= window_mm)
         if away_from is not None:
             proj = np.einsum("nmk,nk->nm", rel, away_from[c0 : c0 + chunk])
@@ -569,9 +587,13 @@ class _Costs:
 
     def at_scale(self, sigma_mm: float) -> np.ndarray:
         """The strength map closest to ``sigma_mm`` (0.4 VII, 0.75 VIII, 1.0 V)."""
-        return min(((abs(sigma_mm - s), a) for s, a in
-                    ((0.4, self.small), (0.75, self.large), (1.0, self.v))),
-                   key=lambda x: x[0])[1]
+        return min(
+            (
+                (abs(sigma_mm - s), a)
+                for s, a in ((0.4, self.small), (0.75, self.large), (1.0, self.v))
+            ),
+            key=lambda x: x[0],
+        )[1]
 
 
 def _costs(scene: Scene) -> _Costs:
@@ -583,7 +605,12 @@ def _costs(scene: Scene) -> _Costs:
     iam = find_iam(m.bone, m.cistern, sp)
     # nerves never touch bone outside the meatus's far end: its partial-volume rim is not a tube
     near_bone = dilate_mm(m.bone, 0.5, sp)
-    cand = (m.dark | (shell & (norm < 0.62)) | (iam & (norm < 0.7))) & ~near_bone
+    # a 1.2 mm root in 0.8 mm voxels is partial volume through and through: with coarse voxels
+    # paths may run through brighter voxels (up to 0.75; the cost keeps them on the darkest line)
+    h = float(np.max(sp))
+    level = 0.62 + 0.13 * float(np.clip((h - 0.55) / 0.2, 0.0, 1.0))
+    loose = (norm < level) & m.cistern & ~m.bodies & ~m.brainstem
+    cand = (m.dark | loose | (shell & (norm < 0.62)) | (iam & (norm < 0.75))) & ~near_bone
     ss = scene.info.get("_scales")
     if ss is None:
         ss = tube_scales(scene, extra=cand)
@@ -622,23 +649,35 @@ def _voxel_path_to_track(
     mm = cl.resample(mm, STEP_MM)
     mm = cl.smooth(mm, 2.0)
     pts = mm / sp
-    pts = refine_centreline(scene.norm, pts, sp, radius,
-                            exclude=exclude | scene.masks.brainstem | scene.masks.bone)
+    pts = refine_centreline(
+        scene.norm, pts, sp, radius, exclude=exclude | scene.masks.brainstem | scene.masks.bone
+    )
     mm = cl.smooth(pts * sp, 3.0)
     mm = cl.resample(mm, STEP_MM)
     pts = mm / sp
-    pts = _trim_bright_ends(scene.norm, pts, sp)
-    r = radius_profile(scene.norm, pts, sp, window_mm=radius + 0.9,
-                       exclude=exclude | scene.masks.brainstem | scene.masks.bone)
+    pts = _trim_bright_ends(_smoothed(scene), pts)
+    r = radius_profile(
+        scene.norm,
+        pts,
+        sp,
+        window_mm=radius + 0.55,
+        exclude=exclude | scene.masks.brainstem | scene.masks.bone,
+    )
     return pts, r
 
 
-def _trim_bright_ends(norm: np.ndarray, pts: np.ndarray, spacing: np.ndarray,
-                      level: float = 0.6) -> np.ndarray:
+def _smoothed(scene: Scene) -> np.ndarray:
+    """The normalised T2 smoothed by 0.3 mm (computed once per scene)."""
+    sm = scene.info.get("_norm_s")
+    if sm is None:
+        sm = ndimage.gaussian_filter(scene.norm, 0.3 / scene.spacing)
+        scene.info["_norm_s"] = sm
+    return sm
+
+
+def _trim_bright_ends(smooth: np.ndarray, pts: np.ndarray, level: float = 0.6) -> np.ndarray:
     """Drop end points that lie in CSF (a path overshooting the end of a root)."""
-    val = ndimage.map_coordinates(
-        ndimage.gaussian_filter(norm, 0.3 / spacing), pts.T, order=1, mode="nearest"
-    )
+    val = ndimage.map_coordinates(smooth, pts.T, order=1, mode="nearest")
     dark = np.nonzero(val < level)[0]
     if dark.size == 0:
         return pts
@@ -647,10 +686,30 @@ def _trim_bright_ends(norm: np.ndarray, pts: np.ndarray, spacing: np.ndarray,
 
 def _track_mask(points: np.ndarray, radius: float, shape: tuple[int, ...],
                 spacing: np.ndarray) -> np.ndarray:
-    m = np.zeros(shape, bool)
-    idx = np.clip(np.rint(points).astype(int), 0, np.array(shape) - 1)
-    m[tuple(idx.T)] = True
-    return dilate_mm(m, radius, spacing)
+    """The voxels a path passes through, grown by ``radius`` mm (half a voxel more)."""
+    pts = np.asarray(points, dtype=np.float64)
+    if len(pts) > 1:
+        mm = cl.resample(pts * spacing, min(0.5 * float(np.min(spacing)), 0.25))
+        pts = mm / spacing
+    r = float(radius) + 0.5 * float(np.min(spacing))
+    return _balls(pts, np.full(len(pts), r), shape, spacing)
+
+
+def _lateral_edge(scene: Scene, side: str, allowed: np.ndarray, band_mm: float = 3.0
+                  ) -> np.ndarray:
+    """Allowed voxels within ``band_mm`` of the crop's lateral face on ``side``."""
+    a = scene.affine
+    # the array axis closest to R-L and which end of it is lateral on this side
+    ax = int(np.argmax(np.abs(a[0, :3]) / scene.spacing))
+    toward_right = a[0, ax] > 0
+    n = scene.shape[ax]
+    k = max(1, int(np.ceil(band_mm / scene.spacing[ax])))
+    sl = [slice(None)] * 3
+    lateral_high = toward_right == (side == "right")
+    sl[ax] = slice(n - k, n) if lateral_high else slice(0, k)
+    out = np.zeros(scene.shape, bool)
+    out[tuple(sl)] = allowed[tuple(sl)]
+    return out
 
 
 def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack]:
@@ -659,19 +718,33 @@ def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack
     side_m = scene.side_mask(side)
     tracks: list[NerveTrack] = []
     allowed = costs.cand & side_m & ~costs.artery_core
+    # the pair runs from the pontomedullary sulcus up to the meatus: a band of heights around
+    # the meatus bounds the search (and its cost)
+    iam_z = scene.to_ras(np.argwhere(costs.iam & side_m))[:, 2] if (costs.iam & side_m).any() \
+        else None
+    if iam_z is not None:
+        z = scene.z_ras()
+        allowed &= (z >= iam_z.min() - 14.0) & (z <= iam_z.max() + 8.0)
     starts_all = costs.shell & allowed
     ends_all = costs.iam & allowed
     if not ends_all.any():
-        scene.info.setdefault("warnings", []).append(f"no internal auditory meatus on the {side}")
-        return tracks
+        # the meatus is outside the field of view (or not recognised): the roots then run to
+        # the lateral edge of the crop; the tubes reaching it are the candidates
+        scene.info.setdefault("warnings", []).append(
+            f"no internal auditory meatus found on the {side}: tracking to the field's edge"
+        )
+        ends_all = _lateral_edge(scene, side, allowed)
+        if not ends_all.any():
+            return tracks
     # VIII: the thicker root
     cost8 = _cost_from_strength(costs.large, 0.2) * costs.penalty
     cost8[~allowed] = np.inf
     p8 = _path(cost8, np.argwhere(starts_all), np.argwhere(ends_all), sp)
     forbid = costs.artery_core.copy()
     if p8 is not None:
-        meatal8 = _meatal_line(scene, costs, side_m, p8[-1], costs.artery_core,
-                               radius=NERVE_RADIUS_MM["VIII"])
+        meatal8 = _meatal_line(
+            scene, costs, side_m, p8[-1], costs.artery_core, radius=NERVE_RADIUS_MM["VIII"]
+        )
         if meatal8 is not None and len(meatal8) > 2:
             p8 = np.concatenate([p8.astype(np.float64), meatal8[1:]])
         # VIII's core only: at the porus the two roots are a tenth of a mm apart
@@ -682,20 +755,33 @@ def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack
     if p7 is None:
         scene.info.setdefault("warnings", []).append(f"VII not found on the {side}")
         if p8 is not None:
-            pts8, r8 = _voxel_path_to_track(scene, p8, "VIII", side, NERVE_RADIUS_MM["VIII"],
-                                            costs.arteries & ~_track_mask(p8, 0.3, scene.shape,
-                                                                          sp))
+            pts8, r8 = _voxel_path_to_track(
+                scene,
+                p8,
+                "VIII",
+                side,
+                NERVE_RADIUS_MM["VIII"],
+                costs.arteries & ~_track_mask(p8, 0.3, scene.shape, sp),
+            )
             tracks.append(_finish(scene, "VIII", side, pts8, r8))
         return tracks
     # the path runs brainstem -> IAM; the meatal part follows the canal (see `_meatal_line`)
-    meatal = _meatal_line(scene, costs, side_m, p7[-1],
-                          forbid if p8 is None else _track_mask(p8, 0.5, scene.shape, sp))
+    meatal = _meatal_line(
+        scene,
+        costs,
+        side_m,
+        p7[-1],
+        forbid if p8 is None else _track_mask(p8, 0.5, scene.shape, sp),
+    )
     # the attached segment lies on the pons (its axis about 0.5 mm off the surface) for about
     # 10 mm: follow it within a thin shell, no farther than that
     surf_cost = np.where(costs.surface_band & side_m, cost7, np.inf)
     surf_cost[_track_mask(p7[3:], 0.6, scene.shape, sp)] = np.inf
-    attached = _cut_weak_tail(_extend(surf_cost, p7[0], sp, max_mean_cost=6.0, reach_mm=12.0,
-                                      max_length_mm=12.0), costs.small, sp)
+    attached = _cut_weak_tail(
+        _extend(surf_cost, p7[0], sp, max_mean_cost=6.0, reach_mm=12.0, max_length_mm=12.0),
+        costs.small,
+        sp,
+    )
     path = p7
     if attached is not None and len(attached) > 2:
         path = np.concatenate([attached[::-1][:-1], path])
@@ -707,9 +793,9 @@ def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack
     tracks.append(_finish(scene, "VII", side, pts7, r7))
     if p8 is not None:
         exclude8 = (costs.arteries & ~_track_mask(p8, 0.3, scene.shape, sp)) | _track_mask(
-            pts7, NERVE_RADIUS_MM["VII"] + 0.25, scene.shape, sp)
-        pts8, r8 = _voxel_path_to_track(scene, p8, "VIII", side, NERVE_RADIUS_MM["VIII"],
-                                        exclude8)
+            pts7, NERVE_RADIUS_MM["VII"] + 0.25, scene.shape, sp
+        )
+        pts8, r8 = _voxel_path_to_track(scene, p8, "VIII", side, NERVE_RADIUS_MM["VIII"], exclude8)
         tracks.append(_finish(scene, "VIII", side, pts8, r8))
     return tracks
 
@@ -723,12 +809,22 @@ def _finish(scene: Scene, name: str, side: str, pts: np.ndarray, r: np.ndarray) 
         scene.info["_bs_tree"] = tree
     dist = distance_to_surface(pts, scene.masks.brainstem, sp, tree)
     free = dist > 0.5 * NERVE_RADIUS_MM[name] + 0.5
-    r_med = float(np.median(r[free])) if free.sum() > 4 else NERVE_RADIUS_MM[name]
+    costs = scene.info.get("_costs")
+    cisternal = free.copy()
+    if costs is not None:
+        # in the meatus the roots and the bone add to any darkness integral
+        idx = np.clip(np.rint(pts).astype(int), 0, np.array(scene.shape) - 1)
+        cisternal &= ~costs.iam_near[tuple(idx.T)]
+    ref = cisternal if cisternal.sum() > 4 else free
+    r_med = float(np.median(r[ref])) if ref.sum() > 4 else NERVE_RADIUS_MM[name]
     i_rdp = find_rdp(dist, s, r_med) if name == "VII" else int(np.argmin(np.abs(dist)))
     r = r.copy()
-    # on the surface the root's embedded part is masked out of the darkness integral
+    # on the surface the root's embedded part is masked out of the darkness integral, and in
+    # the meatus neighbours add to it: the radius there is the cisternal one
     r[:i_rdp] = r_med
-    r[~free] = r_med
+    r[~cisternal] = r_med
+    # a root keeps its calibre within a fifth except where something narrows it
+    r = np.clip(r, 0.5 * r_med, 1.2 * r_med)
     return NerveTrack(name, side, pts, r, 0, i_rdp, 0.8, s)
 
 
@@ -749,7 +845,11 @@ def track_trigeminal(
         z = scene.to_ras(np.argwhere(thick))[:, 2]
         idx = np.argwhere(thick)[z < z_floor_ras]
         thick[tuple(idx.T)] = False
-    lab, n = ndimage.label(thick, structure=np.ones((3, 3, 3)))
+    tb = Box.of_mask(thick, margin_vox=1)
+    if tb is None:
+        return None
+    lab = np.zeros(scene.shape, np.int32)
+    lab[tb.slices], n = ndimage.label(thick[tb.slices], structure=np.ones((3, 3, 3)))
     if n == 0:
         return None
     touching = np.unique(lab[thick & costs.shell])
@@ -764,8 +864,9 @@ def track_trigeminal(
     contact = np.argwhere(piece & costs.shell)
     strength = costs.v[tuple(contact.T)]
     # the contact voxel nearest the brainstem (deepest in the shell) and strongly tubular
-    dist = distance_to_surface(contact.astype(float), scene.masks.brainstem, sp,
-                               scene.info.get("_bs_tree"))
+    dist = distance_to_surface(
+        contact.astype(float), scene.masks.brainstem, sp, scene.info.get("_bs_tree")
+    )
     start = contact[int(np.argmax(strength - 0.05 * dist))]
     cost = np.where(piece, _cost_from_strength(costs.v, 0.2), np.inf)
     far = _extend(cost, start, sp, max_mean_cost=12.0, reach_mm=24.0)
@@ -788,8 +889,7 @@ def track_nerves(scene: Scene) -> dict[str, NerveTrack]:
             out[t.key] = t
     taken = np.zeros(scene.shape, bool)
     for t in out.values():
-        taken |= _track_mask(t.points, float(np.max(t.radius_mm)) + 0.4, scene.shape,
-                             scene.spacing)
+        taken |= _track_mask(t.points, float(np.max(t.radius_mm)) + 0.4, scene.shape, scene.spacing)
     for side in ("left", "right"):
         vii = out.get(f"VII_{side}")
         z_floor = float(scene.to_ras(vii.points[vii.i_rdp])[2]) + 3.0 if vii else None
@@ -799,8 +899,14 @@ def track_nerves(scene: Scene) -> dict[str, NerveTrack]:
     return out
 
 
-def nerve_voxels(track: NerveTrack, shape: tuple[int, ...], spacing: np.ndarray,
-                 *, pad_mm: float = 0.0, root_mm: float = 1.0) -> np.ndarray:
+def nerve_voxels(
+    track: NerveTrack,
+    shape: tuple[int, ...],
+    spacing: np.ndarray,
+    *,
+    pad_mm: float = 0.0,
+    root_mm: float = 1.0,
+) -> np.ndarray:
     """Voxels whose centre is within the track's radius (+ ``pad_mm``) of its centreline.
 
     The centreline is prolonged ``root_mm`` back from its first point (into the brainstem,
@@ -815,8 +921,9 @@ def nerve_voxels(track: NerveTrack, shape: tuple[int, ...], spacing: np.ndarray,
     return out.copy()
 
 
-def _nerve_voxels(track: NerveTrack, shape: tuple[int, ...], spacing: np.ndarray,
-                  pad_mm: float, root_mm: float) -> np.ndarray:
+def _nerve_voxels(
+    track: NerveTrack, shape: tuple[int, ...], spacing: np.ndarray, pad_mm: float, root_mm: float
+) -> np.ndarray:
     pts = track.points
     r = track.radius_mm
     if root_mm > 0 and len(pts) >= 3:
@@ -827,12 +934,20 @@ def _nerve_voxels(track: NerveTrack, shape: tuple[int, ...], spacing: np.ndarray
             back = pts[0] + (k[:, None] * STEP_MM / n0) * t0
             pts = np.vstack([back, pts])
             r = np.concatenate([np.full(len(back), r[0]), r])
-    # rasterise: the union of balls of radius r_i + pad around the (closely spaced) points
-    rmax = float(np.max(r)) + pad_mm
-    half = np.ceil(rmax / spacing).astype(int)
+    return _balls(pts, r + pad_mm, shape, spacing)
+
+
+def _balls(pts: np.ndarray, r: np.ndarray, shape: tuple[int, ...],
+           spacing: np.ndarray) -> np.ndarray:
+    """The union of balls of radius ``r[i]`` (mm) around points ``pts`` (voxel indices)."""
+    out = np.zeros(shape, bool)
+    if len(pts) == 0:
+        return out
+    rmax = float(np.max(r))
+    # the point is up to half a voxel from the voxel it is rounded to
+    half = np.ceil(rmax / spacing + 0.5).astype(int)
     offs = np.stack(np.meshgrid(*[np.arange(-h, h + 1) for h in half], indexing="ij"), -1)
     offs = offs.reshape(-1, 3)
-    out = np.zeros(shape, bool)
     shp = np.array(shape)
     chunk = 256
     for c0 in range(0, len(pts), chunk):
@@ -840,7 +955,6 @@ def _nerve_voxels(track: NerveTrack, shape: tuple[int, ...], spacing: np.ndarray
         base = np.rint(p).astype(int)
         vox = base[:, None, :] + offs[None]
         d = np.linalg.norm((vox - p[:, None, :]) * spacing, axis=2)
-        inside = (d <= (r[c0 : c0 + chunk] + pad_mm)[:, None]) & np.all(
-            (vox >= 0) & (vox < shp), axis=2)
+        inside = (d <= r[c0 : c0 + chunk][:, None]) & np.all((vox >= 0) & (vox < shp), axis=2)
         out[tuple(vox[inside].T)] = True
     return out

@@ -5,7 +5,8 @@ Design note
 MR intensities have no absolute unit: the same scanner gives different scalings from one series
 to the next. On heavy-T2 (CISS/FIESTA) the cerebrospinal fluid is the brightest large class, so
 every threshold in the pipeline is expressed as a fraction of the *CSF peak*: the mode of the
-intensity histogram above the Otsu threshold between tissue and fluid. Percentiles guard the
+intensity histogram above the upper of two multi-Otsu thresholds (air and bone / tissue /
+fluid: a whole-head field of view holds more air than CSF). Percentiles guard the
 histogram's range against hot voxels, and air (near zero) is left out so that the size of the
 field of view does not move the threshold. On TOF the same is done with the arterial level: a
 high percentile of the bright tail.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
-from skimage.filters import threshold_otsu
+from skimage.filters import threshold_multiotsu, threshold_otsu
 
 from ..errors import InvalidVolumeError
 
@@ -109,11 +110,16 @@ def t2_reference(data: np.ndarray, *, mask: np.ndarray | None = None) -> Intensi
     vals = vals[(vals > 0.05 * hi) & (vals <= 1.25 * hi)]
     if vals.size < 100 or np.ptp(vals) <= 0:
         raise InvalidVolumeError("the T2 image is constant: no CSF peak to normalise to")
-    thr = float(threshold_otsu(vals))
+    # Three classes (air and bone / tissue / fluid): a whole-head field of view holds more air
+    # and noise than CSF, and a two-class split would cut between air and tissue.
+    try:
+        thr_lo, thr = (float(t) for t in threshold_multiotsu(vals, classes=3))
+    except ValueError:
+        thr_lo, thr = 0.0, float(threshold_otsu(vals))
     hist, centres = _histogram(vals, 0.0, 1.25 * hi)
     upper = centres > thr
     csf_bin = int(np.nonzero(upper)[0][np.argmax(hist[upper])])
-    lower = ~upper & (centres > 0.05 * hi)
+    lower = ~upper & (centres > max(thr_lo, 0.05 * hi))
     tissue = (
         float(centres[np.nonzero(lower)[0][np.argmax(hist[lower])]]) if lower.any() else thr / 2
     )

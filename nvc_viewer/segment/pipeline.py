@@ -56,10 +56,18 @@ class Stages:
 
     progress: Progress | None = None
     cancel: Cancel | None = None
-    weights: Mapping[str, float] = field(default_factory=lambda: {
-        "normalise": 0.04, "localise": 0.08, "masks": 0.1, "tof": 0.12, "nerves": 0.3,
-        "vessels": 0.16, "findings": 0.12, "labels": 0.08,
-    })
+    weights: Mapping[str, float] = field(
+        default_factory=lambda: {
+            "normalise": 0.04,
+            "localise": 0.08,
+            "masks": 0.1,
+            "tof": 0.12,
+            "nerves": 0.3,
+            "vessels": 0.16,
+            "findings": 0.12,
+            "labels": 0.08,
+        }
+    )
     timings_s: dict[str, float] = field(default_factory=dict)
     _done: float = 0.0
     _t0: float = field(default_factory=time.perf_counter)
@@ -133,13 +141,13 @@ def build_scene(
     norm = ref.normalise(t2.data[box.slices])
     f = frame.factors
     cshape = frame.mask_coarse.shape
-    idx = [np.minimum(np.arange(a, b) // fa, s - 1) for a, b, fa, s in
-           zip(box.lo, box.hi, f, cshape)]
+    idx = [
+        np.minimum(np.arange(a, b) // fa, s - 1) for a, b, fa, s in zip(box.lo, box.hi, f, cshape)
+    ]
     prior = frame.mask_coarse[np.ix_(*idx)]
     masks = fine_masks(norm, sp, prior)
     affine = box.affine(t2.affine)
-    scene = Scene(box=box, affine=affine, spacing=sp, norm=norm, ref=ref, frame=frame,
-                  masks=masks)
+    scene = Scene(box=box, affine=affine, spacing=sp, norm=norm, ref=ref, frame=frame, masks=masks)
     ijk = np.indices(norm.shape, dtype=np.float32)
     x = sum(affine[0, a] * ijk[a] for a in range(3)) + affine[0, 3]
     z = sum(affine[2, a] * ijk[a] for a in range(3)) + affine[2, 3]
@@ -199,8 +207,16 @@ def labels_of(scene: Scene, vm: VesselMasks | None, shape: tuple[int, int, int])
 
 def _nerve_label_voxels(scene: Scene, track: NerveTrack) -> np.ndarray:
     r = ndimage.median_filter(track.radius_mm, size=9, mode="nearest")
-    smooth = NerveTrack(track.name, track.side, track.points, r, track.i_rexp, track.i_rdp,
-                        track.confidence, track.s_mm)
+    smooth = NerveTrack(
+        track.name,
+        track.side,
+        track.points,
+        r,
+        track.i_rexp,
+        track.i_rdp,
+        track.confidence,
+        track.s_mm,
+    )
     return nerve_voxels(smooth, scene.shape, scene.spacing, pad_mm=0.0)
 
 

@@ -55,8 +55,9 @@ def _carry_tracks(scene: Scene, prev: Scene | None) -> dict[str, NerveTrack]:
         return out
     for key, t in prev.nerves.items():
         pts = scene.to_ijk(prev.to_ras(t.points))
-        out[key] = NerveTrack(t.name, t.side, pts, t.radius_mm.copy(), t.i_rexp, t.i_rdp,
-                              t.confidence, t.s_mm.copy())
+        out[key] = NerveTrack(
+            t.name, t.side, pts, t.radius_mm.copy(), t.i_rexp, t.i_rdp, t.confidence, t.s_mm.copy()
+        )
     return out
 
 
@@ -71,8 +72,9 @@ def _stitch(scene: Scene, old: NerveTrack, local: np.ndarray, exclude: np.ndarra
     idx = np.flatnonzero(inside)
     before = old.points[: idx[0]] if idx.size else old.points
     after = old.points[idx[-1] + 1 :] if idx.size else np.zeros((0, 3))
-    pts_local, r_local = _voxel_path_to_track(scene, local, old.name, old.side,
-                                              NERVE_RADIUS_MM[old.name], exclude)
+    pts_local, r_local = _voxel_path_to_track(
+        scene, local, old.name, old.side, NERVE_RADIUS_MM[old.name], exclude
+    )
     pts = np.vstack([before, pts_local, after])
     r_med = float(np.median(old.radius_mm))
     mm = cl.resample(pts * sp, STEP_MM)
@@ -90,9 +92,11 @@ def _stitch(scene: Scene, old: NerveTrack, local: np.ndarray, exclude: np.ndarra
     radius = np.full(len(pts), r_med)
     if len(r_local):
         near = np.interp(np.arange(len(pts)), [0, len(pts) - 1], [0, len(r_local) - 1])
-        radius = np.where(_inside(pts, scene.shape),
-                          np.asarray(r_local)[np.clip(near.astype(int), 0, len(r_local) - 1)],
-                          r_med)
+        radius = np.where(
+            _inside(pts, scene.shape),
+            np.asarray(r_local)[np.clip(near.astype(int), 0, len(r_local) - 1)],
+            r_med,
+        )
     return NerveTrack(old.name, old.side, pts, radius, 0, i_rdp, old.confidence, s)
 
 
@@ -185,8 +189,7 @@ def refine_scene(
                 p1 = _route(scene, cost, a, seed_v)
                 p2 = _route(scene, cost, seed_v, b)
                 if p1 is not None and p2 is not None:
-                    tracks[key] = _stitch(scene, t, np.vstack([p1, p2[1:]]),
-                                          costs.arteries)
+                    tracks[key] = _stitch(scene, t, np.vstack([p1, p2[1:]]), costs.arteries)
                     changed.append(key)
         else:
             vii = tracks.get(f"VII_{side}")
@@ -207,8 +210,9 @@ def refine_scene(
                 parts.append(outward[1:] if parts else outward)
             if parts:
                 path = np.vstack(parts)
-                pts, r = _voxel_path_to_track(scene, path, name, side, NERVE_RADIUS_MM[name],
-                                              costs.arteries)
+                pts, r = _voxel_path_to_track(
+                    scene, path, name, side, NERVE_RADIUS_MM[name], costs.arteries
+                )
                 s = cl.arclength(pts * sp)
                 dist = distance_to_surface(pts, scene.masks.brainstem, sp)
                 i_rdp = find_rdp(dist, s, NERVE_RADIUS_MM[name]) if name == "VII" else 0

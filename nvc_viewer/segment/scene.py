@@ -81,6 +81,17 @@ class Scene:
         inv = np.linalg.inv(self.affine)
         return np.asarray(ras, dtype=np.float64) @ inv[:3, :3].T + inv[:3, 3]
 
+    def z_ras(self) -> np.ndarray:
+        """RAS height (mm) of every voxel of the crop (computed once)."""
+        z = self.info.get("_z_ras")
+        if z is None:
+            a = self.affine
+            i, j, k = (np.arange(n, dtype=np.float32) for n in self.shape)
+            z = (a[2, 0] * i[:, None, None] + a[2, 1] * j[None, :, None]
+                 + a[2, 2] * k[None, None, :] + a[2, 3]).astype(np.float32)
+            self.info["_z_ras"] = z
+        return z
+
     def side_mask(self, side: str) -> np.ndarray:
         """Voxels on ``side`` ("left"/"right") of the brainstem midline."""
         if self.side_right is None:

@@ -131,8 +131,7 @@ def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> Vesse
         vein = lut_v[lab]
     large = artery & (radius >= LARGE_RADIUS_MM)
     large = ndimage.binary_opening(large, iterations=1) if large.any() else large
-    return VesselMasks(artery, vein, large, tof_bright & artery, radius,
-                       scene.tof is not None)
+    return VesselMasks(artery, vein, large, tof_bright & artery, radius, scene.tof is not None)
 
 
 def _median_per_label(values: np.ndarray, lab: np.ndarray, n: int) -> np.ndarray:
@@ -212,14 +211,16 @@ def identify(
     return "unknown", kind, 0.3
 
 
-def _origin_on_large(vm: VesselMasks, piece: np.ndarray, spacing: np.ndarray,
-                     reach_mm: float = 30.0) -> np.ndarray | None:
+def _origin_on_large(
+    vm: VesselMasks, piece: np.ndarray, spacing: np.ndarray, reach_mm: float = 30.0
+) -> np.ndarray | None:
     """Where the artery holding ``piece`` joins a large artery (geodesic within the arteries)."""
     if not vm.large.any():
         return None
     art = vm.artery | vm.large
-    box = Box.of_mask(piece, margin_vox=np.ceil(reach_mm / spacing).astype(int),
-                      grid_shape=art.shape)
+    box = Box.of_mask(
+        piece, margin_vox=np.ceil(reach_mm / spacing).astype(int), grid_shape=art.shape
+    )
     if box is None:
         return None
     sub = Box.of_mask(art[box.slices], margin_vox=1, offset=box.lo, grid_shape=art.shape)
@@ -236,8 +237,11 @@ def _origin_on_large(vm: VesselMasks, piece: np.ndarray, spacing: np.ndarray,
         return None
     mcp = MCP_Geometric(cost, sampling=tuple(float(s) for s in spacing))
     ends = np.argwhere(large)
-    cum, _ = mcp.find_costs([tuple(p) for p in starts[:: max(1, len(starts) // 50)]],
-                            [tuple(p) for p in ends], find_all_ends=False)
+    cum, _ = mcp.find_costs(
+        [tuple(p) for p in starts[:: max(1, len(starts) // 50)]],
+        [tuple(p) for p in ends],
+        find_all_ends=False,
+    )
     ec = cum[tuple(ends.T)]
     if not np.isfinite(ec).any():
         return None

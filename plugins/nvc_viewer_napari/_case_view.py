@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -78,8 +79,10 @@ _POINT_STYLES: dict[str, dict[str, Any]] = {
         "text": {"size": 10, "anchor": "lower_left"},
     },
 }
-# Delay before the empty label and point layers of a new case are made (`CaseView.open_case`).
-_EMPTY_LAYERS_DELAY_MS = 1000
+# Delays after opening a case: background imports, then the empty label, point and surface
+# layers of a new case (see `CaseView.open_case`).
+_WARM_UP_DELAY_MS = 200
+_EMPTY_LAYERS_DELAY_MS = 700
 # The label map over the T2: structures visible, the image still readable.
 _LABELS_OPACITY = 0.4
 # Milliseconds after the last brush stroke before the corrected label map is saved.
@@ -167,7 +170,6 @@ class CaseView:
         self._hidden_in_3d: list[Any] = []
         session.subscribe(self._on_session)
         viewer.dims.events.ndisplay.connect(self._on_ndisplay)
-        threading.Thread(target=_import_pandas, daemon=True).start()
 
     # -- case -----------------------------------------------------------------------------
     def open_case(
@@ -209,9 +211,17 @@ class CaseView:
         else:
             self.labels_layer = None
             self._later(_EMPTY_LAYERS_DELAY_MS, self.ensure_labels_layer)
-        # The point layers too, one per turn of the event loop, before they are needed.
-        for n, kind in enumerate(("landmarks", "findings"), start=1):
-            self._later(_EMPTY_LAYERS_DELAY_MS + n * 300, lambda k=kind: self.ensure_point_layer(k))
+        # Background work that would slow the first frame (the GIL is shared): imports and the
+        # findings validator, a moment after it.
+        self._later(_WARM_UP_DELAY_MS, self._warm_up)
+        # The point and surface layers too, one per turn of the event loop, before they are
+        # needed.
+        later: list[Callable[[], Any]] = [
+            lambda: self.ensure_point_layer("landmarks"),
+            lambda: self.ensure_point_layer("findings"),
+        ] + [lambda g=group: self._ensure_surface_layer(g) for group in SURFACE_GROUPS]
+        for n, action in enumerate(later, start=1):
+            self._later(_EMPTY_LAYERS_DELAY_MS + n * 200, action)
         self.selected_id = None
         self.redraw_landmarks()
         self.redraw_findings()
@@ -299,12 +309,19 @@ class CaseView:
         if self.labels_layer is not None and self.labels_layer in self.viewer.layers:
             _update_layer(self.labels_layer, data, kwargs)
         else:
-            self._adopt_labels_layer(self.viewer.add_labels(data, **kwargs))
-        self._keep_points_on_top()
+            from napari.layers import Labels
+
+            layer = Labels(data, **kwargs)
+            self._insert_below_points(layer)
+            self._adopt_labels_layer(layer)
 
     @property
     def _has_labels_layer(self) -> bool:
         return self.labels_layer is not None and self.labels_layer in self.viewer.layers
+
+    def _warm_up(self) -> None:
+        threading.Thread(target=_import_pandas, daemon=True).start()
+        self.session.warm_up()
 
     def _later(self, delay_ms: int, action: Callable[[], Any]) -> None:
         """Run ``action`` after ``delay_ms`` unless the case's T2 layer has gone meanwhile
@@ -370,7 +387,6 @@ class CaseView:
         self.meshes = {m.value: m for m in meshes}
         for group in groups:
             self._draw_surface_group(group)
-        self._keep_points_on_top()
         if self.viewer.dims.ndisplay == 3 and self._surfaces_shown and not self._hidden_in_3d:
             self._on_ndisplay()
 
@@ -395,6 +411,7 @@ class CaseView:
         layer = self._surface_layer(group)
         if not parts:
             if layer is not None:
+                layer.metadata["nvc_empty"] = True
                 layer.visible = False
             return
         vertices = np.concatenate([m.vertices for m in parts])
@@ -403,29 +420,44 @@ class CaseView:
         colors = np.concatenate(
             [np.tile(transform_color(m.color)[0], (len(m.vertices), 1)) for m in parts]
         )
-        if layer is None:
-            brainstem = group == "brainstem"
-            layer = self.viewer.add_surface(
-                (vertices, faces),
-                name=_SURFACE_NAMES[group],
-                vertex_colors=colors,
-                shading="smooth",
-                opacity=0.45 if brainstem else 1.0,
-                blending="translucent" if brainstem else "opaque",
-                metadata={"nvc_role": "surface", "nvc_group": group},
-                **self.transform,
-            )
-            self.surface_layers.append(layer)
-        else:
-            layer.vertex_colors = None  # its length must follow the vertices
-            layer.data = (vertices, faces)
-            layer.vertex_colors = colors
-            layer.scale, layer.translate = self.transform["scale"], self.transform["translate"]
-            layer.visible = True
+        # Shown in 3-D only: in 2-D the label map already outlines the structures.
+        layer = self._ensure_surface_layer(group)
+        layer.vertex_colors = None  # its length must follow the vertices
+        layer.data = (vertices, faces)
+        layer.vertex_colors = colors
+        layer.metadata["nvc_empty"] = False
+        layer.visible = self.viewer.dims.ndisplay == 3
+
+    def _ensure_surface_layer(self, group: str) -> Any:
+        """The Surface layer of a group, made (empty, hidden) if missing."""
+        layer = self._surface_layer(group)
+        if layer is not None or self.reference is None:
+            return layer
+        from napari.layers import Surface
+
+        brainstem = group == "brainstem"
+        layer = Surface(
+            (np.zeros((3, 3), np.float32), np.array([[0, 1, 2]])),  # napari wants a mesh
+            name=_SURFACE_NAMES[group],
+            shading="smooth",
+            opacity=0.45 if brainstem else 1.0,
+            blending="translucent" if brainstem else "opaque",
+            visible=False,
+            metadata={"nvc_role": "surface", "nvc_group": group, "nvc_empty": True},
+            **self.transform,
+        )
+        self._insert_below_points(layer)
+        self.surface_layers.append(layer)
+        return layer
 
     @property
     def _surfaces_shown(self) -> bool:
-        return any(layer.visible for layer in self.surface_layers if layer in self.viewer.layers)
+        """Whether there are surfaces to show in 3-D."""
+        return any(
+            not layer.metadata.get("nvc_empty", False)
+            for layer in self.surface_layers
+            if layer in self.viewer.layers
+        )
 
     def _surface_layer(self, group: str) -> Any:
         for layer in self.surface_layers:
@@ -434,29 +466,62 @@ class CaseView:
         return None
 
     def _on_ndisplay(self, event: Any = None) -> None:
-        """In 3-D the surfaces are the picture: hide the image and label volumes (their
-        rendering would fill the box) while there are surfaces; show them again in 2-D."""
+        """In 3-D the surfaces are the picture: the image and label volumes are hidden (their
+        rendering would fill the box) while there are surfaces. In 2-D the volumes are shown
+        again and the surfaces hidden (the label map outlines the same structures)."""
         from napari.layers import Image, Labels
 
-        if self.viewer.dims.ndisplay == 3 and self._surfaces_shown:
-            self._hidden_in_3d = [
+        three_d = self.viewer.dims.ndisplay == 3
+        for layer in self.surface_layers:
+            if layer in self.viewer.layers:
+                layer.visible = three_d and not layer.metadata.get("nvc_empty", False)
+        if three_d and self._surfaces_shown:
+            self._hidden_in_3d += [
                 layer
                 for layer in self.viewer.layers
                 if isinstance(layer, Image | Labels) and layer.visible
             ]
             for layer in self._hidden_in_3d:
                 layer.visible = False
-        elif self.viewer.dims.ndisplay == 2:
+        elif not three_d:
             for layer in self._hidden_in_3d:
                 if layer in self.viewer.layers:
                     layer.visible = True
             self._hidden_in_3d = []
 
+    def _insert_below_points(self, layer: Any) -> None:
+        """Add a layer under the point layers (moving layers afterwards costs a redraw),
+        leaving the surgeon's active layer active."""
+        points = [
+            self.viewer.layers.index(p)
+            for p in (self.landmarks_layer, self.findings_layer)
+            if p is not None and p in self.viewer.layers
+        ]
+        with self._keeping_selection():
+            self.viewer.layers.insert(min(points) if points else len(self.viewer.layers), layer)
+
+    @contextmanager
+    def _keeping_selection(self) -> Iterator[None]:
+        """napari makes a new layer the active one; a layer made behind the scenes should not
+        take the controls from the one the surgeon works with."""
+        active = self.viewer.layers.selection.active
+        try:
+            yield
+        finally:
+            if active is not None and active in self.viewer.layers:
+                self.viewer.layers.selection.active = active
+
     def _keep_points_on_top(self) -> None:
-        for layer in (self.landmarks_layer, self.findings_layer):
-            if layer is not None and layer in self.viewer.layers:
-                index = self.viewer.layers.index(layer)
-                self.viewer.layers.move(index, len(self.viewer.layers))
+        """Landmarks then findings as the top layers (moved only if they are not)."""
+        points = [
+            p
+            for p in (self.landmarks_layer, self.findings_layer)
+            if p is not None and p in self.viewer.layers
+        ]
+        if list(self.viewer.layers)[-len(points) :] == points:
+            return
+        for layer in points:
+            self.viewer.layers.move(self.viewer.layers.index(layer), len(self.viewer.layers))
 
     # -- points ---------------------------------------------------------------------------
     def _size(self, mm: float) -> float:
@@ -469,7 +534,16 @@ class CaseView:
         if layer is not None and layer in self.viewer.layers:
             return layer
         style = _POINT_STYLES[kind]
-        layer = self.viewer.add_points(
+        with self._keeping_selection():
+            layer = self._add_points(kind, style)
+        # Drawn from the model, never edited directly: changes go through the panels.
+        layer.editable = False
+        setattr(self, attr, layer)
+        self._keep_points_on_top()
+        return layer
+
+    def _add_points(self, kind: str, style: dict[str, Any]) -> Any:
+        return self.viewer.add_points(
             np.zeros((0, 3)),
             name=style["name"],
             features={name: [] for name in style["features"]},
@@ -481,11 +555,6 @@ class CaseView:
             metadata={"nvc_role": kind},
             **self.transform,
         )
-        # Drawn from the model, never edited directly: changes go through the panels.
-        layer.editable = False
-        setattr(self, attr, layer)
-        self._keep_points_on_top()
-        return layer
 
     def ensure_point_layers(self) -> None:
         """Make both Points layers (ahead of the data, to spread the cost of new layers)."""

@@ -339,11 +339,14 @@ class CaseSession:
         self._undo.clear()
         self._redo.clear()
         self.last_error = None
-        # The first validation against the JSON Schema builds the validator (about 0.3 s):
-        # do it now, off the GUI thread, not at the surgeon's first click.
-        threading.Thread(target=_warm_up, args=(self.findings,), daemon=True).start()
         self.notify("case")
         return self.findings
+
+    def warm_up(self) -> None:
+        """Build the JSON Schema validator in a background thread (about 0.3 s) so that the
+        first autosave, at the surgeon's first click, does not pay for it."""
+        if self.findings is not None:
+            threading.Thread(target=_warm_up, args=(self.findings,), daemon=True).start()
 
     def _empty_record(self) -> CaseFindings:
         assert self.case_id is not None and self.t2 is not None

@@ -34,7 +34,7 @@ def phantom_case(tmp_path_factory):
     """One small contact phantom written as NIfTI and as DICOM, and its patient data and UIDs."""
     root = tmp_path_factory.mktemp("phantom")
     problems = []
-    for seed in range(1, 9):  # not every seed gives a geometry: take the first that does
+    for seed in range(1, 5):  # not every seed gives a geometry: take the first that does
         try:
             phantom = make_phantom("contact", side="left", seed=seed, shape=(80, 80, 50),
                                    spacing_mm=0.8, supersample=2)  # fmt: skip

@@ -37,8 +37,19 @@ def _segment_distance(p, a, b):
     return np.linalg.norm(p - (a + t[..., None] * ab), axis=-1)
 
 
-def synthetic_pair(*, gap=0.0, r_n=0.6, r_v=0.8, angle=60.0, ratio=0.0, shift=0.0, seed=0,
-                   noise=0.03, shape=(48, 40, 40), ss=4):
+def synthetic_pair(
+    *,
+    gap=0.0,
+    r_n=0.6,
+    r_v=0.8,
+    angle=60.0,
+    ratio=0.0,
+    shift=0.0,
+    seed=0,
+    noise=0.03,
+    shape=(40, 32, 32),
+    ss=3,
+):
     """Nerve along x; vessel crossing at ``angle`` on its +y side with surface gap ``gap``.
 
     ``ratio``: indentation (nerve radius reduced by that fraction at the contact, gaussian of
@@ -55,8 +66,8 @@ def synthetic_pair(*, gap=0.0, r_n=0.6, r_v=0.8, angle=60.0, ratio=0.0, shift=0.
     s = p[..., 0] - c[0]
     radius = r_n * (1 - ratio * np.exp(-((s / 0.8) ** 2)))
     bent = p + (shift * np.exp(-((s / 3.0) ** 2)))[..., None] * u
-    nerve = _segment_distance(bent, c - [10, 0, 0], c + [10, 0, 0]) < radius
-    vessel = _segment_distance(p, vc - 8 * dv, vc + 8 * dv) < r_v
+    nerve = _segment_distance(bent, c - [9, 0, 0], c + [9, 0, 0]) < radius
+    vessel = _segment_distance(p, vc - 7 * dv, vc + 7 * dv) < r_v
     img = np.ones(p.shape[:3], np.float32)
     img[nerve] = 0.25
     img[vessel] = 0.15
@@ -69,22 +80,21 @@ def synthetic_pair(*, gap=0.0, r_n=0.6, r_v=0.8, angle=60.0, ratio=0.0, shift=0.
     rng = np.random.default_rng(seed)
     img = np.abs(img + rng.normal(0, noise, img.shape) + 1j * rng.normal(0, noise, img.shape))
     img = img.astype(np.float32)
-    xs = np.arange(-10.0, 10.001, 0.25)
+    xs = np.arange(-9.0, 9.001, 0.25)
     pts_mm = c + xs[:, None] * [1.0, 0.0, 0.0] - (shift * np.exp(-((xs / 3.0) ** 2)))[:, None] * u
     pts = pts_mm / SP - 0.5
-    track = NerveTrack("VII", "left", pts, np.full(len(pts), r_n), 0, 8, 0.8,
-                       cl.arclength(pts_mm))
+    track = NerveTrack("VII", "left", pts, np.full(len(pts), r_n), 0, 8, 0.8, cl.arclength(pts_mm))
     affine = np.diag([0.5, 0.5, 0.5, 1.0])
-    affine[:3, 3] = [-20.0, -10.0, -10.0]
+    affine[:3, 3] = [-20.0, -8.0, -8.0]
     empty = np.zeros(shape, bool)
     masks = FineMasks(empty, img > 0.68, np.ones(shape, bool), empty, img < 0.62, empty)
-    scene = Scene(Box.full(shape), affine, SP, img, IntensityReference(1.0, 0.4, noise, 0.7),
-                  _Frame(), masks)  # type: ignore[arg-type]
+    scene = Scene(
+        Box.full(shape), affine, SP, img, IntensityReference(1.0, 0.4, noise, 0.7), _Frame(), masks
+    )  # type: ignore[arg-type]
     scene.side_right = np.zeros(shape, bool)
     scene.nerves = {track.key: track}
     vmask = lab_v & ~nerve_voxels(track, shape, SP, pad_mm=0.2)
-    vm = VesselMasks(vmask, empty, empty, empty, np.where(vmask, r_v, 0).astype(np.float32),
-                     True)
+    vm = VesselMasks(vmask, empty, empty, empty, np.where(vmask, r_v, 0).astype(np.float32), True)
     truth_ijk = (c - shift * u + u * (r_n * (1 - ratio) + gap / 2)) / SP - 0.5
     return scene, track, vm, scene.to_ras(truth_ijk)
 
@@ -93,7 +103,7 @@ def _confident(findings):
     return [f for f in findings if f.confidence >= 0.5]
 
 
-@pytest.mark.parametrize("angle", [35.0, 60.0, 90.0])
+@pytest.mark.parametrize("angle", [40.0, 85.0])
 def test_contact_is_found_where_it_is(angle):
     scene, track, vm, truth = synthetic_pair(gap=0.0, angle=angle)
     found = _confident(find_contacts(scene, track, vm))
@@ -108,7 +118,7 @@ def test_contact_is_found_where_it_is(angle):
     assert f.evidence["sequences"] == ["T2"]
 
 
-@pytest.mark.parametrize("gap", [0.6, 1.0, 1.5])
+@pytest.mark.parametrize("gap", [0.7, 1.5])
 def test_no_contact_across_a_clear_gap(gap):
     scene, track, vm, _ = synthetic_pair(gap=gap, seed=1)
     assert _confident(find_contacts(scene, track, vm)) == []
@@ -136,7 +146,7 @@ def test_displacement_is_graded():
 
 
 def test_plain_contact_is_not_graded_as_indentation_or_displacement():
-    for seed in range(3):
+    for seed in range(2):
         scene, track, vm, _ = synthetic_pair(gap=0.0, seed=10 + seed)
         grades = [f.grade for f in _confident(find_contacts(scene, track, vm))]
         assert grades == ["contact"]
@@ -144,14 +154,20 @@ def test_plain_contact_is_not_graded_as_indentation_or_displacement():
 
 def test_thresholds_are_settings():
     scene, track, vm, _ = synthetic_pair(gap=0.0, seed=5)
-    strict = CompressionSettings(contact_mm=-1.0)
+    strict = CompressionSettings(contact_mm=-1.0, ambiguous_mm=-1.0)
     assert _confident(find_contacts(scene, track, vm, settings=strict)) == []
 
 
 @pytest.mark.parametrize(
     "d, expected",
-    [(-3.0, "attached"), (-0.5, "RDP"), (1.0, "RDP"), (2.0, "TZ"), (5.0, "cisternal"),
-     (13.0, "meatal")],
+    [
+        (-3.0, "attached"),
+        (-0.5, "RDP"),
+        (1.0, "RDP"),
+        (2.0, "TZ"),
+        (5.0, "cisternal"),
+        (13.0, "meatal"),
+    ],
 )
 def test_segment_names(d, expected):
     assert segment_name(d, 2.6, 12.0) == expected

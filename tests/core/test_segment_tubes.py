@@ -11,8 +11,15 @@ SPACING = np.array([0.5, 0.5, 0.5])
 SIGMAS = (0.35, 0.5, 0.7, 1.0, 1.4)
 
 
-def tube_image(radius_mm: float, *, n: int = 28, level: float = 0.25, bright: bool = False,
-               direction=(0.3, 1.0, 0.2), supersample: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def tube_image(
+    radius_mm: float,
+    *,
+    n: int = 28,
+    level: float = 0.25,
+    bright: bool = False,
+    direction=(0.3, 1.0, 0.2),
+    supersample: int = 4,
+) -> tuple[np.ndarray, np.ndarray]:
     """A straight tube through the centre of a cube with partial volume; returns (image, axis
     voxel positions)."""
     d = np.asarray(direction, float)
@@ -76,8 +83,9 @@ def test_mask_gives_the_same_values_where_it_is_set():
     assert not part.response[~mask].any()
     ss = scale_space(img, SPACING, SIGMAS, mask)
     np.testing.assert_allclose(ss.response[mask], full.response[mask], atol=1e-5)
-    np.testing.assert_allclose(ss.strength.max(axis=0)[mask],
-                               np.maximum(full.strength, 0)[mask], atol=1e-5)
+    np.testing.assert_allclose(
+        ss.strength.max(axis=0)[mask], np.maximum(full.strength, 0)[mask], atol=1e-5
+    )
 
 
 def test_bad_arguments():

@@ -199,7 +199,8 @@ def test_open_analyse_review_annotate_reopen_export(
         pass
     assert outcome.args == ["cancelled"]
     assert not (workspace / "cpa_case" / "findings.json").exists()
-    assert not empty_labels.data.any() and not view.surface_layers
+    assert not empty_labels.data.any()
+    assert not any(layer.visible for layer in view.surface_layers)
 
     with qtbot.waitSignal(panels.analysis.finished, timeout=WAIT_MS) as outcome:
         assert panels.analysis.start()
@@ -358,7 +359,12 @@ def test_view_docks_the_panels_and_the_real_analysis_runs_from_the_plugin_menu(
     assert view.session.case_id == "cpa_case"
     assert view.session.workspace.root == tmp_path / "ws"
     assert [layer.name for layer in viewer.layers] == ["T2: t2_ciss", "TOF: tof"]
-    qtbot.waitUntil(lambda: [layer.name for layer in viewer.layers][-1] == "labels")
+    # a moment after the first frame: the empty layers the analysis will fill
+    qtbot.waitUntil(lambda: len(viewer.layers) == 7)
+    assert [x.name for x in viewer.layers][2:] == [
+        "labels", "brainstem (3-D)", "nerves and vessels (3-D)", "landmarks (RExP, RDP, TZ)",
+        "findings",
+    ]  # fmt: skip
 
     # The Plugins-menu widget of the same viewer works on the same open case.
     _, widget = viewer.window.add_plugin_dock_widget("nvc-viewer", "MVD workspace (all panels)")
