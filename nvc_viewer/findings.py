@@ -777,7 +777,8 @@ def merge_auto(
 
     Keeps every finding of ``saved`` whose origin is ``manual``, ``auto-confirmed`` or
     ``auto-rejected`` and every ``manual`` landmark; takes ``fresh``'s ``auto`` findings and
-    ``auto`` landmarks, ``fresh``'s source, and ``saved``'s clinical record. Flags are
+    ``auto`` landmarks (except those a ``manual`` landmark of the same name, side and nerve
+    replaces), ``fresh``'s source, and ``saved``'s clinical record. Flags are
     re-derived from the merged findings, keeping ``saved``'s ``va_tortuosity`` if either says
     so.
 
@@ -804,8 +805,13 @@ def merge_auto(
         and f.id not in kept_ids
         and not any(_same_contact(f, k, same_place_mm) for k in kept)
     ]
-    landmarks = [lm for lm in saved.landmarks if lm.origin == "manual"] + [
-        lm for lm in fresh.landmarks if lm.origin == "auto"
+    manual = [lm for lm in saved.landmarks if lm.origin == "manual"]
+    placed = {(lm.name, lm.side, lm.nerve) for lm in manual}
+    # a landmark the surgeon placed replaces the machine's one of the same name, side and nerve
+    landmarks = manual + [
+        lm
+        for lm in fresh.landmarks
+        if lm.origin == "auto" and (lm.name, lm.side, lm.nerve) not in placed
     ]
     flags = flags_from_findings(
         findings,

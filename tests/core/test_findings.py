@@ -348,10 +348,10 @@ def test_merge_auto_keeps_surgeon_work():
     merged = merge_auto(saved, fresh)
     assert [f.id for f in merged.findings] == ["b", "c", "d", "e"]
     assert merged.finding("b").origin == "auto-confirmed" and merged.finding("b").grade == "contact"
-    assert [(lm.name, lm.origin) for lm in merged.landmarks] == [
-        ("RDP", "manual"),
-        ("RDP", "auto"),
-        ("TZ", "auto"),
+    # the surgeon's RDP replaces the machine's; the machine's TZ is refreshed
+    assert [(lm.name, lm.origin, lm.position_ras) for lm in merged.landmarks] == [
+        ("RDP", "manual", (0, 0, 0)),
+        ("TZ", "auto", (6, 5, 5)),
     ]
     assert merged.clinical.condition == "hemifacial_spasm"
     assert merged.flags.multiple_offenders  # AICA + VA on left VII
