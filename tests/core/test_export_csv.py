@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
+from findings_cases import finding
 
 from nvc_viewer.errors import FindingsFileError, InvalidFindingError
 from nvc_viewer.export.csv_ import CSV_COLUMNS, read_findings_csv, write_findings_csv
@@ -12,30 +13,12 @@ from nvc_viewer.findings import (
     FINDING_FIELDS,
     CaseFindings,
     Clinical,
-    Finding,
     Flags,
     findings_schema,
     uid_sha256,
 )
 
-T0 = "2026-01-31T14:05:00+00:00"
 SRC = {"kind": "nifti", "series": [{"role": "t2", "uid_sha256": None}]}
-
-
-def finding(**kw) -> Finding:
-    base = dict(
-        id="f1",
-        side="left",
-        nerve="VII",
-        vessel="AICA",
-        vessel_kind="artery",
-        segment="RDP",
-        grade="contact",
-        position_ras=(-12.5, 3.1, -30.000000000000004),
-        created=T0,
-    )
-    base.update(kw)
-    return Finding(**base)
 
 
 def cases() -> list[CaseFindings]:
@@ -44,6 +27,7 @@ def cases() -> list[CaseFindings]:
         SRC,
         findings=[
             finding(
+                position_ras=(-12.5, 3.1, -30.000000000000004),
                 distance_from_brainstem_mm=0.1 + 0.2,
                 vessel_diameter_mm=1.8,
                 crossing_angle_deg=72.5,

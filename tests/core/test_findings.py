@@ -9,6 +9,7 @@ import json
 import jsonschema
 import numpy as np
 import pytest
+from findings_cases import T0, finding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -41,24 +42,7 @@ from nvc_viewer.findings import (
 )
 from nvc_viewer.volume import Volume, VolumeMeta
 
-T0 = "2026-01-31T14:05:00+00:00"
 SRC = {"kind": "dicom", "series": [{"role": "t2", "uid_sha256": uid_sha256("1.2.3.4")}]}
-
-
-def finding(**kw) -> Finding:
-    base = dict(
-        id="f1",
-        side="left",
-        nerve="VII",
-        vessel="AICA",
-        vessel_kind="artery",
-        segment="RDP",
-        grade="contact",
-        position_ras=(-12.5, 3.25, -30.0),
-        created=T0,
-    )
-    base.update(kw)
-    return Finding(**base)
 
 
 def full_case() -> CaseFindings:

@@ -3,12 +3,12 @@
 import json
 
 import pytest
+from findings_cases import finding
 
 from nvc_viewer.errors import FindingsFileError, InputError
 from nvc_viewer.findings import (
     CaseFindings,
     Clinical,
-    Finding,
     Landmark,
     confirm,
     merge_auto,
@@ -18,23 +18,6 @@ from nvc_viewer.findings import (
 from nvc_viewer.workspace import CaseRecord, Workspace, case_id_for, sanitize_case_id
 
 SRC = {"kind": "dicom", "series": [{"role": "t2", "uid_sha256": uid_sha256("1.2.3.4")}]}
-T0 = "2026-01-01T10:00:00+00:00"
-
-
-def finding(**kw) -> Finding:
-    base = dict(
-        id="f1",
-        side="left",
-        nerve="VII",
-        vessel="AICA",
-        vessel_kind="artery",
-        segment="RDP",
-        grade="contact",
-        position_ras=(-12.0, 3.0, -30.0),
-        created=T0,
-    )
-    base.update(kw)
-    return Finding(**base)
 
 
 @pytest.mark.parametrize(
