@@ -50,7 +50,7 @@ from ._anatomy import (
 )
 from ._appearance import Appearance, make_appearance
 from ._render import render
-from ._write import write_case
+from ._write import PHANTOM_PATIENT, write_case
 
 __all__ = [
     "SCENARIOS",
@@ -58,6 +58,7 @@ __all__ = [
     "Phantom",
     "make_phantom",
     "write_case",
+    "PHANTOM_PATIENT",
     "segment_of",
     "ORIGIN_RAS",
     "PhantomBuildError",

@@ -19,7 +19,7 @@ from nvc_viewer.errors import NVCError
 from nvc_viewer.geometry import DisplayGrid
 from nvc_viewer.volume import Volume
 
-from ._layers import AXIS_LABELS, LayerDataTuple, case_layers, volume_to_layer_data
+from ._layers import AXIS_LABELS, LayerDataTuple, volume_to_layer_data
 from ._reader import load_case_volumes
 
 if TYPE_CHECKING:
@@ -168,10 +168,12 @@ def demo(*, headless: bool, out_dir: Path) -> dict[str, Path]:
     """
     import napari
 
-    from nvc_viewer.sample import load_sample, sample_case_path
+    from nvc_viewer.sample import sample_case_path
+
+    from ._sample_data import sample_case
 
     _require_display("`xvfb-run -a nvc-viewer demo --headless`")
-    layers = case_layers(**load_sample())
+    layers = sample_case()
     result: dict[str, Path] = {"sample": sample_case_path()}
     if not headless:
         viewer = new_viewer(show=True, title="nvc-viewer demo")
