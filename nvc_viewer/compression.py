@@ -23,7 +23,8 @@ that, nothing.
 Grades (DOMAIN.md): *indentation* when the nerve's width across the vessel (line integral of its
 darkness along the direction normal to the nerve and to the vessel, smallest of three directions)
 is at least ``indentation_ratio`` (15 %) below its width 2.5-6 mm away; *displacement* when the
-centreline at the contact deviates from the chord of the neighbouring course by more than
+centreline at the contact deviates from the chord of the neighbouring free course (the window
+starts at the RDP: the root's bend where it leaves the pons is no displacement) by more than
 ``displacement_mm`` (0.8 mm, about 0.7 of VII's diameter), away from the vessel; otherwise
 *contact*. The segment (attached / RDP / TZ / cisternal / meatal) and
 ``distance_from_brainstem_mm`` follow from the arclength from the root detachment point.
@@ -545,8 +546,13 @@ def _finding(
     w = settings.displacement_window_mm
     a = int(np.clip(np.searchsorted(s, s[i] - w), 0, len(s) - 1))
     b = int(np.clip(np.searchsorted(s, s[i] + w), 0, len(s) - 1))
+    # The root bends where it leaves the pons: a chord across the RDP cuts that corner, and a
+    # vessel in the angle would always look like it pushed the nerve aside. An attached root
+    # cannot be displaced, so the window starts at the RDP, and a contact within a quarter of
+    # the window from it has too little free course on its near side to tell.
+    a = max(a, int(track.i_rdp))
     deviation = 0.0
-    if b - a >= 4:
+    if b - a >= 4 and s[i] - s[a] >= 0.25 * w:
         chord = pts_mm[b] - pts_mm[a]
         cn = chord / max(np.linalg.norm(chord), 1e-9)
         seg_pts = pts_mm[a : b + 1]

@@ -45,6 +45,7 @@ def synthetic_pair(
     angle=60.0,
     ratio=0.0,
     shift=0.0,
+    bend=0.0,
     seed=0,
     noise=0.03,
     shape=(40, 32, 32),
@@ -53,20 +54,38 @@ def synthetic_pair(
     """Nerve along x; vessel crossing at ``angle`` on its +y side with surface gap ``gap``.
 
     ``ratio``: indentation (nerve radius reduced by that fraction at the contact, gaussian of
-    0.8 mm); ``shift``: displacement (nerve bent away from the vessel by that many mm).
-    Returns the scene, the nerve track, the vessel masks and the true contact point (RAS).
+    0.8 mm); ``shift``: displacement (nerve bent away from the vessel by that many mm);
+    ``bend``: the root detaches at the centre (degrees): attached along x before it, turning
+    towards +y after it, and the vessel (along z) sits in the inner angle of the bend, touching
+    both limbs -- a root-detachment-point contact. Returns the scene, the nerve track, the
+    vessel masks and the true contact point (RAS).
     """
     c = np.array(shape) * SP / 2
-    u = np.array([0.0, 1.0, 0.0])
+    b = np.radians(bend)
+    free = np.array([np.cos(b), np.sin(b), 0.0])
+    if bend:
+        u = np.array([np.cos(b) - 1.0, np.sin(b), 0.0])
+        u /= np.linalg.norm(u)
+        angle = 90.0
+    else:
+        u = np.array([0.0, 1.0, 0.0])
     t = np.radians(angle)
     dv = np.array([np.cos(t), 0.0, np.sin(t)])
-    vc = c - shift * u + u * (r_n * (1 - ratio) + r_v + gap)
+    vc = c - shift * u + u * (r_n * (1 - ratio) + r_v + gap) / np.cos(b / 2)
     g = [(np.arange(k * ss) + 0.5) / ss * SP[0] for k in shape]
     p = np.stack(np.meshgrid(*g, indexing="ij"), -1)
     s = p[..., 0] - c[0]
     radius = r_n * (1 - ratio * np.exp(-((s / 0.8) ** 2)))
     bent = p + (shift * np.exp(-((s / 3.0) ** 2)))[..., None] * u
-    nerve = _segment_distance(bent, c - [9, 0, 0], c + [9, 0, 0]) < radius
+    if bend:
+        nerve = (
+            np.minimum(
+                _segment_distance(p, c - [9, 0, 0], c), _segment_distance(p, c, c + 9 * free)
+            )
+            < radius
+        )
+    else:
+        nerve = _segment_distance(bent, c - [9, 0, 0], c + [9, 0, 0]) < radius
     vessel = _segment_distance(p, vc - 7 * dv, vc + 7 * dv) < r_v
     img = np.ones(p.shape[:3], np.float32)
     img[nerve] = 0.25
@@ -82,8 +101,14 @@ def synthetic_pair(
     img = img.astype(np.float32)
     xs = np.arange(-9.0, 9.001, 0.25)
     pts_mm = c + xs[:, None] * [1.0, 0.0, 0.0] - (shift * np.exp(-((xs / 3.0) ** 2)))[:, None] * u
+    i_rdp = 8
+    if bend:
+        pts_mm = c + np.where(xs[:, None] < 0, xs[:, None] * [1.0, 0.0, 0.0], xs[:, None] * free)
+        i_rdp = int(np.argmin(np.abs(xs)))
     pts = pts_mm / SP - 0.5
-    track = NerveTrack("VII", "left", pts, np.full(len(pts), r_n), 0, 8, 0.8, cl.arclength(pts_mm))
+    track = NerveTrack(
+        "VII", "left", pts, np.full(len(pts), r_n), 0, i_rdp, 0.8, cl.arclength(pts_mm)
+    )
     affine = np.diag([0.5, 0.5, 0.5, 1.0])
     affine[:3, 3] = [-20.0, -8.0, -8.0]
     empty = np.zeros(shape, bool)
@@ -143,6 +168,18 @@ def test_displacement_is_graded():
     found = _confident(find_contacts(scene, track, vm))
     assert [f.grade for f in found] == ["displacement"]
     assert found[0].evidence["displacement_mm"] > 0.8
+
+
+def test_contact_in_the_angle_of_the_detaching_root_is_not_displacement():
+    # where the root leaves the pons its course bends; a vessel in that angle is a contact at
+    # the RDP, not a nerve pushed aside (a chord across the bend deviates by about 1.5 mm)
+    scene, track, vm, truth = synthetic_pair(gap=0.0, bend=40.0, seed=6)
+    found = _confident(find_contacts(scene, track, vm))
+    assert len(found) == 1
+    f = found[0]
+    assert f.grade == "contact", f.evidence
+    assert f.segment == "RDP"
+    assert np.linalg.norm(np.subtract(f.position_ras, truth)) < 1.0
 
 
 def test_plain_contact_is_not_graded_as_indentation_or_displacement():
