@@ -12,6 +12,10 @@ from ..errors import ImageTooLargeError
 MAX_VOXELS = int(os.environ.get("NVC_MAX_VOXELS", 1_000_000_000))
 #: Largest volume accepted, in bytes of decoded pixel data.
 MAX_BYTES = int(os.environ.get("NVC_MAX_BYTES", 8 * 1024**3))
+#: Largest deflated DICOM data set accepted, in bytes once inflated. Its size is unknown until
+#: it is inflated (pydicom inflates it whole, in memory), so it is measured first by a bounded
+#: stream: a "zip bomb" stops here.
+MAX_INFLATED_BYTES = int(os.environ.get("NVC_MAX_INFLATED_BYTES", 1024**3))
 
 
 def check_size(shape: Sequence[int], itemsize: int, path: str | PathLike[str]) -> None:

@@ -146,7 +146,10 @@ class _FileHeader:
         """Stored pixel dtype with its byte order (native syntaxes) or native order."""
         kind = "i" if self.pixel_representation == 1 else "u"
         order = _NATIVE_SYNTAXES.get(self.transfer_syntax, "=")
-        return np.dtype(f"{order}{kind}{max(self.bits_allocated // 8, 1)}")
+        # A corrupt BitsAllocated (24, 7, 65535 ...) is listed as a problem of the file; give
+        # a dtype numpy knows so the size check and the problem report can still run.
+        size = min((n for n in (1, 2, 4, 8) if n * 8 >= self.bits_allocated), default=8)
+        return np.dtype(f"{order}{kind}{size}")
 
 
 @dataclass(frozen=True)
@@ -359,6 +362,9 @@ def _scan_file(path: str) -> tuple[list[_Frame], str | None]:
                         _Attrs(attrs), path, ts, file_size, element, element is not None
                     )
                 force = False
+                too_big = _deflated_too_big(fp, head)
+                if too_big:
+                    return [], too_big
             elif _looks_like_raw_dicom(head):
                 force = True
             else:
@@ -366,6 +372,46 @@ def _scan_file(path: str) -> tuple[list[_Frame], str | None]:
             return _scan_with_pydicom(fp, path, file_size, force)
     except Exception as exc:  # noqa: BLE001 -- a scan must survive any junk file; reason kept
         return [], f"unreadable file ({type(exc).__name__}: {exc})"
+
+
+def _deflated_too_big(fp: Any, head: bytes) -> str | None:
+    """Why a Deflated Explicit VR data set must not be handed to pydicom, or None.
+
+    pydicom inflates the whole data set in memory before parsing it; a few megabytes of
+    deflate stream can hold gigabytes. The stream is inflated here first, in bounded pieces
+    that are counted and dropped, and refused past `_limits.MAX_INFLATED_BYTES`.
+    """
+    import zlib
+
+    from . import _limits
+
+    if _DEFLATED.encode() not in head[132:4096]:
+        return None
+    pos = 132
+    try:
+        while struct.unpack_from("<H", head, pos)[0] == 0x0002:  # skip the file meta group
+            pos = _next_element(head, pos, True)[0]
+    except (struct.error, IndexError, ValueError):
+        return None  # a broken meta group: pydicom says what is wrong with it
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    total = 0
+    fp.seek(pos)
+    try:
+        while not inflater.eof:
+            pending = fp.read(1 << 20)
+            if not pending:
+                break
+            while pending:
+                total += len(inflater.decompress(pending, 1 << 20))
+                if total > _limits.MAX_INFLATED_BYTES:
+                    return (
+                        f"deflated data set inflates to over {_limits.MAX_INFLATED_BYTES} bytes "
+                        "(the limit; raise NVC_MAX_INFLATED_BYTES if the file is real)"
+                    )
+                pending = inflater.unconsumed_tail
+    except zlib.error:
+        return None  # not a valid stream: pydicom reports it
+    return None
 
 
 def _scan_with_pydicom(
@@ -683,6 +729,15 @@ def _frames_of(
         )
 
     item_size = max(bits_allocated // 8, 1) * samples
+    bits_stored = _int(ds.get("BitsStored"), bits_allocated) or bits_allocated
+    if bits_allocated not in (8, 16, 32) or not 1 <= bits_stored <= bits_allocated:
+        problems.append(
+            (
+                "UnsupportedImageError",
+                f"{name}: BitsAllocated {bits_allocated} / BitsStored {bits_stored}; expected "
+                "8, 16 or 32 bits allocated and no more stored than allocated (corrupt header?)",
+            )
+        )
     try:
         check_size((columns, rows, declared), max(item_size, 4), path)
         too_large = False
@@ -781,7 +836,7 @@ def _frames_of(
         rows=rows,
         columns=columns,
         bits_allocated=bits_allocated,
-        bits_stored=_int(ds.get("BitsStored"), bits_allocated) or bits_allocated,
+        bits_stored=bits_stored,
         pixel_representation=_int(ds.get("PixelRepresentation"), 0) or 0,
         samples_per_pixel=samples,
         photometric=_text(ds.get("PhotometricInterpretation")),
@@ -1149,25 +1204,18 @@ def _analyse(frames: list[_Frame], mixed: str) -> _Stack:
                 f"{no_spacing[0].label()} has no PixelSpacing: the voxel size is unknown",
             )
         )
-    if missing or no_spacing or mixed:
+    bad_geometry = None
+    if not (missing or no_spacing):
+        bad_geometry = _bad_geometry(frames)
+        if bad_geometry:
+            problems.append(("CorruptFileError", bad_geometry))
+    if missing or no_spacing or mixed or bad_geometry:
         ordered = sorted(frames, key=lambda f: (f.instance, f.path, f.index))
         return _Stack(ordered, None, problems, warns)
 
     first = frames[0]
     iop = np.asarray(first.orientation, dtype=np.float64)
     row, col = iop[:3], iop[3:]
-    if (
-        abs(np.linalg.norm(row) - 1) > 1e-3
-        or abs(np.linalg.norm(col) - 1) > 1e-3
-        or abs(row @ col) > 1e-3
-    ):
-        problems.append(
-            (
-                "CorruptFileError",
-                f"{first.label()}: ImageOrientationPatient {list(iop)} is not two perpendicular "
-                "unit vectors",
-            )
-        )
     row, col = row / np.linalg.norm(row), col / np.linalg.norm(col)
     normal = _normal(iop)
     d_all = np.array([np.dot(f.position, normal) for f in frames])  # type: ignore[arg-type]
@@ -1199,6 +1247,35 @@ def _analyse(frames: list[_Frame], mixed: str) -> _Stack:
     affine[:3, 2] = step_vec
     affine[:3, 3] = positions[0]
     return _Stack(frames, affine, problems, warns)
+
+
+def _bad_geometry(frames: Sequence[_Frame]) -> str | None:
+    """Why the geometry tags cannot place the images (NaN, zero spacing, degenerate
+    orientation), or None when they can."""
+    for f in frames:
+        spacing = np.asarray(f.pixel_spacing, dtype=np.float64)
+        if not (np.all(np.isfinite(spacing)) and np.all(spacing > 0) and np.all(spacing < 1e6)):
+            return (
+                f"{f.label()}: PixelSpacing {list(f.pixel_spacing or ())} is not two positive sizes"
+            )
+        position = np.asarray(f.position, dtype=np.float64)
+        if not (np.all(np.isfinite(position)) and np.all(np.abs(position) < 1e9)):
+            return f"{f.label()}: ImagePositionPatient {list(f.position or ())} is not a position"
+        iop = np.asarray(f.orientation, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            row, col = iop[:3], iop[3:]
+            ok = (
+                np.all(np.isfinite(iop))
+                and abs(np.linalg.norm(row) - 1) <= 1e-3
+                and abs(np.linalg.norm(col) - 1) <= 1e-3
+                and abs(row @ col) <= 1e-3
+            )
+        if not ok:
+            return (
+                f"{f.label()}: ImageOrientationPatient {list(f.orientation or ())} is not two "
+                "perpendicular unit vectors"
+            )
+    return None
 
 
 def _stack_problems(
@@ -1417,7 +1494,12 @@ def read_series(info: SeriesInfo) -> Volume:
         warnings=tuple(meta_warnings),
         extra=extra,
     )
-    return Volume(data, info.affine_ras, meta)
+    try:
+        return Volume(data, info.affine_ras, meta)
+    except _errors.InvalidVolumeError as exc:
+        raise CorruptFileError(
+            f"the header gives no usable geometry ({exc.reason})", path=where
+        ) from None
 
 
 def _common_dtype(frames: Sequence[_Frame]) -> np.dtype:

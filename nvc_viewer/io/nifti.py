@@ -7,6 +7,7 @@ reported as a warning because left and right then cannot be trusted). The reader
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import zlib
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 from ..errors import (
     CorruptFileError,
     InputNotFoundError,
+    InvalidVolumeError,
     NonFiniteDataError,
     NotAnImageError,
     UnsupportedImageError,
@@ -44,6 +46,59 @@ def _stem(path: Path) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+#: Deflate never inflates one compressed byte into more than 1032 bytes (RFC 1951: a 258-byte
+#: match costs at least 2 bits); with slack for the gzip framing of many small members.
+_MAX_DEFLATE_RATIO = 1040
+
+
+def _check_extent(path: Path, shape: tuple[int, ...], itemsize: int, offset: float) -> None:
+    """Refuse a header whose pixel data cannot fit in the file, before reading any of it.
+
+    An uncompressed file must hold ``vox_offset + voxels * itemsize`` bytes. A gzip file can
+    hold at most `_MAX_DEFLATE_RATIO` times its size once inflated: a header claiming more is
+    corrupt, and is refused without inflating anything (nibabel inflates only up to the end of
+    the claimed data, so a stream longer than the header says -- a gzip bomb -- is never read
+    past it).
+    """
+    if not math.isfinite(offset) or offset < 0:
+        raise CorruptFileError(f"header vox_offset {offset} is not a file position", path=path)
+    needed = int(offset) + math.prod(shape) * itemsize
+    size = path.stat().st_size
+    compressed = str(path).lower().endswith(".gz")
+    available = size * _MAX_DEFLATE_RATIO if compressed else size
+    if needed > available:
+        raise CorruptFileError(
+            f"header claims {needed} bytes of header and pixel data (shape {shape}, "
+            f"{itemsize} bytes per voxel, vox_offset {int(offset)}) but the "
+            f"{'gzip ' if compressed else ''}file holds "
+            f"{'at most ' + str(available) if compressed else size} bytes; the file is "
+            "truncated or its header corrupt",
+            path=path,
+        )
+
+
+def _check_raw_pixdim(path: Path, header_class: type, ndim: int) -> None:
+    """Refuse a zero or non-finite voxel size in the header as written.
+
+    nibabel's loader replaces a zero pixdim by 1 (and logs it); a qform or pixdim-only affine
+    would then carry a made-up voxel size, wrong for every distance measured on it.
+    """
+    try:
+        with nib.openers.ImageOpener(path) as fh:
+            raw = header_class.from_fileobj(fh, check=False)  # type: ignore[attr-defined]
+        zooms = np.asarray(raw["pixdim"][1 : 1 + min(ndim, 3)], dtype=np.float64)
+    except Exception as exc:  # noqa: BLE001 -- read once already; any failure here is corrupt
+        raise CorruptFileError(
+            f"cannot read the NIfTI header ({type(exc).__name__}: {exc})", path=path
+        ) from None
+    if not np.all(np.isfinite(zooms)) or np.any(zooms == 0):
+        raise CorruptFileError(
+            f"header voxel size pixdim[1:4] = {zooms.tolist()} holds a zero or non-finite "
+            "value and there is no sform to place the voxels; the header is corrupt",
+            path=path,
+        )
 
 
 def read_nifti(
@@ -86,18 +141,29 @@ def read_nifti(
         img = nib.load(path)
     except nib.filebasedimages.ImageFileError as exc:
         raise NotAnImageError(f"not a NIfTI image ({exc})", path=path) from None
-    except (OSError, EOFError, ValueError, zlib.error, gzip.BadGzipFile) as exc:
-        raise CorruptFileError(f"cannot read the NIfTI header ({exc})", path=path) from None
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 -- nibabel raises many types on a corrupt header
+        raise CorruptFileError(
+            f"cannot read the NIfTI header ({type(exc).__name__}: {exc})", path=path
+        ) from None
     if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
         raise NotAnImageError(
             f"not a NIfTI image (nibabel reads it as {type(img).__name__})", path=path
         )
     header = img.header
-    shape = tuple(int(n) for n in img.shape)
-    dtype = header.get_data_dtype()
+    try:
+        shape = tuple(int(n) for n in img.shape)
+        dtype = header.get_data_dtype()
+        offset = float(header.get_data_offset())
+    except Exception as exc:  # noqa: BLE001 -- corrupt dims / datatype / vox_offset
+        raise CorruptFileError(
+            f"the NIfTI header is corrupt ({type(exc).__name__}: {exc})", path=path
+        ) from None
     if any(n < 1 for n in shape):
         raise CorruptFileError(f"header claims an empty image of shape {shape}", path=path)
     check_size(shape, max(dtype.itemsize, 4), path)
+    _check_extent(path, shape, dtype.itemsize, offset)
 
     # Decide which 3-D volume to read before touching the pixels.
     if len(shape) < 2 or len(shape) > 5:
@@ -131,6 +197,12 @@ def read_nifti(
         raise CorruptFileError(
             f"pixel data cannot be read, the file is probably truncated ({exc})", path=path
         ) from None
+    except (MemoryError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 -- nibabel's scaling / dtype code on odd headers
+        raise CorruptFileError(
+            f"pixel data cannot be read ({type(exc).__name__}: {exc})", path=path
+        ) from None
     data = data.reshape(data.shape[:3])
 
     warnings: list[str] = []
@@ -149,8 +221,19 @@ def read_nifti(
     elif data.dtype.kind not in "iub":
         raise UnsupportedImageError(f"unsupported voxel type {data.dtype}", path=path)
 
-    sform, sform_code = header.get_sform(coded=True)
-    qform, qform_code = header.get_qform(coded=True)
+    try:
+        sform, sform_code = header.get_sform(coded=True)
+    except Exception:  # noqa: BLE001 -- a corrupt sform: fall back on the qform
+        sform, sform_code = None, 0
+    try:
+        qform, qform_code = header.get_qform(coded=True)
+    except Exception as exc:  # noqa: BLE001 -- nibabel rejects an impossible quaternion
+        if sform is None or sform_code <= 0:
+            raise CorruptFileError(
+                f"the qform is corrupt ({type(exc).__name__}: {exc}) and there is no sform",
+                path=path,
+            ) from None
+        qform, qform_code = None, 0  # unused: the sform places the voxels
     if sform is not None and sform_code > 0:
         affine_source = "sform"
     elif qform is not None and qform_code > 0:
@@ -162,6 +245,8 @@ def read_nifti(
             "left/right cannot be trusted"
         )
 
+    if affine_source != "sform":
+        _check_raw_pixdim(path, type(header), len(shape))
     stem = _stem(path)
     meta = VolumeMeta(
         kind="nifti",
@@ -171,4 +256,9 @@ def read_nifti(
         warnings=tuple(warnings),
         extra={"affine_source": affine_source, "volume_index": volume},
     )
-    return Volume(data, img.affine, meta)
+    try:
+        return Volume(data, img.affine, meta)
+    except InvalidVolumeError as exc:  # NaN / zero pixdim or a singular s/qform
+        raise CorruptFileError(
+            f"the header gives no usable geometry ({exc.reason})", path=path
+        ) from None
