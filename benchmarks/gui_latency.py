@@ -45,7 +45,8 @@ WINDOW_SIZE = (1400, 900)
 
 # -- 1. first frame ----------------------------------------------------------------------------
 def child_first_frame(path: str) -> None:
-    """Run ``nvc-viewer view PATH``; print the wall-clock time of the first frame with layers."""
+    """Run ``nvc-viewer view PATH --workspace WS``; print the wall-clock time of the first
+    frame with layers."""
     from nvc_viewer_napari import _launch
     from qtpy.QtCore import QTimer
     from qtpy.QtWidgets import QApplication
@@ -72,7 +73,7 @@ def child_first_frame(path: str) -> None:
     _launch.new_viewer = watched_viewer
     from nvc_viewer.cli import main
 
-    code = main(["view", path])
+    code = main(["view", path, "--workspace", os.environ["NVC_GUI_BENCH_WORKSPACE"]])
     if not state["done"]:
         raise SystemExit(f"no frame was drawn (exit code {code})")
 
@@ -81,7 +82,7 @@ def first_frame_times(path: str, repeats: int, workspace: Path) -> tuple[list[fl
     """Seconds from launching ``nvc-viewer view PATH`` to its first drawn frame, per run: wall
     clock, and CPU time of the viewer process until then."""
     times, cpu = [], []
-    env = {**os.environ, "NVC_VIEWER_WORKSPACE": str(workspace)}
+    env = {**os.environ, "NVC_GUI_BENCH_WORKSPACE": str(workspace)}
     for _ in range(repeats):
         start = time.time()
         out = subprocess.run(
@@ -134,6 +135,8 @@ def _shot(viewer: Any, app: Any, path: Path) -> Path:
     from PIL import Image
 
     _process(app)
+    _dismiss_notifications(viewer)
+    _process(app, 0.1)
     image = viewer.screenshot(canvas_only=False, flash=False)
     Image.fromarray(image[..., :3]).quantize(colors=256, dither=Image.Dither.NONE).save(
         path, optimize=True
@@ -141,11 +144,20 @@ def _shot(viewer: Any, app: Any, path: Path) -> Path:
     return path
 
 
+def _dismiss_notifications(viewer: Any) -> None:
+    """Close napari's notification toasts (e.g. a Qt backend deprecation) over the canvas."""
+    from qtpy.QtWidgets import QApplication, QWidget
+
+    widgets = viewer.window._qt_window.findChildren(QWidget) + QApplication.topLevelWidgets()
+    for widget in widgets:
+        if type(widget).__name__ == "NapariQtNotification":
+            widget.close()
+
+
 def freeze_during_analysis(case: Path, workspace: Path, screenshots: Path | None) -> dict:
     """Open ``case``, analyse it with the panels, record GUI-thread gaps; optional screenshots."""
-    from nvc_viewer_napari._dock import dock_panels, raise_dock
+    from nvc_viewer_napari._dock import dock_panels
     from nvc_viewer_napari._launch import new_viewer
-    from qtpy.QtCore import QElapsedTimer, QEventLoop, QTimer
     from qtpy.QtWidgets import QApplication
 
     viewer = new_viewer(show=True, title="nvc-viewer")
@@ -153,6 +165,22 @@ def freeze_during_analysis(case: Path, workspace: Path, screenshots: Path | None
     viewer.window._qt_window.resize(*WINDOW_SIZE)
     panels = dock_panels(viewer, workspace=workspace)
     shots: dict[str, str] = {}
+    # The case is named relative to its parent folder, as a surgeon types it there: the
+    # screenshots then show no path of the machine they were taken on.
+    here = os.getcwd()
+    os.chdir(case.parent)
+    try:
+        return _freeze_in_case_folder(viewer, app, panels, Path(case.name), shots, screenshots)
+    finally:
+        os.chdir(here)
+
+
+def _freeze_in_case_folder(
+    viewer: Any, app: Any, panels: Any, case: Path, shots: dict, screenshots: Path | None
+) -> dict:
+    from nvc_viewer_napari._dock import raise_dock
+    from qtpy.QtCore import QElapsedTimer, QEventLoop, QTimer
+
     if not panels.case.scan(case):
         raise SystemExit(panels.case.status.text())
     raise_dock(panels.case)
@@ -268,13 +296,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"over {len(times)} runs (wall {walls}; load average {load:.1f})"
             )
         if not args.skip_freeze:
-            case = Path(args.case) if args.case else None
+            case = Path(args.case).resolve() if args.case else None
             if case is None:
                 t0 = time.perf_counter()
                 case = make_case(tmp_path / "cpa_phantom", tuple(args.shape), args.spacing)
                 print(f"phantom {tuple(args.shape)} at {args.spacing} mm written in "
                       f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
-            shots = Path(args.screenshots) if args.screenshots else None
+            shots = Path(args.screenshots).resolve() if args.screenshots else None
             if shots is not None:
                 shots.mkdir(parents=True, exist_ok=True)
             freeze = freeze_during_analysis(case, tmp_path / "ws-freeze", shots)

@@ -59,9 +59,23 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _holds_dicom(folder: Path) -> bool:
+    """Whether ``folder`` holds a file that may be DICOM (so that side files such as a
+    ``truth.json`` beside NIfTI volumes do not turn a NIfTI folder into a DICOM one)."""
     from .io.nifti import is_nifti_path
 
-    return any(p.is_file() and not is_nifti_path(p) for p in folder.rglob("*"))
+    return any(p.is_file() and not is_nifti_path(p) and _may_be_dicom(p) for p in folder.rglob("*"))
+
+
+def _may_be_dicom(path: Path) -> bool:
+    """A DICOM preamble, or a name a DICOM file may have (no suffix, .dcm, .ima, a number)."""
+    try:
+        with path.open("rb") as f:
+            if f.read(132)[128:] == b"DICM":
+                return True
+    except OSError:
+        return False
+    suffix = path.suffix.lower()
+    return suffix in ("", ".dcm", ".ima", ".dicom") or suffix[1:].isdigit()
 
 
 def _volume_row(name: str, vol) -> dict:  # type: ignore[no-untyped-def]
@@ -117,7 +131,7 @@ def _scan_json(scan) -> dict:  # type: ignore[no-untyped-def]
 def _cmd_view(args: argparse.Namespace) -> int:
     from nvc_viewer_napari._launch import view
 
-    view([str(p) for p in args.paths], series=args.series)
+    view([str(p) for p in args.paths], series=args.series, workspace=args.workspace)
     return 0
 
 
@@ -236,6 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("paths", nargs="*", help="DICOM folders or NIfTI files")
     p.add_argument("--series", help="which series to open (key, UID, number, role, description)")
+    p.add_argument(
+        "--workspace",
+        metavar="DIR",
+        help="where findings and label corrections are autosaved and restored from "
+        "(DIR/<case_id>/, the layout `batch --out DIR` writes; default $NVC_VIEWER_WORKSPACE, "
+        "else ~/nvc-viewer-workspace)",
+    )
     p.set_defaults(func=_cmd_view)
 
     p = sub.add_parser("demo", parents=[common], help="run the main job on the bundled sample case")

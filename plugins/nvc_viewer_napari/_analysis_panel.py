@@ -1,12 +1,14 @@
 """The analysis panel: run the automatic analysis in a worker thread, with progress and cancel.
 
 "Analyse" hands the open case (T2, TOF and, when the analysis takes one, the label map as the
-surgeon corrected it with the brush) to `nvc_viewer.analysis.analyse` in a napari worker thread.
-The analysis reports ``progress(fraction, message)`` from that thread; a Qt signal carries it to
-the GUI thread (queued connection), so the bar moves while the viewer stays responsive. "Cancel"
-sets a flag that the analysis polls (``cancel()``); it stops with `AnalysisCancelled` at its
-next check. The label layer and the 3-D surfaces (`._surfaces.label_surfaces`) are also built in
-the worker; the GUI thread only swaps the layers in and merges the findings
+surgeon corrected it with the brush) to `nvc_viewer.analysis.analyse`, run in a child process
+(`._analysis_process`: no GIL shared with the viewer) that a napari worker thread waits for.
+Progress ``(fraction, message)`` reaches that thread and a Qt signal carries it to the GUI thread
+(queued connection), so the bar moves while the viewer stays responsive. "Cancel" stops the
+child at once (`AnalysisCancelled`); a stand-in analysis set on the panel (``analyse``) runs in
+the worker thread itself and polls ``cancel()``. The label layer and the 3-D surfaces
+(`._surfaces.label_surfaces`) are built in the worker thread; the GUI thread only swaps the
+layers in, a piece per turn of the event loop, and merges the findings
 (`._session.CaseSession.apply_analysis`), which autosaves them.
 
 After an analysis, "Trace nerve at click" / "Vessel at click" take the surgeon's word for one
@@ -20,6 +22,8 @@ structures the 3-D view shows.
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -64,6 +68,31 @@ def _accepts(func: Any, name: str) -> bool:
         return False
 
 
+#: Niceness of the worker threads running an analysis (Linux): the GUI thread is served first.
+WORKER_NICENESS = 10
+
+
+def _lower_thread_priority() -> None:
+    """Make the calling (worker) thread yield the CPU to the GUI thread.
+
+    On a busy machine the analysis thread and the GUI thread of the same process compete for
+    the cores with each other and with every other process; at equal priority the GUI thread
+    loses whole scheduler periods and the viewer stutters. Linux schedules each thread on its
+    own, so raising this thread's niceness favours the GUI thread without slowing the
+    analysis on an idle machine. The pool thread keeps the niceness for later background jobs
+    (saving, exporting), which is what those want too. Elsewhere, a no-op.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < WORKER_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, tid, WORKER_NICENESS)
+    except OSError:  # not permitted (a sandbox): the analysis runs at normal priority
+        pass
+
+
 def run_analysis(
     t2: Volume,
     tof: Volume | None,
@@ -74,6 +103,7 @@ def run_analysis(
     cancel: Callable[[], bool] | None = None,
     save_labels_to: Path | None = None,
     analyse: Callable[..., Any] | None = None,
+    in_process: bool = False,
 ) -> Prepared:
     """The worker's job: analyse, then prepare what the viewer shows (no Qt, no napari).
 
@@ -92,6 +122,9 @@ def run_analysis(
         Where to write the resulting label map (the workspace case folder), off the GUI thread.
     analyse : callable, optional
         The analysis; default `nvc_viewer.analysis.analyse`.
+    in_process : bool, optional
+        Run the default analysis in a child process (`._analysis_process`): the viewer then
+        never waits for the GIL while it runs. Ignored when ``analyse`` is given.
 
     Returns
     -------
@@ -101,14 +134,21 @@ def run_analysis(
     label_layer : (data, kwargs, "labels") or None
     meshes : list of SurfaceMesh
     """
+    _lower_thread_priority()
+    run = analyse
     if analyse is None:
         from nvc_viewer.analysis import analyse
 
+        if in_process:
+            from ._analysis_process import analyse_in_process as run
+        else:
+            run = analyse
+    assert run is not None
     kwargs: dict[str, Any] = {"progress": progress, "cancel": cancel}
     passes_labels = labels is not None and _accepts(analyse, "labels")
     if passes_labels:
         kwargs["labels"] = labels
-    result = analyse(t2, tof, **kwargs)
+    result = run(t2, tof, **kwargs)
     produced = getattr(result, "labels", None)
     shown = produced if labels is None or passes_labels or produced is None else labels
     return _prepare(result, shown, grid, progress, save_labels_to)
@@ -154,6 +194,7 @@ def run_refine(
     ``kind`` is ``"nerve"`` (trace a nerve through the click) or ``"vessel"`` (the tube at the
     click is a vessel). Returns what `run_analysis` returns.
     """
+    _lower_thread_priority()
     if refine is None:
         from nvc_viewer.analysis import refine
     result = refine(previous, t2, tof, seed_ras, kind)
@@ -180,11 +221,15 @@ class AnalysisPanel(QWidget):
         self.worker: Any = None
         #: The analysis to run (default `nvc_viewer.analysis.analyse`; a script may swap it).
         self.analyse: Any = None
+        #: Run the default analysis in a child process (see `._analysis_process`); False runs
+        #: it in the worker thread itself.
+        self.in_process = True
         #: The correction at a click (default `nvc_viewer.analysis.refine`).
         self.refine: Any = None
         self._cancel = threading.Event()
         self._applying = False
         self._outcome = "failed"
+        self._summary = ""
         self._t2_at_start: Any = None
 
         self.analyse_button = QPushButton("Analyse")
@@ -282,6 +327,7 @@ class AnalysisPanel(QWidget):
             cancel=self._cancel.is_set,
             save_labels_to=session.labels_path(corrected=False),
             analyse=self.analyse,
+            in_process=self.in_process,
             _start_thread=False,
             _connect={
                 "returned": self._on_returned,
@@ -391,7 +437,10 @@ class AnalysisPanel(QWidget):
             steps.append((f"the {group} in 3-D", surfaces))
         for kind in ("landmarks", "findings"):
             steps.append((f"the {kind}", lambda k=kind: self.view.ensure_point_layer(k)))
+        # The merged landmarks a turn ahead of the findings: each is a layer update of its own.
+        steps.append(("the landmarks", lambda: self._predraw_landmarks(result)))
         steps.append(("the findings table", lambda: self._apply(result, kept)))
+        steps.append(("the summary", self._report))
         self._applying = True
         self._run_steps(steps)
 
@@ -415,19 +464,30 @@ class AnalysisPanel(QWidget):
             return
         QTimer.singleShot(0, lambda: self._run_steps(steps[1:]))
 
+    def _predraw_landmarks(self, result: Any) -> None:
+        from nvc_viewer.findings import merge_auto
+
+        session = self.view.session
+        if session.findings is None or session.t2 is None or session.case_id is None:
+            return
+        fresh = result.to_case_findings(session.case_id, t2=session.t2, tof=session.tof)
+        self.view.redraw_landmarks(merge_auto(session.findings, fresh).landmarks)
+
     def _apply(self, result: Any, kept: Volume | None) -> None:
         # The label map was written by the worker: not again here.
         merged = self.view.session.apply_analysis(result, labels=kept, save_labels=False)
         auto = sum(1 for f in merged.findings if f.origin == "auto")
-        mine = len(merged.findings) - auto
+        kept_text = "; your label corrections kept" if kept is not None else ""
+        self._outcome = "done"
+        self._summary = (
+            f"{auto} proposed finding(s) to review, {len(merged.findings) - auto} of yours "
+            f"kept; {len(merged.landmarks)} landmark(s){kept_text}."
+        )
+
+    def _report(self) -> None:
         self.bar.setValue(1000)
         self.bar.setFormat("%p%  done")
-        self._outcome = "done"
-        kept_text = "; your label corrections kept" if kept is not None else ""
-        self._say(
-            f"{auto} proposed finding(s) to review, {mine} of yours kept; "
-            f"{len(merged.landmarks)} landmark(s){kept_text}."
-        )
+        self._say(self._summary)
 
     def _on_errored(self, exc: BaseException) -> None:
         if isinstance(exc, AnalysisCancelled) or self._cancel.is_set():

@@ -287,7 +287,11 @@ class CasePanel(QWidget):
         self.status.setText(text)
 
     def _show_workspace(self) -> None:
-        self.workspace_label.setText(f"Autosave to: {self.view.session.workspace.root}")
+        # The folder's name only: the full path is long and would show the machine's folder
+        # layout in every screenshot; the tooltip holds it.
+        root = Path(self.view.session.workspace.root)
+        self.workspace_label.setText(f"Autosave to workspace: {root.name or root}")
+        self.workspace_label.setToolTip(str(root))
 
     def _browse_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Case folder (DICOM or NIfTI)")

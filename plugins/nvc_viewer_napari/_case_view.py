@@ -124,18 +124,26 @@ def _import_pandas() -> None:
 
 
 def _update_layer(layer: Any, data: Any, kwargs: dict[str, Any]) -> None:
-    """Give an existing layer new data and the attributes `._layers` chose for it."""
+    """Give an existing layer new data and the attributes `._layers` chose for it.
+
+    Attributes that do not change are not set: each setter makes napari recompute and redraw
+    (a tenth of a second on the GUI thread for a label map), even for an equal value.
+    """
     layer.data = data
-    layer.scale = kwargs["scale"]
-    layer.translate = kwargs["translate"]
-    layer.name = kwargs["name"]
+    if not np.array_equal(np.asarray(layer.scale), np.asarray(kwargs["scale"])):
+        layer.scale = kwargs["scale"]
+    if not np.array_equal(np.asarray(layer.translate), np.asarray(kwargs["translate"])):
+        layer.translate = kwargs["translate"]
+    if layer.name != kwargs["name"]:
+        layer.name = kwargs["name"]
     layer.metadata = kwargs["metadata"]
     if "contrast_limits" in kwargs:  # an image
         layer.reset_contrast_limits_range()
         layer.contrast_limits = kwargs["contrast_limits"]
         layer.colormap = kwargs["colormap"]
         layer.blending = kwargs["blending"]
-    layer.visible = True
+    if not layer.visible:
+        layer.visible = True
 
 
 class CaseView:
@@ -167,6 +175,7 @@ class CaseView:
         #: The structures' meshes by label value, and those hidden in 3-D.
         self.meshes: dict[int, SurfaceMesh] = {}
         self.hidden_structures: set[int] = set()
+        self._stale_surfaces: set[str] = set()  # groups to draw when the view turns 3-D
         self._hidden_in_3d: list[Any] = []
         session.subscribe(self._on_session)
         viewer.dims.events.ndisplay.connect(self._on_ndisplay)
@@ -383,12 +392,29 @@ class CaseView:
         structure would freeze the viewer for a second.) `set_structure_visible` hides a
         structure. ``groups`` limits the update to some of the two layers, so that a caller can
         spread the work over turns of the event loop.
+
+        The surfaces are seen in 3-D only: in the 2-D view the meshes are kept and drawn when
+        the view turns 3-D, so that an analysis finishing under a 2-D view does not freeze the
+        viewer for the upload of meshes nobody sees (a few tenths of a second for a brainstem).
         """
         self.meshes = {m.value: m for m in meshes}
-        for group in groups:
-            self._draw_surface_group(group)
-        if self.viewer.dims.ndisplay == 3 and self._surfaces_shown and not self._hidden_in_3d:
-            self._on_ndisplay()
+        self._stale_surfaces.update(groups)
+        if self.viewer.dims.ndisplay == 3:
+            self._draw_stale_surfaces()
+            if self._surfaces_shown and not self._hidden_in_3d:
+                self._on_ndisplay()
+
+    def _draw_stale_surfaces(self) -> None:
+        """Draw the surface groups whose meshes changed since they were last drawn."""
+        for group in SURFACE_GROUPS:
+            if group in self._stale_surfaces:
+                self._stale_surfaces.discard(group)
+                self._draw_surface_group(group)
+
+    @property
+    def surfaces_pending(self) -> bool:
+        """Whether surfaces wait for the 3-D view to be drawn (see `show_surfaces`)."""
+        return bool(self._stale_surfaces)
 
     def set_structure_visible(self, value: int, visible: bool) -> None:
         """Show or hide one structure (label value) in the 3-D surfaces."""
@@ -396,8 +422,9 @@ class CaseView:
             self.hidden_structures.discard(value)
         else:
             self.hidden_structures.add(value)
-        for group in SURFACE_GROUPS:
-            self._draw_surface_group(group)
+        self._stale_surfaces.update(SURFACE_GROUPS)
+        if self.viewer.dims.ndisplay == 3:
+            self._draw_stale_surfaces()
 
     def _draw_surface_group(self, group: str) -> None:
         from napari.utils.colormaps.standardize_color import transform_color
@@ -472,6 +499,8 @@ class CaseView:
         from napari.layers import Image, Labels
 
         three_d = self.viewer.dims.ndisplay == 3
+        if three_d:
+            self._draw_stale_surfaces()
         for layer in self.surface_layers:
             if layer in self.viewer.layers:
                 layer.visible = three_d and not layer.metadata.get("nvc_empty", False)
@@ -561,12 +590,13 @@ class CaseView:
         self.ensure_point_layer("landmarks")
         self.ensure_point_layer("findings")
 
-    def redraw_landmarks(self) -> None:
-        """Draw the RExP / RDP / TZ landmarks of the findings record."""
+    def redraw_landmarks(self, landmarks: Sequence[Any] | None = None) -> None:
+        """Draw the RExP / RDP / TZ landmarks of the findings record (or ``landmarks``: those
+        an analysis result is about to bring, drawn a turn of the event loop ahead)."""
         case = self.session.findings
         if case is None or self.reference is None:
             return
-        landmarks = case.landmarks
+        landmarks = case.landmarks if landmarks is None else tuple(landmarks)
         self._drawn_landmarks = landmarks
         if not landmarks and self.landmarks_layer is None:
             return

@@ -14,7 +14,10 @@ adding, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qtpy.QtCore import QEvent, Qt
@@ -452,19 +455,38 @@ class FindingsPanel(QWidget):
         if what in ("case", "findings", "analysis"):
             self.refresh()
         if what == "saved" and self.session.last_saved is not None:
+            saved = self.session.last_saved
             self.save_label.setStyleSheet("")
-            self.save_label.setText(f"autosaved: {self.session.last_saved}")
+            self.save_label.setText(
+                f"autosaved: {self.workspace_relative(saved)} at {time.strftime('%H:%M:%S')}"
+            )
+            self.save_label.setToolTip(str(saved))
         elif what == "save-failed":
             self.save_label.setStyleSheet("color: #ff6060;")
             self.save_label.setText(self.session.last_error or "autosave failed")
+            self.save_label.setToolTip(self.session.last_error or "")
 
     def _placed(self, finding: Finding | None, message: str) -> None:
         self.buttons["add"].setText("Add finding (A)")
         self._say(message, error=finding is None)
 
+    def workspace_relative(self, path: str | os.PathLike[str]) -> str:
+        """``path`` as the panel shows it: relative to the workspace (``<case_id>/<file>``).
+
+        The full path would push the useful part out of the narrow panel and would put the
+        machine's folder layout into every screenshot; tooltips hold it instead. A path outside
+        the workspace is shown by its name only.
+        """
+        path = Path(path)
+        try:
+            return path.relative_to(self.session.workspace.root).as_posix()
+        except ValueError:
+            return path.name
+
     def _exported(self, paths: list) -> None:
         folder = paths[0].parent if paths else self.session.workspace.root
-        self._say(f"exported {len(paths)} file(s) to {folder}")
+        self._say(f"exported {len(paths)} file(s) to {self.workspace_relative(folder)}/")
+        self.status.setToolTip(str(folder))
 
     def _export_finished(self) -> None:
         self.export_worker = None

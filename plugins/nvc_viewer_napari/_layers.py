@@ -62,9 +62,10 @@ LayerDataTuple = tuple[np.ndarray, dict[str, Any], str]
 _PERCENTILES = (0.5, 99.5)
 # Percentiles are computed on at most about this many voxels (a strided subsample).
 _MAX_STATS_VOXELS = 2_000_000
-# The TOF overlay starts at the median of its own volume: stationary tissue stays uncoloured
-# and only the bright inflow (arteries) tints the T2 image.
-_TOF_LOW_PERCENTILE = 50.0
+# The TOF overlay starts high in the TOF's own distribution inside the T2 field: stationary
+# tissue (most voxels) and slow venous flow stay uncoloured and only the bright arterial inflow
+# tints the T2 image. Arteries fill a few per cent of a CPA field of view.
+_TOF_LOW_PERCENTILE = 95.0
 
 
 def _robust_limits(data: np.ndarray, low: float, high: float) -> tuple[float, float]:
@@ -74,6 +75,25 @@ def _robust_limits(data: np.ndarray, low: float, high: float) -> tuple[float, fl
     lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
     if hi <= lo:  # a nearly constant image: fall back to its full range
         lo, hi = float(np.min(data)), float(np.max(data))
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def _overlay_limits(data: np.ndarray) -> tuple[float, float]:
+    """Contrast limits of the angiogram overlay, from its voxels inside the T2 field.
+
+    ``data`` is the TOF on the T2 grid; voxels the TOF does not cover were filled with 0 by
+    the resampling and are left out, so that a small TOF slab does not pull the window down.
+    """
+    step = max(1, int(np.ceil((data.size / _MAX_STATS_VOXELS) ** (1 / 3))))
+    sample = np.asarray(data[::step, ::step, ::step], dtype=np.float64)
+    covered = sample[sample != 0]
+    if covered.size < 100:  # nearly no overlap (or an empty TOF): the plain robust window
+        return _robust_limits(data, _TOF_LOW_PERCENTILE, _PERCENTILES[1])
+    lo, hi = (float(v) for v in np.percentile(covered, [_TOF_LOW_PERCENTILE, _PERCENTILES[1]]))
+    if hi <= lo:  # bright voxels rarer than 0.5 %: window up to the brightest one
+        hi = float(covered.max())
     if hi <= lo:
         hi = lo + 1.0
     return lo, hi
@@ -114,7 +134,8 @@ def volume_to_layer_data(
         The volume as read, when ``volume`` is a resampled copy (kept in metadata).
     overlay : bool, optional
         Draw an image as the angiogram overlay (red, additive blending, lower contrast limit at
-        the median so that stationary tissue stays uncoloured) instead of a gray base image.
+        the 95th percentile of the TOF inside the T2 field, so that only arterial inflow is
+        coloured) instead of a gray base image.
         Default: when ``volume.meta.role == "tof"``.
 
     Returns
@@ -176,9 +197,7 @@ def volume_to_layer_data(
         overlay = role == "tof"
     if overlay:
         kwargs.update(
-            contrast_limits=_robust_limits(
-                source_volume.data, _TOF_LOW_PERCENTILE, _PERCENTILES[1]
-            ),
+            contrast_limits=_overlay_limits(data),
             colormap="red",
             blending="additive",
         )

@@ -100,3 +100,46 @@ def test_usage_error_exits_2(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["frobnicate"])
     assert exc.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["view", "caseA", "--workspace", "ws"], (["caseA"], None, "ws")),
+        (["view", "--series", "tof", "caseA", "caseB"], (["caseA", "caseB"], "tof", None)),
+        (["view"], ([], None, None)),
+    ],
+)
+def test_view_hands_paths_series_and_workspace_to_the_launcher(monkeypatch, argv, expected):
+    # A stand-in launcher module: the core tests never import napari or Qt.
+    import types
+
+    calls = []
+    fake = types.ModuleType("nvc_viewer_napari._launch")
+    fake.view = lambda paths, *, series=None, workspace=None: calls.append(
+        (paths, series, workspace)
+    )
+    monkeypatch.setitem(sys.modules, "nvc_viewer_napari._launch", fake)
+    assert main(argv) == 0
+    assert calls == [expected]
+
+
+def test_view_help_names_the_workspace_option(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["view", "--help"])
+    assert exc.value.code == 0
+    assert "--workspace DIR" in capsys.readouterr().out
+
+
+def test_info_on_a_nifti_folder_with_side_files(tmp_path, capsys):
+    # a phantom case folder: NIfTI volumes beside JSON files that are not images
+    folder = tmp_path / "case"
+    folder.mkdir()
+    affine = np.diag([0.5, 0.5, 0.5, 1])
+    nib.save(nib.Nifti1Image(np.zeros((4, 5, 6), np.int16), affine), folder / "t2_ciss.nii.gz")
+    nib.save(nib.Nifti1Image(np.zeros((4, 5, 6), np.int16), affine), folder / "tof.nii.gz")
+    (folder / "truth.json").write_text("{}")
+    (folder / "README.txt").write_text("synthetic case")
+    assert main(["info", "--json", str(folder)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["file"]: r["role"] for r in rows} == {"t2_ciss.nii.gz": "t2", "tof.nii.gz": "tof"}

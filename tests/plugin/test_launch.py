@@ -60,3 +60,54 @@ def test_view_shows_several_inputs_on_the_first_ones_grid(
     # the axial slice shown is the middle one
     low, high = np.asarray(viewer.layers.extent.world)[:, 0]
     assert viewer.dims.point[0] == pytest.approx((low + high) / 2, abs=reference.scale[0])
+
+
+def test_view_with_workspace_autosaves_there_and_reopening_restores(
+    make_napari_viewer, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nvc_viewer_napari._case_view import case_view_for
+
+    from nvc_viewer.cli import main
+
+    case = tmp_path / "case_017"
+    case.mkdir()
+    write_nifti(make_volume("axial", role="t2"), case / "t2_ciss.nii.gz")
+    workspace = tmp_path / "ws"
+    monkeypatch.setenv("NVC_VIEWER_WORKSPACE", str(tmp_path / "elsewhere"))  # must not be used
+    viewers = []
+
+    def viewer_factory(**kwargs):  # type: ignore[no-untyped-def]
+        kwargs.pop("show", None)
+        viewers.append(make_napari_viewer(**kwargs))
+        return viewers[-1]
+
+    monkeypatch.setattr(napari, "Viewer", viewer_factory)
+    monkeypatch.setattr(napari, "run", lambda *a, **k: None)
+
+    assert main(["view", str(case), "--workspace", str(workspace)]) == 0
+    view = case_view_for(viewers[0])
+    assert view.session.case_id == "case_017"
+    assert view.session.workspace.root == workspace
+    # the surgeon's work: a manual finding and a brush correction of the label map
+    point_ras = view.session.t2.ras_of([20, 24, 16])
+    finding = view.session.add_manual(point_ras, grade="indentation")
+    qtbot.waitUntil(lambda: view.labels_layer is not None)
+    painted = np.asarray(view.labels_layer.data).copy()
+    painted[3, 4, 5:9] = 6
+    view.labels_layer.data = painted
+    view.labels_layer.events.paint(value=None)
+    view.flush_labels()
+    view.wait_for_saves()
+    assert (workspace / "case_017" / "findings.json").is_file()
+    assert not (tmp_path / "elsewhere").exists()
+
+    # the command again, in a new window: the case comes back as it was left
+    assert main(["view", str(case), "--workspace", str(workspace)]) == 0
+    assert len(viewers) == 2
+    reopened = case_view_for(viewers[1])
+    assert reopened is not view
+    restored = reopened.session.findings.findings
+    assert [(f.id, f.origin, f.grade) for f in restored] == [(finding.id, "manual", "indentation")]
+    np.testing.assert_allclose(restored[0].position_ras, point_ras, atol=1e-6)
+    np.testing.assert_array_equal(reopened.labels_layer.data[3, 4, 5:9], [6, 6, 6, 6])
+    assert reopened.session.labels_edited  # the corrected map, not a machine one

@@ -119,3 +119,25 @@ def test_bad_kind_and_fractional_labels_are_refused() -> None:
         volume_to_layer_data(volume, kind="points")  # type: ignore[arg-type]
     with pytest.raises(InvalidVolumeError, match="non-integer"):
         volume_to_layer_data(volume, kind="labels")
+
+
+def test_tof_overlay_colours_only_the_arterial_inflow_inside_the_t2_field() -> None:
+    rng = np.random.default_rng(0)
+    t2 = make_volume("axial")
+    # A TOF slab covering the lower three quarters of the T2 field: stationary tissue about
+    # 100, a few per cent of voxels (arteries) bright, a brighter rim outside the T2 field.
+    shape = (60, 70, 24)
+    tof_data = rng.normal(100.0, 10.0, shape).astype(np.float32)
+    tof_data[20:23, 20:23, :] = tof_data[30:33, 40:43, :] = 1000.0
+    tof_data[45:], tof_data[:, 55:] = 400.0, 400.0  # beyond the T2 field (40 x 48 voxels)
+    tof = make_volume("axial", shape=shape, data=tof_data, role="tof", description="tof")
+
+    (_, _, _), (fused, kw, _) = case_layers(t2, tof)
+    lo, hi = kw["contrast_limits"]
+    covered = fused[fused != 0]
+    assert 0 < covered.size < fused.size  # the slab covers part of the T2 field only
+    background = covered[covered < 300]
+    # nearly all stationary tissue inside the T2 field stays below the window: uncoloured
+    assert np.mean(background < lo) >= 0.9
+    assert lo < 1000.0 <= hi + 1e-3  # the arteries are at full red
+    assert kw["blending"] == "additive" and kw["colormap"] == "red"

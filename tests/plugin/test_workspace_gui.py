@@ -213,9 +213,13 @@ def test_open_analyse_review_annotate_reopen_export(
         assert _transform(layer) == _transform(t2_layer), layer.name
     assert {s.name for s in by_type["Surface"]} == {"brainstem (3-D)", "nerves and vessels (3-D)"}
     structures = by_type["Surface"][1]
+    assert view.surfaces_pending  # meshed, uploaded when the view turns 3-D
+    panels.analysis.show_plane("3-D")
+    assert not view.surfaces_pending and structures.visible
     n_vertices = len(structures.data[0])
     panels.analysis.structure_boxes[3].setChecked(False)  # hide the facial nerves in 3-D
     assert 0 < len(structures.data[0]) < n_vertices
+    panels.analysis.show_plane("axial")
     (labels_layer,) = by_type["Labels"]
     assert labels_layer is empty_labels  # the analysis' map went into the existing layer
     np.testing.assert_array_equal(np.unique(labels_layer.data), np.unique(cpa_case.labels))
@@ -396,3 +400,120 @@ def test_view_docks_the_panels_and_the_real_analysis_runs_from_the_plugin_menu(
     assert not view.placing
     index = tuple(np.rint(view.ras_to_data(click_ras)).astype(int))
     assert view.labels_layer.data[index] in (3, 4, 5)  # the clicked tube is a nerve now
+
+
+def test_brush_corrections_survive_a_rerun_by_an_analysis_that_cannot_take_them(
+    make_napari_viewer, qtbot, tmp_path: Path, cpa_case: SyntheticCase
+) -> None:
+    """`nvc_viewer.analysis.analyse` has no ``labels`` parameter yet: the corrected map is then
+    kept as the case's map (shown, saved as the corrected file), the findings still refresh."""
+    workspace = tmp_path / "ws"
+    viewer = make_napari_viewer()
+    panels = dock_panels(viewer, workspace=workspace)
+    calls: list[dict[str, Any]] = []
+    with_labels = truth_analyse(cpa_case, calls)
+
+    def analyse(t2, tof=None, *, seeds=None, progress=None, cancel=None):  # type: ignore[no-untyped-def]
+        return with_labels(t2, tof, seeds=seeds, progress=progress, cancel=cancel)
+
+    panels.analysis.analyse = analyse
+    panels.case.scan(cpa_case.folder)
+    assert panels.case.open_case(), panels.case.status.text()
+    view = case_view_for(viewer)
+    with qtbot.waitSignal(panels.analysis.finished, timeout=WAIT_MS) as outcome:
+        assert panels.analysis.start()
+    assert outcome.args == ["done"], panels.analysis.status.text()
+    folder = workspace / "cpa_case"
+    assert (folder / "segmentation.nii.gz").is_file()
+
+    # paint a vein where the machine saw cisternal CSF, through the layer's data API
+    layer = view.labels_layer
+    painted = np.asarray(layer.data).copy()
+    csf = np.argwhere(painted == 2)[:5]
+    painted[tuple(csf.T)] = 7
+    layer.data = painted
+    layer.events.paint(value=None)
+    table = panels.findings
+    table.select(table.finding_ids[0])
+    table.confirm_selected()
+
+    with qtbot.waitSignal(panels.analysis.finished, timeout=WAIT_MS) as outcome:
+        assert panels.analysis.start()
+    assert outcome.args == ["done"], panels.analysis.status.text()
+    assert "label corrections kept" in panels.analysis.status.text()
+    assert view.labels_layer is layer
+    np.testing.assert_array_equal(layer.data[tuple(csf.T)], [7] * len(csf))
+    assert view.session.labels_edited
+    view.wait_for_saves()
+    saved = nib.load(folder / "segmentation_corrected.nii.gz").get_fdata()
+    assert np.count_nonzero(saved == 7) == len(csf)
+    # the review survived the re-run, and the machine's findings are there again
+    origins = {f.id: f.origin for f in view.session.findings.findings}
+    assert origins[table.finding_ids[0]] == "auto-confirmed"
+    assert len(calls) == 2
+
+    # unticking "Use my label corrections": the machine's map replaces them
+    panels.analysis.use_corrections.setChecked(False)
+    with qtbot.waitSignal(panels.analysis.finished, timeout=WAIT_MS) as outcome:
+        assert panels.analysis.start()
+    assert outcome.args == ["done"], panels.analysis.status.text()
+    assert not np.any(view.labels_layer.data == 7)
+    assert not view.session.labels_edited
+    assert not (folder / "segmentation_corrected.nii.gz").exists()
+
+
+def test_findings_keyboard_shortcuts(
+    make_napari_viewer, qtbot, tmp_path: Path, cpa_case: SyntheticCase
+) -> None:
+    """A, Escape, C, R, Delete, Ctrl+Z, Ctrl+Y and Ctrl+Shift+Z while the table has the focus."""
+    viewer = make_napari_viewer()
+    panels = dock_panels(viewer, workspace=tmp_path / "ws")
+    panels.case.scan(cpa_case.folder)
+    assert panels.case.open_case(), panels.case.status.text()
+    view = case_view_for(viewer)
+    session = view.session
+    result = truth_analyse(cpa_case, [])(session.t2, session.tof, progress=lambda *a: None)
+    session.apply_analysis(result)
+    table = panels.findings
+    first = table.finding_ids[0]
+    keys = table.table
+    keys.setFocus()
+
+    def press(key: Any, modifier: Any = Qt.NoModifier) -> None:
+        qtbot.keyClick(keys, key, modifier)
+
+    press(Qt.Key_A)  # arms "Add finding"; Escape disarms it
+    assert view.placing
+    press(Qt.Key_Escape)
+    assert not view.placing and table.buttons["add"].text() == "Add finding (A)"
+
+    table.select(first)
+    press(Qt.Key_R)
+    assert session.finding(first).origin == "auto-rejected"
+    press(Qt.Key_C)
+    assert session.finding(first).origin == "auto-confirmed"
+    press(Qt.Key_Delete)
+    assert first not in table.finding_ids and table.selected_id is None
+    press(Qt.Key_Z, Qt.ControlModifier)
+    assert first in table.finding_ids
+    assert session.finding(first).origin == "auto-confirmed"
+    press(Qt.Key_Z, Qt.ControlModifier)
+    assert session.finding(first).origin == "auto-rejected"
+    press(Qt.Key_Y, Qt.ControlModifier)
+    assert session.finding(first).origin == "auto-confirmed"
+    press(Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
+    assert first not in table.finding_ids
+    saved = _saved(tmp_path / "ws")
+    assert first not in [f["id"] for f in saved["findings"]]  # every step is on disk
+
+    # a manual finding cannot be rejected (only deleted): R says so and changes nothing
+    assert table.start_add()
+    click(viewer, session.grid.ras_to_display(cpa_case.centrelines["VII_left"][60]))
+    manual = table.selected_id
+    assert manual is not None and session.finding(manual).origin == "manual"
+    keys.setFocus()
+    press(Qt.Key_R)
+    assert session.finding(manual).origin == "manual"
+    assert not table.buttons["reject"].isEnabled()
+    press(Qt.Key_Backspace)
+    assert manual not in table.finding_ids
