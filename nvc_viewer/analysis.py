@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
+from scipy import ndimage
 
 from .compression import CompressionSettings, ContactFinding, find_contacts
 from .errors import AnalysisError, InvalidVolumeError
@@ -283,6 +284,7 @@ def analyse(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     settings: CompressionSettings | None = None,
+    labels: Volume | None = None,
 ) -> AnalysisResult:
     """Segment the cerebellopontine angles, mark the REZ and propose compression findings.
 
@@ -303,6 +305,12 @@ def analyse(
         `nvc_viewer.errors.AnalysisCancelled`.
     settings : CompressionSettings, optional
         Contact thresholds (default `CompressionSettings()`).
+    labels : Volume, optional
+        A label map on the T2 grid (DESIGN.md values) corrected by the surgeon, e.g. with
+        napari's brush. Its artery (6) and vein (7) voxels replace the machine's vessels in
+        contact detection -- an erased false vessel proposes nothing, a painted missed one is
+        measured against the nerves -- and it is returned as ``result.labels`` unchanged. Nerve
+        centrelines and landmarks are still traced on the image.
 
     Returns
     -------
@@ -311,18 +319,52 @@ def analyse(
     Raises
     ------
     InvalidVolumeError
-        If an input is not a usable volume (NaN, not 3-D).
+        If an input is not a usable volume (NaN, not 3-D), or ``labels`` is not on the T2 grid.
     AnalysisError
         If no brainstem can be found in the T2.
     AnalysisCancelled
         If ``cancel()`` returned true.
     """
     settings = settings or CompressionSettings()
+    if labels is not None:
+        _check_on_grid(labels, t2)
     t0 = time.perf_counter()
     scene, vm, stages = run_stages(t2, tof, seeds=seeds, progress=progress, cancel=cancel)
+    if labels is not None:
+        vm = _vessels_from_labels(scene, vm, labels)
     result = _result(scene, vm, stages, t2, settings)
+    if labels is not None:
+        result.labels = labels
     result.timings_s["total"] = round(time.perf_counter() - t0, 4)
     return result
+
+
+def _check_on_grid(labels: Volume, t2: Volume) -> None:
+    if labels.shape != t2.shape or not np.allclose(labels.affine, t2.affine, atol=1e-4):
+        raise InvalidVolumeError(
+            f"labels: a corrected label map must lie on the T2 grid (shape {t2.shape} and the "
+            f"T2's affine); got shape {labels.shape}"
+            + ("" if labels.shape != t2.shape else " with another affine")
+        )
+
+
+def _vessels_from_labels(scene: Scene, vm: VesselMasks, labels: Volume) -> VesselMasks:
+    """The machine's vessel masks of the crop, overruled by the surgeon's artery/vein voxels."""
+    crop = np.asarray(labels.data[scene.box.slices])
+    artery, vein = crop == 6, crop == 7
+    vessel = artery | vein
+    # a painted vessel has no Hessian scale: its radius is its half-width in the painted mask
+    painted_radius = ndimage.distance_transform_edt(vessel, sampling=scene.spacing)
+    radius = np.where(vm.radius_mm > 0, vm.radius_mm, painted_radius).astype(np.float32)
+    radius[~vessel] = 0
+    return replace(
+        vm,
+        artery=artery,
+        vein=vein,
+        large=vm.large & artery,
+        tof_bright=vm.tof_bright & vessel,
+        radius_mm=radius,
+    )
 
 
 def refine(
