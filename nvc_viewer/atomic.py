@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,3 +110,37 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
     """Write ``text`` to ``path`` atomically (UTF-8, ``\\n`` line ends); returns ``path``."""
     return atomic_write_bytes(path, text.encode(encoding))
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: str | os.PathLike[str]) -> Iterator[Path]:
+    """Give a temporary folder that replaces ``folder`` when the block ends without error.
+
+    For writers of several files (a DICOM series, a phantom case): the temporary folder sits
+    beside ``folder`` (``.NAME.partial-*``); when the block ends it takes ``folder``'s place by
+    renames (an old ``folder`` is moved aside first and removed last), so a reader sees the old
+    folder or the complete new one. On any error the temporary folder is removed and the old
+    one is untouched. ``folder``'s parent is created if needed.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.partial-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        if folder.exists():
+            old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:12]}"
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink()
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _fsync_dir(folder.parent)

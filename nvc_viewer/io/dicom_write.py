@@ -23,8 +23,6 @@ folder is written atomically: into a hidden temporary folder beside it, then ren
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +41,7 @@ from pydicom.uid import (
 )
 from pydicom.valuerep import format_number_as_ds
 
+from ..atomic import atomic_folder
 from ..errors import InvalidVolumeError
 from ..geometry import lps_to_ras
 from ..volume import Volume
@@ -378,9 +377,7 @@ def write_series(
     )
     pixel_spacing = [_ds(spacing_rc[0]), _ds(spacing_rc[1])]
 
-    tmp = folder.parent / f".{folder.name}.partial-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_folder(folder) as tmp:
         written: list[Path] = []
         if enhanced:
             sop = ENHANCED_MR_IMAGE_STORAGE
@@ -470,10 +467,6 @@ def write_series(
                 path = tmp / file_names.format(index=names[n])
                 _save(ds, path, transfer_syntax)
                 written.append(path)
-        _move_into_place(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return [folder / p.name for p in written]
 
 
@@ -483,19 +476,3 @@ def _rescale_item(slope: float, intercept: float) -> Dataset:
     item.RescaleSlope = _ds(slope)
     item.RescaleType = "US"
     return item
-
-
-def _move_into_place(tmp: Path, folder: Path) -> None:
-    """Rename the finished temporary folder to ``folder`` (replacing an old one last)."""
-    if folder.is_dir() and not any(folder.iterdir()):
-        folder.rmdir()
-    if folder.exists():
-        old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:12]}"
-        os.replace(folder, old)
-        os.replace(tmp, folder)
-        if old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink()
-    else:
-        os.replace(tmp, folder)

@@ -17,14 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nibabel as nib
 import numpy as np
 
+from ..atomic import atomic_folder
 from ..errors import NVCError
 from ..volume import Volume
 
@@ -160,15 +159,8 @@ def write_case(
             "the output folder exists and is not empty; choose another or pass overwrite=True",
             path=out_dir,
         )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.partial-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir()
-    try:
+    with atomic_folder(out_dir) as tmp:
         written = _write_into(phantom, tmp, fmt, enhanced, scale)
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {k: out_dir / p.relative_to(tmp) for k, p in written.items()}
 
 
@@ -268,18 +260,3 @@ def _make_reproducible(files: list[Path], series_uid: str) -> None:
             for item in ds.get("DimensionIndexSequence", []):
                 item.DimensionOrganizationUID = dim
         ds.save_as(path, enforce_file_format=True)
-
-
-def _replace_dir(tmp: Path, out_dir: Path) -> None:
-    if out_dir.is_dir() and not any(out_dir.iterdir()):
-        out_dir.rmdir()
-    if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:12]}"
-        os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink()
-    else:
-        os.replace(tmp, out_dir)

@@ -8,7 +8,7 @@ import stat
 import numpy as np
 import pytest
 
-from nvc_viewer.atomic import atomic_path, atomic_write_bytes, atomic_write_text
+from nvc_viewer.atomic import atomic_folder, atomic_path, atomic_write_bytes, atomic_write_text
 from nvc_viewer.errors import ExportError, InvalidFindingError
 from nvc_viewer.export.nifti_labels import write_segmentation_nifti
 from nvc_viewer.findings import write_findings_json
@@ -90,3 +90,23 @@ def test_crash_inside_nibabel_leaves_old_file(tmp_path, monkeypatch):
         write_segmentation_nifti(Volume(np.zeros((2, 2, 2), np.uint8), np.eye(4)), seg)
     assert seg.read_bytes() == b"old labels"
     assert os.listdir(tmp_path) == ["segmentation.nii.gz"]
+
+
+def test_a_folder_is_replaced_whole_or_not_at_all(tmp_path):
+    folder = tmp_path / "series"
+    folder.mkdir()
+    (folder / "old.dcm").write_bytes(b"old")
+    with pytest.raises(RuntimeError, match="disk full"):
+        with atomic_folder(folder) as tmp:
+            (tmp / "new1.dcm").write_bytes(b"new")
+            raise RuntimeError("disk full")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series"]  # no partial folder left
+    assert [p.name for p in folder.iterdir()] == ["old.dcm"]
+    with atomic_folder(folder) as tmp:
+        assert tmp.parent == folder.parent and tmp.name.startswith(".series.partial-")
+        (tmp / "new1.dcm").write_bytes(b"new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["series"]  # old copy removed
+    assert [p.name for p in folder.iterdir()] == ["new1.dcm"]
+    with atomic_folder(tmp_path / "a" / "b") as tmp:  # parents are created
+        (tmp / "x").write_bytes(b"x")
+    assert (tmp_path / "a" / "b" / "x").read_bytes() == b"x"
