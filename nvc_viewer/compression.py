@@ -106,6 +106,12 @@ def segment_name(d_from_rdp_mm: float, tz_mm: float, porus_mm: float | None) -> 
     return "meatal"
 
 
+#: A vessel piece "leaves" the nerve between two contacts where its voxels are this far (mm)
+#: beyond the nerve's surface. Two vessels touching each other form one piece whose voxels
+#: between their contacts stay near the nerve (0.6-1 mm off): a larger value merges them.
+_APART_MM = 0.6
+
+
 def _runs(idx: np.ndarray, max_gap: int) -> list[np.ndarray]:
     if idx.size == 0:
         return []
@@ -296,7 +302,9 @@ def _contacts_of_piece(scene, track, vm, piece_vox, run, other, r_nom, settings,
         tree = cKDTree(piece_vox * sp)
         d, _ = tree.query(track.points[run] * sp)
         s_run = track.s_mm[run]
-        apart = run[d > r_nom + 1.0]
+        # two vessels touching each other may form one piece: between their contacts the
+        # piece then stays near the nerve, but its surface still draws back from the nerve's
+        apart = run[d > r_nom + _APART_MM]
         s_apart = track.s_mm[apart]
         keep = []
         for k in rest:

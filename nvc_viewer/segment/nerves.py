@@ -13,8 +13,10 @@ to the radius (sigma ~ r / 1.4). VIII is traced first at its scale, from the bra
 the IAM; VII then at its own scale with VIII's core forbidden; TOF-bright voxels (arteries) cost
 more. A path stops where it reaches the brainstem's surface; the attached segment of VII, which
 lies on the pons for about 10 mm before the root detachment point (RDP), is then followed within
-a thin band over the surface by a second, "as far as it stays tubular" path. Inside the IAM the
-roots nearly touch: there each is followed along the canal's axis (`_march`).
+a thin band over the surface by a second, "as far as it stays tubular" path. When no such
+segment can be followed from where the first path starts (it reached the surface on a vessel lying
+on the pons and joined the root past the RDP), VII is traced again from that band. Inside the IAM
+the roots nearly touch: there each is followed along the canal's axis (`_march`).
 
 The voxel path is refined to sub-voxel positions (darkness centroid in the plane normal to the
 path, with other structures masked out) and smoothed; the radius along it comes from the
@@ -201,6 +203,31 @@ def _path(cost: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     if not np.isfinite(d_end).any():
         return None
     return g.path_to(pred, int(e_ids[int(np.argmin(d_end))])) + lo
+
+
+def _attached_segment(
+    cost: np.ndarray,
+    band: np.ndarray,
+    path: np.ndarray,
+    strength: np.ndarray,
+    spacing: np.ndarray,
+) -> np.ndarray | None:
+    """The root's attached segment: `_extend` from a path's first voxel within ``band``.
+
+    Returns the voxel path from ``path[0]`` outward along the surface (cut where the tube
+    fades), or None when there is none longer than two voxels.
+    """
+    surf_cost = np.where(band, cost, np.inf)
+    surf_cost[_track_mask(path[3:], 0.6, cost.shape, spacing)] = np.inf
+    attached = _cut_weak_tail(
+        _extend(surf_cost, path[0], spacing, max_mean_cost=6.0, reach_mm=12.0,
+                max_length_mm=12.0),
+        strength,
+        spacing,
+    )
+    if attached is None or len(attached) <= 2:
+        return None
+    return attached
 
 
 def _extend(cost: np.ndarray, start: np.ndarray, spacing: np.ndarray, *,
@@ -765,6 +792,22 @@ def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack
             )
             tracks.append(_finish(scene, "VIII", side, pts8, r8))
         return tracks
+    # the attached segment lies on the pons (its axis about 0.5 mm off the surface) for about
+    # 10 mm: follow it within a thin shell, no farther than that
+    surf_band = costs.surface_band & side_m
+    attached = _attached_segment(cost7, surf_band, p7, costs.small, sp)
+    if attached is None:
+        # The cheapest path may leave the shell (up to 1.6 mm from the pons) on a vessel lying
+        # on the pons and join the root only past the RDP (with fine voxels more such vessel
+        # voxels fall inside the shell): from there the attached segment cannot be reached.
+        # Start then from the thin band on the surface the attached root lies in.
+        p7b = _path(
+            cost7, np.argwhere(surf_band & allowed & ~forbid), np.argwhere(ends_all & ~forbid), sp
+        )
+        if p7b is not None and len(p7b) > 3:
+            attached_b = _attached_segment(cost7, surf_band, p7b, costs.small, sp)
+            if attached_b is not None:
+                p7, attached = p7b, attached_b
     # the path runs brainstem -> IAM; the meatal part follows the canal (see `_meatal_line`)
     meatal = _meatal_line(
         scene,
@@ -773,17 +816,8 @@ def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack
         p7[-1],
         forbid if p8 is None else _track_mask(p8, 0.5, scene.shape, sp),
     )
-    # the attached segment lies on the pons (its axis about 0.5 mm off the surface) for about
-    # 10 mm: follow it within a thin shell, no farther than that
-    surf_cost = np.where(costs.surface_band & side_m, cost7, np.inf)
-    surf_cost[_track_mask(p7[3:], 0.6, scene.shape, sp)] = np.inf
-    attached = _cut_weak_tail(
-        _extend(surf_cost, p7[0], sp, max_mean_cost=6.0, reach_mm=12.0, max_length_mm=12.0),
-        costs.small,
-        sp,
-    )
     path = p7
-    if attached is not None and len(attached) > 2:
+    if attached is not None:
         path = np.concatenate([attached[::-1][:-1], path])
     path = path.astype(np.float64)
     if meatal is not None and len(meatal) > 2:

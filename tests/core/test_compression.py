@@ -50,6 +50,7 @@ def synthetic_pair(
     noise=0.03,
     shape=(40, 32, 32),
     ss=3,
+    extra_vessels=(),
 ):
     """Nerve along x; vessel crossing at ``angle`` on its +y side with surface gap ``gap``.
 
@@ -57,8 +58,9 @@ def synthetic_pair(
     0.8 mm); ``shift``: displacement (nerve bent away from the vessel by that many mm);
     ``bend``: the root detaches at the centre (degrees): attached along x before it, turning
     towards +y after it, and the vessel (along z) sits in the inner angle of the bend, touching
-    both limbs -- a root-detachment-point contact. Returns the scene, the nerve track, the
-    vessel masks and the true contact point (RAS).
+    both limbs -- a root-detachment-point contact. ``extra_vessels``: more vessel segments
+    ``(a, b, radius)``, ends in mm from the centre (x along the nerve, y towards the vessel).
+    Returns the scene, the nerve track, the vessel masks and the true contact point (RAS).
     """
     c = np.array(shape) * SP / 2
     b = np.radians(bend)
@@ -87,6 +89,8 @@ def synthetic_pair(
     else:
         nerve = _segment_distance(bent, c - [9, 0, 0], c + [9, 0, 0]) < radius
     vessel = _segment_distance(p, vc - 7 * dv, vc + 7 * dv) < r_v
+    for a, b_end, r_x in extra_vessels:
+        vessel |= _segment_distance(p, c + np.asarray(a), c + np.asarray(b_end)) < r_x
     img = np.ones(p.shape[:3], np.float32)
     img[nerve] = 0.25
     img[vessel] = 0.15
@@ -180,6 +184,23 @@ def test_contact_in_the_angle_of_the_detaching_root_is_not_displacement():
     assert f.grade == "contact", f.evidence
     assert f.segment == "RDP"
     assert np.linalg.norm(np.subtract(f.position_ras, truth)) < 1.0
+
+
+def test_two_offenders_joined_into_one_piece_are_two_contacts():
+    # a second vessel crosses the nerve 4.5 mm farther along, touching it too; a branch about
+    # 0.6-0.9 mm off the nerve joins the two vessels, so their voxels form one piece
+    r_n, r_v = 0.6, 0.8
+    y = r_n + r_v
+    second = ([4.5, y, -7.0], [4.5, y, 7.0], r_v)
+    branch = ([0.0, 1.1, 1.1], [4.5, 1.1, 1.1], 0.45)
+    scene, track, vm, truth = synthetic_pair(
+        gap=0.0, r_n=r_n, r_v=r_v, angle=90.0, seed=7, extra_vessels=(second, branch)
+    )
+    found = _confident(find_contacts(scene, track, vm))
+    assert len(found) == 2, [(f.distance_from_brainstem_mm, f.evidence) for f in found]
+    along = sorted(f.distance_from_brainstem_mm for f in found)
+    assert along[1] - along[0] == pytest.approx(4.5, abs=0.8)
+    assert all(f.grade == "contact" for f in found)
 
 
 def test_plain_contact_is_not_graded_as_indentation_or_displacement():
