@@ -132,26 +132,17 @@ def _process(app: Any, seconds: float = 0.3) -> None:
 
 def _shot(viewer: Any, app: Any, path: Path) -> Path:
     """Save a window screenshot as a palette PNG (small enough for the docs)."""
+    from nvc_viewer_napari._launch import dismiss_notifications
     from PIL import Image
 
     _process(app)
-    _dismiss_notifications(viewer)
+    dismiss_notifications(viewer)
     _process(app, 0.1)
     image = viewer.screenshot(canvas_only=False, flash=False)
     Image.fromarray(image[..., :3]).quantize(colors=256, dither=Image.Dither.NONE).save(
         path, optimize=True
     )
     return path
-
-
-def _dismiss_notifications(viewer: Any) -> None:
-    """Close napari's notification toasts (e.g. a Qt backend deprecation) over the canvas."""
-    from qtpy.QtWidgets import QApplication, QWidget
-
-    widgets = viewer.window._qt_window.findChildren(QWidget) + QApplication.topLevelWidgets()
-    for widget in widgets:
-        if type(widget).__name__ == "NapariQtNotification":
-            widget.close()
 
 
 def freeze_during_analysis(case: Path, workspace: Path, screenshots: Path | None) -> dict:

@@ -141,8 +141,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     result = demo(headless=args.headless, out_dir=out_dir)
     if args.headless:
-        for key, value in result.items():
-            print(f"{key}: {value}")
+        print(f"sample case: {result['sample']}")
+        print(f"proposed findings ({len(result['findings'])}):")
+        for line in result["findings"]:
+            print(f"  {line}")
+        print(f"exports ({len(result['exports'])} files) in {result['exports'][0].parent}:")
+        for path in result["exports"]:
+            print(f"  {Path(path).name}")
+        for key in ("screenshot_axial", "screenshot_3d", "screenshot_workspace"):
+            print(f"{key}: {result[key]}")
     return 0
 
 

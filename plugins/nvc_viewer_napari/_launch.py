@@ -87,22 +87,48 @@ def view(
     """
     import napari
 
+    _require_display("`xvfb-run -a nvc-viewer view PATH`")
+    open_workspace(paths, series=series, workspace=workspace)
+    napari.run()
+
+
+def open_workspace(
+    paths: list[str],
+    *,
+    series: str | None = None,
+    workspace: str | os.PathLike[str] | None = None,
+    title: str = "nvc-viewer",
+    case_id: str | None = None,
+) -> tuple[napari.Viewer, Any]:
+    """A shown viewer with the panels docked and ``paths`` open as one case (see `view`).
+
+    ``case_id`` names the case in the workspace (default: from the first path's name).
+
+    Returns
+    -------
+    viewer : napari.Viewer
+    panels : WorkspaceWidget
+        The docked panels (``.case``, ``.analysis``, ``.findings``).
+    """
     from nvc_viewer.workspace import case_id_for
 
     from ._case_view import case_view_for
     from ._dock import dock_panels
 
     case = _case_for_paths(paths, series)
-    _require_display("`xvfb-run -a nvc-viewer view PATH`")
-    viewer = new_viewer(show=True)
+    viewer = new_viewer(show=True, title=title)
     panels = dock_panels(viewer, workspace=workspace)
     if case is not None:
         t2, tof, extra = case
         case_view_for(viewer).open_case(
-            t2, tof, case_id=case_id_for(paths[0]), input_path=paths[0], extra_layers=extra
+            t2,
+            tof,
+            case_id=case_id or case_id_for(paths[0]),
+            input_path=paths[0],
+            extra_layers=extra,
         )
         panels.case.show_opened(paths[0])
-    napari.run()
+    return viewer, panels
 
 
 def _case_for_paths(
@@ -143,61 +169,122 @@ def _require_display(example: str) -> None:
     raise NVCError(f"no display (DISPLAY is not set): run under a virtual X server, e.g. {example}")
 
 
-def demo(*, headless: bool, out_dir: Path) -> dict[str, Path]:
-    """Show the sample case; headless, write screenshots of it and close.
+def demo(*, headless: bool, out_dir: Path) -> dict[str, Any]:
+    """The main job on the sample case: open it, analyse it, review the findings, export.
+
+    The bundled sample (a synthetic cerebellopontine-angle case, CISS-like T2 + TOF, see
+    ``sample_data/README.md``) opens in the surgeon's workspace with its output folder
+    ``out_dir/workspace``; the analysis runs as from the Analyse button.
 
     Parameters
     ----------
     headless : bool
-        True: no interaction. Renders the case (a display is still needed: on a machine
-        without one run under ``xvfb-run``), writes ``screenshot_axial.png`` (2-D axial slice
-        through the centre) and ``screenshot_3d.png`` (3-D rendering) into ``out_dir`` and
-        closes. False: opens the viewer and returns when it is closed.
+        True: no interaction. Waits for the analysis, selects the first proposed finding,
+        exports every format into ``out_dir/workspace/<case_id>/``, writes
+        ``screenshot_axial.png`` (2-D, centred on the finding), ``screenshot_3d.png``
+        (surfaces) and ``screenshot_workspace.png`` (the whole window) into ``out_dir`` and
+        closes (a display is still needed: on a machine without one run under ``xvfb-run``).
+        False: opens the viewer, starts the analysis and returns when the window is closed.
     out_dir : Path
         Output folder (created if missing).
 
     Returns
     -------
-    dict of str to Path
-        ``sample``: the sample input; headless also ``screenshot_axial`` and ``screenshot_3d``.
+    dict
+        ``sample`` (the input), ``workspace``; headless also the screenshots, ``exports``
+        (list of paths) and ``findings`` (one line per proposed finding).
 
     Raises
     ------
     NVCError
-        On Linux without a display (Qt would abort the process instead).
+        On Linux without a display (Qt would abort the process instead), or when the analysis
+        fails.
     """
     import napari
 
     from nvc_viewer.sample import sample_case_path
 
-    from ._sample_data import sample_case
+    from ._case_view import case_view_for
 
     _require_display("`xvfb-run -a nvc-viewer demo --headless`")
-    layers = sample_case()
-    result: dict[str, Path] = {"sample": sample_case_path()}
+    out_dir = Path(out_dir)
+    sample = sample_case_path()
+    result: dict[str, Any] = {"sample": sample, "workspace": out_dir / "workspace"}
+    viewer, panels = open_workspace(
+        [str(sample)], workspace=result["workspace"], title="nvc-viewer demo", case_id="sample_cpa"
+    )
     if not headless:
-        viewer = new_viewer(show=True, title="nvc-viewer demo")
-        add_layer_data(viewer, layers)
-        show_axial_centre(viewer)
+        panels.analysis.start()
         napari.run()
         return result
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
-        # show=True: under Xvfb a hidden viewer's screenshot is all black.
-        viewer = new_viewer(show=True, title="nvc-viewer demo")
         stack.callback(viewer.close)
-        add_layer_data(viewer, layers)
-        show_axial_centre(viewer)
-        axial = out_dir / "screenshot_axial.png"
-        viewer.screenshot(str(axial), size=_SCREENSHOT_SIZE, canvas_only=True)
-        viewer.dims.ndisplay = 3
-        viewer.reset_view()
-        camera = getattr(viewer, "scene", viewer).camera  # napari >= 0.9: viewer.scene.camera
-        camera.angles = (0.0, -30.0, 60.0)  # oblique, so that depth reads in one picture
-        camera.zoom *= 0.8  # the rotated box is wider than the fitted one
-        rendering = out_dir / "screenshot_3d.png"
-        viewer.screenshot(str(rendering), size=_SCREENSHOT_SIZE, canvas_only=True)
-    result.update(screenshot_axial=axial, screenshot_3d=rendering)
+        outcome = _wait_for(panels.analysis.finished, panels.analysis.start, timeout_s=300)
+        if outcome != "done":
+            raise NVCError(f"the analysis of the sample case ended with: {outcome}", path=sample)
+        session = case_view_for(viewer).session
+        findings = session.findings.findings
+        result["findings"] = [
+            f"{f.side} {f.nerve} - {f.vessel}: {f.grade}, {f.segment}, confidence "
+            f"{f.confidence:.2f} at RAS {tuple(round(v, 1) for v in f.position_ras)}"
+            for f in findings
+        ]
+        if findings:
+            panels.findings.select(findings[0].id)  # centres every view on it
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _settle(viewer)
+        result["screenshot_axial"] = out_dir / "screenshot_axial.png"
+        viewer.screenshot(str(result["screenshot_axial"]), size=_SCREENSHOT_SIZE, canvas_only=True)
+        result["screenshot_workspace"] = out_dir / "screenshot_workspace.png"
+        viewer.screenshot(str(result["screenshot_workspace"]), canvas_only=False)
+        panels.analysis.show_plane("3-D")
+        _settle(viewer)
+        result["screenshot_3d"] = out_dir / "screenshot_3d.png"
+        viewer.screenshot(str(result["screenshot_3d"]), size=_SCREENSHOT_SIZE, canvas_only=True)
+        case_view_for(viewer).wait_for_saves()
+        result["exports"] = session.export()
     return result
+
+
+def _settle(viewer: napari.Viewer, ms: int = 300) -> None:
+    """Let queued GUI work (layer updates, redraws) run, then close notification toasts."""
+    from qtpy.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec_()
+    dismiss_notifications(viewer)
+
+
+def dismiss_notifications(viewer: napari.Viewer) -> None:
+    """Close napari's notification toasts (e.g. a Qt backend deprecation) over the canvas."""
+    from qtpy.QtWidgets import QApplication, QWidget
+
+    widgets = viewer.window._qt_window.findChildren(QWidget) + QApplication.topLevelWidgets()
+    for widget in widgets:
+        if type(widget).__name__ == "NapariQtNotification":
+            widget.close()
+
+
+def _wait_for(signal: Any, start: Any, *, timeout_s: float) -> str:
+    """Call ``start()`` and run the event loop until ``signal(str)`` fires; its argument."""
+    from qtpy.QtCore import QEventLoop, QTimer
+
+    loop = QEventLoop()
+    got: list[str] = []
+
+    def done(value: str) -> None:
+        got.append(value)
+        loop.quit()
+
+    signal.connect(done)
+    QTimer.singleShot(int(timeout_s * 1000), loop.quit)
+    try:
+        if not start():
+            return "not started"
+        if not got:
+            loop.exec_()
+    finally:
+        signal.disconnect(done)
+    return got[0] if got else f"no answer within {timeout_s:.0f} s"
