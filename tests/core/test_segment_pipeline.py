@@ -16,21 +16,15 @@ import pytest
 from nvc_viewer.analysis import AnalysisResult, analyse, refine
 from nvc_viewer.errors import AnalysisCancelled, AnalysisError, InvalidVolumeError
 from nvc_viewer.findings import findings_to_json
-from nvc_viewer.phantom import PhantomBuildError, make_phantom
+from nvc_viewer.phantom import make_phantom
 from nvc_viewer.volume import Volume
 
 CONFIDENT = 0.5
 
 
 def _phantom(scenario: str, side: str):
-    problems = []
-    for seed in range(40, 80):  # not every seed gives a geometry: take the first that does
-        try:
-            return make_phantom(scenario, side=side, seed=seed, shape=(100, 100, 56),
-                                spacing_mm=0.6, supersample=3)  # fmt: skip
-        except PhantomBuildError as exc:
-            problems.append(str(exc))
-    pytest.fail(f"make_phantom built no {scenario} phantom: " + "; ".join(problems[-3:]))
+    return make_phantom(scenario, side=side, seed=40, shape=(100, 100, 56), spacing_mm=0.6,
+                        supersample=3)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
