@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = ["view", "demo", "new_viewer", "add_layer_data", "show_axial_centre"]
 
-# Canvas size of the headless screenshots, in pixels (height, width).
-_SCREENSHOT_SIZE = (600, 600)
+# Window size of the headless demo, in pixels (width, height).
+_WINDOW_SIZE = (1400, 900)
 
 
 def new_viewer(*, show: bool = True, title: str = "nvc-viewer") -> napari.Viewer:
@@ -220,6 +220,7 @@ def demo(*, headless: bool, out_dir: Path) -> dict[str, Any]:
 
     with ExitStack() as stack:
         stack.callback(viewer.close)
+        viewer.window.resize(*_WINDOW_SIZE)  # the same pictures on any (virtual) screen
         outcome = _wait_for(panels.analysis.finished, panels.analysis.start, timeout_s=300)
         if outcome != "done":
             raise NVCError(f"the analysis of the sample case ended with: {outcome}", path=sample)
@@ -231,17 +232,18 @@ def demo(*, headless: bool, out_dir: Path) -> dict[str, Any]:
             for f in findings
         ]
         if findings:
-            panels.findings.select(findings[0].id)  # centres every view on it
+            panels.findings.select(findings[0].id)  # the slices go through it
         out_dir.mkdir(parents=True, exist_ok=True)
         _settle(viewer)
+        viewer.reset_view()  # the whole slice, through the finding
         result["screenshot_axial"] = out_dir / "screenshot_axial.png"
-        viewer.screenshot(str(result["screenshot_axial"]), size=_SCREENSHOT_SIZE, canvas_only=True)
+        viewer.screenshot(str(result["screenshot_axial"]), canvas_only=True)
         result["screenshot_workspace"] = out_dir / "screenshot_workspace.png"
         viewer.screenshot(str(result["screenshot_workspace"]), canvas_only=False)
         panels.analysis.show_plane("3-D")
         _settle(viewer)
         result["screenshot_3d"] = out_dir / "screenshot_3d.png"
-        viewer.screenshot(str(result["screenshot_3d"]), size=_SCREENSHOT_SIZE, canvas_only=True)
+        viewer.screenshot(str(result["screenshot_3d"]), canvas_only=True)
         case_view_for(viewer).wait_for_saves()
         result["exports"] = session.export()
     return result
