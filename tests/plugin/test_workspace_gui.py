@@ -207,6 +207,9 @@ def test_open_analyse_review_annotate_reopen_export(
     assert outcome.args == ["done"], panels.analysis.status.text()
     assert panels.analysis.bar.value() == panels.analysis.bar.maximum()
     assert calls[-1] == {"tof": True, "labels": None}
+    # the empty surface layers are made one per turn of the event loop after the case opened;
+    # a fast analysis can finish first
+    qtbot.waitUntil(lambda: len(view.surface_layers) == 2)
     by_type: dict[str, list] = {}
     for layer in viewer.layers:
         by_type.setdefault(type(layer).__name__, []).append(layer)
