@@ -42,6 +42,8 @@ import numpy as np
 SEEDS = (1001, 1002)
 SNRS = ("3T", "1.5T")
 CONFIDENT = 0.5
+#: Fields of a finding kept in the per-case JSON.
+_SHOWN = ("side", "nerve", "vessel", "grade", "segment", "distance_from_brainstem_mm")
 
 
 def _phantom(scenario: str, side: str, seed: int, snr: str, cache: Path | None):
@@ -160,35 +162,8 @@ def evaluate_case(scenario: str, side: str, seed: int, snr: str, cache: str | No
         "vessel_agreement": m.vessel_agreement,
         "along_nerve_error_mm": m.mean_along_nerve_error_mm,
         "n_low_confidence": len(pred_all) - len(pred),
-        "pred": [
-            {
-                k: f[k]
-                for k in (
-                    "side",
-                    "nerve",
-                    "vessel",
-                    "grade",
-                    "segment",
-                    "distance_from_brainstem_mm",
-                    "confidence",
-                )
-            }
-            for f in pred_all
-        ],
-        "truth": [
-            {
-                k: f[k]
-                for k in (
-                    "side",
-                    "nerve",
-                    "vessel",
-                    "grade",
-                    "segment",
-                    "distance_from_brainstem_mm",
-                )
-            }
-            for f in truth_f
-        ],
+        "pred": [{k: f[k] for k in (*_SHOWN, "confidence")} for f in pred_all],
+        "truth": [{k: f[k] for k in _SHOWN} for f in truth_f],
     }
     out["timings_s"] = res.timings_s
     return out

@@ -89,24 +89,13 @@ def _case(cache: Path):
 
     t2_path, tof_path = cache / "speed_t2.nii", cache / "speed_tof.nii"
     if not (t2_path.exists() and tof_path.exists()):
-        from nvc_viewer.phantom import PhantomBuildError, make_phantom
+        from nvc_viewer.phantom import make_phantom
 
         t0 = time.perf_counter()
-        for seed in range(4242, 4272):  # the first seed whose random anatomy can be built
-            try:
-                ph = make_phantom(
-                    "contact",
-                    side="left",
-                    seed=seed,
-                    shape=SHAPE,
-                    spacing_mm=(SPACING,) * 3,
-                    snr=25.0,
-                )
-                break
-            except PhantomBuildError:
-                continue
-        else:
-            raise RuntimeError("no phantom could be built for seeds 4242-4271")
+        seed = 4242
+        ph = make_phantom(
+            "contact", side="left", seed=seed, shape=SHAPE, spacing_mm=(SPACING,) * 3, snr=25.0
+        )
         print(f"phantom (seed {seed}) rendered in {time.perf_counter() - t0:.0f} s", flush=True)
         cache.mkdir(parents=True, exist_ok=True)
         nib.save(nib.Nifti1Image(ph.t2.data.astype(np.float32), ph.t2.affine), t2_path)

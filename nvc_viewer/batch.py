@@ -149,16 +149,9 @@ class CaseReport:
 def _is_image_file(path: Path) -> bool:
     if path.name.startswith("."):
         return False
-    if is_nifti_path(path):
-        return True
-    from .io.dicom import _looks_like_raw_dicom
+    from .io.dicom import looks_like_dicom
 
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return (len(head) == 132 and head[128:132] == b"DICM") or _looks_like_raw_dicom(head)
+    return is_nifti_path(path) or looks_like_dicom(path)
 
 
 def _holds_images_directly(folder: Path) -> bool:

@@ -67,15 +67,12 @@ def _holds_dicom(folder: Path) -> bool:
 
 
 def _may_be_dicom(path: Path) -> bool:
-    """A DICOM preamble, or a name a DICOM file may have (no suffix, .dcm, .ima, a number)."""
-    try:
-        with path.open("rb") as f:
-            if f.read(132)[128:] == b"DICM":
-                return True
-    except OSError:
-        return False
+    """DICOM content, or a name a DICOM file may have (no suffix, .dcm, .ima, a number)."""
+    from .io.dicom import looks_like_dicom
+
     suffix = path.suffix.lower()
-    return suffix in ("", ".dcm", ".ima", ".dicom") or suffix[1:].isdigit()
+    named = suffix in ("", ".dcm", ".ima", ".dicom") or suffix[1:].isdigit()
+    return named or looks_like_dicom(path)
 
 
 def _volume_row(name: str, vol) -> dict:  # type: ignore[no-untyped-def]

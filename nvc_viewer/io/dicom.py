@@ -69,6 +69,7 @@ __all__ = [
     "pick_series",
     "load_dicom",
     "describe_scan",
+    "looks_like_dicom",
 ]
 
 #: Two orientation cosines closer than this are the same orientation.
@@ -317,6 +318,22 @@ def _echo_key(number: Any, echo_time: Any) -> str:
     "2.46" and "2.460" are one echo)."""
     te = _float(echo_time)
     return f"{_text(number)}|{'' if te is None else f'{te:.3f}'}"
+
+
+def looks_like_dicom(path: str | os.PathLike[str]) -> bool:
+    """Cheap test of one file: the DICM preamble, or the start of a DICOM data set without it.
+
+    Reads at most 132 bytes; False for hidden files (``.name``) and anything unreadable.
+    """
+    path = Path(path)
+    if path.name.startswith("."):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return (len(head) == 132 and head[128:132] == b"DICM") or _looks_like_raw_dicom(head)
 
 
 def _looks_like_raw_dicom(head: bytes) -> bool:

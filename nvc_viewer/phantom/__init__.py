@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from ..compression import segment_name
 from ..volume import Volume, VolumeMeta
 from ._anatomy import (
     CLEARANCE_MM,
@@ -59,7 +60,6 @@ __all__ = [
     "make_phantom",
     "write_case",
     "PHANTOM_PATIENT",
-    "segment_of",
     "ORIGIN_RAS",
     "PhantomBuildError",
 ]
@@ -128,23 +128,6 @@ class Phantom:
     side: str
     seed: int
     params: dict
-
-
-def segment_of(d_from_rdp_mm: float, tz_mm: float, porus_mm: float) -> str:
-    """REZ segment name of a point ``d_from_rdp_mm`` along the nerve from the RDP.
-
-    ``attached`` before 1 mm proximal to the RDP; ``RDP`` up to halfway to the TZ; ``TZ`` up
-    to half that distance again past the TZ; ``cisternal`` up to the porus; ``meatal`` beyond.
-    """
-    if d_from_rdp_mm < -1.0:
-        return "attached"
-    if d_from_rdp_mm < tz_mm / 2:
-        return "RDP"
-    if d_from_rdp_mm < 1.5 * tz_mm:
-        return "TZ"
-    if d_from_rdp_mm < porus_mm:
-        return "cisternal"
-    return "meatal"
 
 
 def _check_args(scenario, side, shape, spacing_mm, snr, supersample, oblique_deg, seed):
@@ -415,7 +398,8 @@ def _truth(anatomy: Anatomy, scenario: str, side: str, seed: int) -> tuple[dict,
         m = measure_contact(nerve, vessel, c.s_nerve)
         s_rdp = nerve.s_of("RDP")
         d = m.s_nerve - s_rdp
-        segment = segment_of(d, VII_TZ_MM, nerve.s_of("porus") - s_rdp)
+        # the truth is named with the analysis' own segment boundaries
+        segment = segment_name(d, VII_TZ_MM, nerve.s_of("porus") - s_rdp)
         position = _to_ras(0.5 * (m.nerve_point + m.vessel_point))
         rel = {
             "kind": c.kind,

@@ -38,7 +38,9 @@ _DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 
 def looks_like_dicom(path: str | os.PathLike[str]) -> bool:
-    """Cheap test: a DICOM Part 10 file (``DICM`` at byte 128), or a DICOM file name suffix.
+    """Cheap test: a DICOM file name suffix, or DICOM content.
+
+    The content test is the core's (`nvc_viewer.io.dicom.looks_like_dicom`).
 
     Parameters
     ----------
@@ -50,15 +52,9 @@ def looks_like_dicom(path: str | os.PathLike[str]) -> bool:
     bool
         Reads at most 132 bytes; False for anything unreadable.
     """
-    path = Path(path)
-    if path.suffix.lower() in _DICOM_SUFFIXES:
-        return True
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:] == b"DICM"
+    from nvc_viewer.io.dicom import looks_like_dicom as dicom_content
+
+    return Path(path).suffix.lower() in _DICOM_SUFFIXES or dicom_content(path)
 
 
 def _iter_files(folder: Path) -> Iterator[Path]:

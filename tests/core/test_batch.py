@@ -8,12 +8,12 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pydicom
 import pytest
+from dask_processes import BIN, dask_processes
 from phantom_cases import small_phantom
 
 from nvc_viewer.cli import main
@@ -25,7 +25,6 @@ from nvc_viewer.workspace import Workspace
 
 pytestmark = pytest.mark.slow  # real clusters and analyses: about a minute in all
 
-BIN = Path(sys.executable).parent
 REPORT_KEYS = {"schema", "schema_version", "started", "finished", "cases"}
 ROW_KEYS = {"case_id", "input", "status", "error", "outputs", "timings_s"}
 
@@ -135,41 +134,8 @@ def test_batch_exports_every_case_and_explains_a_failure(tmp_path, phantom_case,
 @pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory):
     """A real ``dask scheduler`` and ``dask worker`` on loopback, random free ports."""
-    from distributed import Client
-
-    root = tmp_path_factory.mktemp("dask")
-    info = root / "scheduler.json"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    scheduler = subprocess.Popen(
-        [BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-         "--dashboard-address", "127.0.0.1:0", "--scheduler-file", info], **quiet,
-    )  # fmt: skip
-    worker = None
-    try:
-        deadline = time.monotonic() + 60
-        while not info.exists() or not info.read_text().strip():
-            assert scheduler.poll() is None and time.monotonic() < deadline, "no scheduler"
-            time.sleep(0.1)
-        time.sleep(0.2)  # the file is written in one go, but let it be complete
-        address = json.loads(info.read_text())["address"]
-        worker = subprocess.Popen(
-            [BIN / "dask", "worker", "--scheduler-file", info, "--nworkers", "1",
-             "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1",
-             "--local-directory", root], start_new_session=True, **quiet,
-        )  # fmt: skip
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(1, timeout=60)
+    with dask_processes(tmp_path_factory.mktemp("dask"), 1) as (address, _):
         yield address
-    finally:
-        if worker is not None:
-            os.killpg(worker.pid, signal.SIGKILL)  # the nanny and its worker process
-            worker.wait()
-        scheduler.terminate()
-        try:
-            scheduler.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            scheduler.kill()
-            scheduler.wait()
 
 
 def test_batch_runs_on_an_existing_scheduler(tmp_path, phantom_case, dask_cluster, monkeypatch):

@@ -13,61 +13,24 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from dask_processes import BIN, dask_processes
 from phantom_cases import small_phantom
 
 from nvc_viewer.phantom import write_case
 
 pytestmark = pytest.mark.slow  # a scheduler, two workers, three analyses: about 30 s
 
-BIN = Path(sys.executable).parent
 CASES = ("w1", "w2", "w3")
 
 
 @pytest.fixture
 def cluster(tmp_path):
     """A scheduler and two single-threaded workers, each worker in its own process group."""
-    info = tmp_path / "scheduler.json"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    scheduler = subprocess.Popen(
-        [BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-         "--dashboard-address", "127.0.0.1:0", "--scheduler-file", info], **quiet,
-    )  # fmt: skip
-    workers: list[subprocess.Popen] = []
-    try:
-        deadline = time.monotonic() + 60
-        while not info.exists() or not info.read_text().strip():
-            assert scheduler.poll() is None and time.monotonic() < deadline, "no scheduler"
-            time.sleep(0.1)
-        time.sleep(0.2)
-        address = json.loads(info.read_text())["address"]
-        for n in range(2):
-            workers.append(subprocess.Popen(
-                [BIN / "dask", "worker", "--scheduler-file", info, "--nworkers", "1",
-                 "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1",
-                 "--local-directory", tmp_path / f"worker{n}"],
-                start_new_session=True, **quiet,
-            ))  # fmt: skip
-        from distributed import Client
-
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
-        yield address, workers
-    finally:
-        for worker in workers:
-            if worker.poll() is None:
-                os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
-        scheduler.terminate()
-        try:
-            scheduler.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            scheduler.kill()
-            scheduler.wait()
+    with dask_processes(tmp_path, 2) as running:
+        yield running
 
 
 @pytest.fixture
