@@ -14,9 +14,11 @@ principal direction to where it passes closest) -- and measured twice:
   axes, averaged over three parallel lines. Touching tubes leave no CSF between them (below
   about 0.55); a gap of half a voxel or more shows CSF (above about 0.75).
 
-Decision (`CompressionSettings`): contact when the gap is at most ``contact_mm`` (0.25 mm) and
-the CSF signal at most ``contact_brightness`` (0.56), with confidence 0.75-0.85; a sub-voxel gap
-that heavy-T2 cannot tell from contact (signal up to ``gap_brightness`` 0.78, gap up to
+Decision (`CompressionSettings`): contact when the CSF signal is at most ``contact_brightness``
+(0.56) and the gap is not plainly apart (at most ``apart_mm``, 0.7 mm: the vessel model rests on
+the few voxels the vessel and the nerve's partial-volume halo share, and its gap is off by a few
+tenths of a mm where they are contested), with confidence 0.75-0.85; a sub-voxel gap that
+heavy-T2 cannot tell from contact (signal up to ``gap_brightness`` 0.78, gap up to
 ``ambiguous_mm`` 0.45 mm) is reported as a *low-confidence* contact (confidence under 0.5); beyond
 that, nothing.
 
@@ -56,6 +58,7 @@ class CompressionSettings:
 
     contact_mm: float = 0.25
     ambiguous_mm: float = 0.45
+    apart_mm: float = 0.7
     search_mm: float = 1.6
     indentation_ratio: float = 0.15
     displacement_mm: float = 0.8
@@ -279,7 +282,9 @@ def _contacts_of_piece(scene, track, vm, piece_vox, run, other, r_nom, settings,
     gap, i, info = cand
     found = []
     if depth == 0:
-        ok = gap <= settings.ambiguous_mm and info["bright"] <= settings.gap_brightness
+        ok = _plain_contact(gap, info["bright"], settings) or (
+            gap <= settings.ambiguous_mm and info["bright"] <= settings.gap_brightness
+        )
     else:
         # a second contact of the same piece must be plain: no CSF seen and no gap
         ok = gap <= settings.contact_mm and info["bright"] <= settings.contact_brightness - 0.06
@@ -539,6 +544,11 @@ def _gap_brightness(
     return float(np.max(np.mean(prof, axis=0)))
 
 
+def _plain_contact(gap: float, bright: float, settings: CompressionSettings) -> bool:
+    """No CSF between nerve and vessel, and a model gap not plainly apart."""
+    return gap <= settings.apart_mm and bright <= settings.contact_brightness
+
+
 def _finding(
     scene, track, vm, i, gap, info, settings, porus_index, sulcus_z, v_root_z, pts_mm, tangents
 ) -> ContactFinding:
@@ -576,7 +586,7 @@ def _finding(
     bright = info["bright"]
     # the CSF signal decides; the model gap (whose vessel axis can be off by a few tenths of a
     # mm where the vessel loops) only vetoes what is plainly apart
-    if gap <= settings.ambiguous_mm and bright <= settings.contact_brightness:
+    if _plain_contact(gap, bright, settings):
         confidence = 0.85 if grade == "contact" else 0.75
         note = f"auto: no CSF between nerve and vessel (surface gap {gap:.2f} mm)"
     else:

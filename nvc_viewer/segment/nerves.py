@@ -15,8 +15,11 @@ more. A path stops where it reaches the brainstem's surface; the attached segmen
 lies on the pons for about 10 mm before the root detachment point (RDP), is then followed within
 a thin band over the surface by a second, "as far as it stays tubular" path. When no such
 segment can be followed from where the first path starts (it reached the surface on a vessel lying
-on the pons and joined the root past the RDP), VII is traced again from that band. Inside the IAM
-the roots nearly touch: there each is followed along the canal's axis (`_march`).
+on the pons and joined the root past the RDP), VII is traced again from that band; so it is
+when its root exit point is not where anatomy puts it -- at the height of VIII's exit, in front
+of it and medial to it (a vessel lying on the pons that the TOF does not show, followed down to
+the surface above or below the pontomedullary sulcus). Inside the IAM the roots nearly touch:
+there each is followed along the canal's axis (`_march`).
 
 The voxel path is refined to sub-voxel positions (darkness centroid in the plane normal to the
 path, with other structures masked out) and smoothed; the radius along it comes from the
@@ -808,6 +811,21 @@ def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack
             attached_b = _attached_segment(cost7, surf_band, p7b, costs.small, sp)
             if attached_b is not None:
                 p7, attached = p7b, attached_b
+    if p8 is not None:
+        # VII leaves the brainstem at the lateral end of the pontomedullary sulcus, in front of
+        # VIII and medial to it at the same height: a root exit elsewhere is a vessel lying on
+        # the pons (one the TOF does not show) followed down to the surface, or VIII's own
+        # exit. Trace VII again from the part of the surface band where anatomy puts it.
+        start7 = p7[0] if attached is None else attached[-1]
+        if not _beside_viii(scene, start7[None], p8[0])[0]:
+            band = np.argwhere(surf_band & allowed & ~forbid)
+            band = band[_beside_viii(scene, band, p8[0])]
+            p7c = _path(cost7, band, np.argwhere(ends_all & ~forbid), sp)
+            if p7c is not None and len(p7c) > 3:
+                attached_c = _attached_segment(cost7, surf_band, p7c, costs.small, sp)
+                if attached_c is not None and not _beside_viii(scene, attached_c[-1:], p8[0])[0]:
+                    attached_c = None
+                p7, attached = p7c, attached_c
     # the path runs brainstem -> IAM; the meatal part follows the canal (see `_meatal_line`)
     meatal = _meatal_line(
         scene,
@@ -832,6 +850,23 @@ def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack
         pts8, r8 = _voxel_path_to_track(scene, p8, "VIII", side, NERVE_RADIUS_MM["VIII"], exclude8)
         tracks.append(_finish(scene, "VIII", side, pts8, r8))
     return tracks
+
+
+def _beside_viii(scene: Scene, ijk: np.ndarray, viii_start: np.ndarray) -> np.ndarray:
+    """Which crop voxels ``ijk`` could be VII's root exit point, given where VIII's path starts.
+
+    VII leaves the lateral end of the pontomedullary sulcus, in front of VIII and about 1 mm
+    medial to it (DOMAIN.md): the exit is at VIII's height (5 mm below to 1.5 mm above its path's
+    start on the shell around the brainstem, which lies up to a few mm out along VIII), at least
+    0.5 mm nearer the midline and 1 mm more anterior.
+    """
+    a = scene.to_ras(np.asarray(ijk, dtype=np.float64))
+    b = scene.to_ras(np.asarray(viii_start, dtype=np.float64)[None])[0]
+    mid = scene.frame.midline_x(a[:, 2])
+    medial = abs(b[0] - float(scene.frame.midline_x(b[2]))) - np.abs(a[:, 0] - mid)
+    anterior = a[:, 1] - b[1]
+    dz = a[:, 2] - b[2]
+    return (medial >= 0.5) & (anterior >= 1.0) & (dz >= -5.0) & (dz <= 1.5)
 
 
 def _finish(scene: Scene, name: str, side: str, pts: np.ndarray, r: np.ndarray) -> NerveTrack:

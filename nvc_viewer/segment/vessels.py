@@ -35,6 +35,8 @@ VEIN_RADIUS_MM = 0.5
 LARGE_RADIUS_MM = 1.25
 #: Normalised TOF level above which a tube is arterial (arteries ~1, tissue ~0.25, CSF ~0.08).
 TOF_ARTERY_LEVEL = 0.42
+#: Gaussian sigma (mm) of the TOF smoothing before that test.
+TOF_SMOOTH_MM = 0.5
 
 
 @dataclass
@@ -95,7 +97,12 @@ def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> Vesse
         # (there, brighter than the clivus's own TOF signal, about 0.4)
         loose = (norm < 0.62) & m.cistern & ~m.brainstem & ~nerve_mask
         level = np.where(m.bodies | m.bone, 0.62, TOF_ARTERY_LEVEL)
-        strong = (scene.tof > level) & loose
+        # Noise alone, at 1.5 T, lifts single tissue voxels over the level: a piece must hold
+        # voxels over it on the TOF smoothed over about one of its voxels (an artery keeps its
+        # brightness, a speck does not); its extent is read off the TOF as it is (smoothing
+        # would blur an artery into the dark nerve it touches).
+        smooth = ndimage.gaussian_filter(scene.tof, TOF_SMOOTH_MM / sp)
+        strong = (smooth > level) & loose
         weak = (scene.tof > 0.7 * level) & loose
         lab, n = ndimage.label(weak)
         if n:

@@ -212,8 +212,24 @@ def test_plain_contact_is_not_graded_as_indentation_or_displacement():
 
 def test_thresholds_are_settings():
     scene, track, vm, _ = synthetic_pair(gap=0.0, seed=5)
-    strict = CompressionSettings(contact_mm=-1.0, ambiguous_mm=-1.0)
+    strict = CompressionSettings(contact_mm=-1.0, ambiguous_mm=-1.0, apart_mm=-1.0)
     assert _confident(find_contacts(scene, track, vm, settings=strict)) == []
+
+
+def test_no_csf_between_decides_over_a_model_gap_a_few_tenths_wide():
+    # the vessel model's gap rests on the few voxels vessel and nerve halo share: where it comes
+    # out a few tenths of a mm wider than the sub-voxel range, the absence of CSF between the two
+    # still makes it a contact -- up to `apart_mm`, beyond which it is plainly apart
+    scene, track, vm, _ = synthetic_pair(gap=0.0, seed=5)
+    found = _confident(find_contacts(scene, track, vm))
+    assert len(found) == 1
+    gap = found[0].evidence["surface_gap_mm"]
+    assert found[0].evidence["csf_signal_between"] < 0.56
+    narrow = dict(contact_mm=gap - 0.2, ambiguous_mm=gap - 0.1)
+    kept = find_contacts(scene, track, vm, settings=CompressionSettings(**narrow))
+    assert [f.grade for f in _confident(kept)] == ["contact"]
+    apart = CompressionSettings(**narrow, apart_mm=gap - 0.05)
+    assert _confident(find_contacts(scene, track, vm, settings=apart)) == []
 
 
 @pytest.mark.parametrize(
