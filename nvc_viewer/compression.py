@@ -25,11 +25,12 @@ that, nothing.
 Grades (DOMAIN.md): *indentation* when the nerve's width across the vessel (line integral of its
 darkness along the direction normal to the nerve and to the vessel, smallest of three directions)
 is at least ``indentation_ratio`` (15 %) below its width 2.5-6 mm away; *displacement* when the
-centreline at the contact deviates from the chord of the neighbouring free course (the window
-starts at the RDP: the root's bend where it leaves the pons is no displacement) by more than
-``displacement_mm`` (0.8 mm, about 0.7 of VII's diameter), away from the vessel; otherwise
-*contact*. The segment (attached / RDP / TZ / cisternal / meatal) and
-``distance_from_brainstem_mm`` follow from the arclength from the root detachment point.
+centreline at the contact deviates from the chord of the neighbouring free course (up to 8 mm
+either side -- a vessel bows the whole cisternal root -- but from the RDP on: the root's bend
+where it leaves the pons is no displacement) by more than ``displacement_mm`` (0.8 mm, about
+0.7 of VII's diameter), away from the vessel; otherwise *contact*. The segment (attached /
+RDP / TZ / cisternal / meatal) and ``distance_from_brainstem_mm`` follow from the arclength
+from the root detachment point.
 Everything measured is kept as evidence with the finding.
 """
 
@@ -62,7 +63,7 @@ class CompressionSettings:
     search_mm: float = 1.6
     indentation_ratio: float = 0.15
     displacement_mm: float = 0.8
-    displacement_window_mm: float = 4.5
+    displacement_window_mm: float = 8.0
     vessel_level: float = 0.18
     contact_brightness: float = 0.56
     gap_brightness: float = 0.78
