@@ -815,7 +815,9 @@ def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack
         # VII leaves the brainstem at the lateral end of the pontomedullary sulcus, in front of
         # VIII and medial to it at the same height: a root exit elsewhere is a vessel lying on
         # the pons (one the TOF does not show) followed down to the surface, or VIII's own
-        # exit. Trace VII again from the part of the surface band where anatomy puts it.
+        # exit. Trace VII again from the part of the surface band where anatomy puts it; the
+        # new course stands only with an attached segment on the pons ending there too (a
+        # path that merely starts there may be no root at all).
         start7 = p7[0] if attached is None else attached[-1]
         if not _beside_viii(scene, start7[None], p8[0])[0]:
             band = np.argwhere(surf_band & allowed & ~forbid)
@@ -823,9 +825,8 @@ def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack
             p7c = _path(cost7, band, np.argwhere(ends_all & ~forbid), sp)
             if p7c is not None and len(p7c) > 3:
                 attached_c = _attached_segment(cost7, surf_band, p7c, costs.small, sp)
-                if attached_c is not None and not _beside_viii(scene, attached_c[-1:], p8[0])[0]:
-                    attached_c = None
-                p7, attached = p7c, attached_c
+                if attached_c is not None and _beside_viii(scene, attached_c[-1:], p8[0])[0]:
+                    p7, attached = p7c, attached_c
     # the path runs brainstem -> IAM; the meatal part follows the canal (see `_meatal_line`)
     meatal = _meatal_line(
         scene,
