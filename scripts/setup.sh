@@ -2,7 +2,8 @@
 # Idempotent set-up for a fresh Debian/Ubuntu machine (or any machine with Python >= 3.10):
 #   1. the system libraries headless napari needs (Xvfb, OpenGL, xcb) -- via apt-get when missing,
 #   2. a virtualenv in .venv with nvc-viewer installed editable, with Qt and the test tools.
-# Re-running it is cheap: it only does what is missing or out of date.
+# Re-running it is cheap: it only does what is missing or out of date. Arguments: more Debian
+# packages to install when possible (the test suite asks for its real-data package this way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,12 +18,23 @@ if command -v dpkg-query >/dev/null 2>&1; then
   for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "[setup] installing system packages: ${missing[*]}"
+  # extra packages named on the command line (test data) are installed when possible
+  extra=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || extra+=("$pkg")
+  done
+  if [ $((${#missing[@]} + ${#extra[@]})) -gt 0 ]; then
+    echo "[setup] installing system packages: ${missing[*]} ${extra[*]}"
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ ${#missing[@]} -gt 0 ]; then
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    if [ ${#extra[@]} -gt 0 ]; then
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${extra[@]}" >/dev/null \
+        || echo "[setup] could not install ${extra[*]}: the tests that need them are skipped" >&2
+    fi
   fi
 else
   echo "[setup] not a Debian-like system: install Xvfb and the OpenGL/xcb libraries yourself" >&2

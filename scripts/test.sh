@@ -2,7 +2,7 @@
 # Run the whole test suite (core + napari plugin under a virtual X server). Sets itself up first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh mricron-data   # a real brain (Colin27) for the DICOM geometry oracle test
 export PATH="$PWD/.venv/bin:$PATH"
 unset QT_QPA_PLATFORM   # pytest-xvfb provides a real X display; offscreen cannot make GL contexts
 .venv/bin/ruff check --output-format concise .
