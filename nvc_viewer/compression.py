@@ -268,7 +268,9 @@ def find_contacts(
     return _merge_close(out)
 
 
-def _contacts_of_piece(scene, track, vm, piece_vox, run, other, r_nom, settings, depth=0):
+def _contacts_of_piece(
+    scene, track, vm, piece_vox, run, other, r_nom, settings, depth=0, opposite=False
+):
     """Every contact of one vessel piece with the nerve along a run.
 
     After the best one, the piece's voxels on the other side of the nerve (a sandwich: two
@@ -286,20 +288,25 @@ def _contacts_of_piece(scene, track, vm, piece_vox, run, other, r_nom, settings,
         ok = _plain_contact(gap, info["bright"], settings) or (
             gap <= settings.ambiguous_mm and info["bright"] <= settings.gap_brightness
         )
-    else:
-        # a second contact of the same piece must be plain: no CSF seen and no gap
+    elif opposite:
+        # the far side of a piece wrapping round the nerve is a second vessel (a sandwich) only
+        # where it plainly touches: no CSF seen and no gap
         ok = gap <= settings.contact_mm and info["bright"] <= settings.contact_brightness - 0.06
+    else:
+        # farther along the nerve, past a stretch where the piece leaves it: a second vessel,
+        # proposed when no CSF is seen between (a sub-voxel gap there is not)
+        ok = _plain_contact(gap, info["bright"], settings)
     if ok:
         found.append(cand)
     if depth >= 2:
         return found
     p = track.points[i] * sp
     side = (piece_vox * sp - p) @ info["u"]
-    opposite = piece_vox[side < -0.3 * r_nom]
-    if len(opposite) >= 4:
+    far_side = piece_vox[side < -0.3 * r_nom]
+    if len(far_side) >= 4:
         near_run = run[np.abs(track.s_mm[run] - track.s_mm[i]) <= 2.5]
         found += _contacts_of_piece(
-            scene, track, vm, opposite, near_run, other, r_nom, settings, depth + 1
+            scene, track, vm, far_side, near_run, other, r_nom, settings, depth + 1, True
         )
     rest = run[np.abs(track.s_mm[run] - track.s_mm[i]) > 2.5]
     if len(rest) >= 2:

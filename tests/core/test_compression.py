@@ -186,21 +186,32 @@ def test_contact_in_the_angle_of_the_detaching_root_is_not_displacement():
     assert np.linalg.norm(np.subtract(f.position_ras, truth)) < 1.0
 
 
-def test_two_offenders_joined_into_one_piece_are_two_contacts():
+def _two_offenders_in_one_piece():
     # a second vessel crosses the nerve 4.5 mm farther along, touching it too; a branch about
     # 0.6-0.9 mm off the nerve joins the two vessels, so their voxels form one piece
     r_n, r_v = 0.6, 0.8
     y = r_n + r_v
     second = ([4.5, y, -7.0], [4.5, y, 7.0], r_v)
     branch = ([0.0, 1.1, 1.1], [4.5, 1.1, 1.1], 0.45)
-    scene, track, vm, truth = synthetic_pair(
+    scene, track, vm, _ = synthetic_pair(
         gap=0.0, r_n=r_n, r_v=r_v, angle=90.0, seed=7, extra_vessels=(second, branch)
     )
-    found = _confident(find_contacts(scene, track, vm))
+    return scene, track, vm
+
+
+def test_two_offenders_joined_into_one_piece_are_two_contacts():
+    found = _confident(find_contacts(*_two_offenders_in_one_piece()))
     assert len(found) == 2, [(f.distance_from_brainstem_mm, f.evidence) for f in found]
     along = sorted(f.distance_from_brainstem_mm for f in found)
     assert along[1] - along[0] == pytest.approx(4.5, abs=0.8)
     assert all(f.grade == "contact" for f in found)
+
+
+def test_the_second_offender_of_a_piece_is_judged_like_the_first():
+    # both touch with no CSF between: neither needs its model gap inside the sub-voxel range
+    plain_only = CompressionSettings(contact_mm=-1.0, ambiguous_mm=-1.0)
+    found = _confident(find_contacts(*_two_offenders_in_one_piece(), settings=plain_only))
+    assert len(found) == 2
 
 
 def test_plain_contact_is_not_graded_as_indentation_or_displacement():
