@@ -276,7 +276,7 @@ def _contacts_of_piece(
     After the best one, the piece's voxels on the other side of the nerve (a sandwich: two
     vessels joined through the partial-volume halo count as one piece) and the rest of the run
     more than 2.5 mm away (a vessel touching twice, or two vessels joined behind the nerve)
-    are searched again.
+    are searched again; ``opposite`` marks a search of the far side.
     """
     sp = scene.spacing
     cand = _measure(scene, track, vm, piece_vox, run, other, r_nom, settings)
