@@ -24,7 +24,9 @@ that, nothing.
 
 Grades (DOMAIN.md): *indentation* when the nerve's width across the vessel (line integral of its
 darkness along the direction normal to the nerve and to the vessel, smallest of three directions)
-is at least ``indentation_ratio`` (15 %) below its width 2.5-6 mm away; *displacement* when the
+is at least ``indentation_ratio`` (15 %) below its width 2.5-6 mm away -- not on the attached
+segment, where those lines cross the pons's rim too (the width is kept as evidence and said in
+the note); *displacement* when the
 centreline at the contact deviates from the chord of the neighbouring free course (up to 8 mm
 either side -- a vessel bows the whole cisternal root -- but from the RDP on: the root's bend
 where it leaves the pons is no displacement) by more than ``displacement_mm`` (0.8 mm, about
@@ -587,9 +589,12 @@ def _finding(
         k = i - a
         deviation = float(-(off[k] @ info["u"]))  # positive: pushed away from the vessel
     grade = "contact"
+    # lines across a root lying on the pons cross the pons's partial-volume rim too: its width
+    # there is evidence, not a grade
+    calibre_graded = seg != "attached"
     if deviation >= settings.displacement_mm:
         grade = "displacement"
-    elif ratio >= settings.indentation_ratio:
+    elif calibre_graded and ratio >= settings.indentation_ratio:
         grade = "indentation"
     bright = info["bright"]
     # the CSF signal decides; the model gap (whose vessel axis can be off by a few tenths of a
@@ -609,6 +614,8 @@ def _finding(
             )
         )
         note = f"auto: possible contact, sub-voxel gap ({gap:.2f} mm, CSF signal {bright:.2f})"
+    if not calibre_graded and ratio >= settings.indentation_ratio:
+        note += f"; width {100 * ratio:.0f}% below its neighbours, not graded on the attached root"
     if track.name not in settings.proposed_nerves:
         # shown for completeness, not proposed as an offender (see CompressionSettings)
         confidence = min(confidence, 0.45)

@@ -7,6 +7,8 @@ vessel voxels, so these tests isolate the measurement of the gap and the grade.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -165,6 +167,18 @@ def test_indentation_is_graded():
     found = _confident(find_contacts(scene, track, vm))
     assert [f.grade for f in found] == ["indentation"]
     assert found[0].evidence["indentation_ratio"] > 0.15
+
+
+def test_width_of_an_attached_root_is_evidence_not_a_grade():
+    # the same indentation, on a root still lying on the pons (its RDP 5 mm farther out)
+    scene, track, vm, _ = synthetic_pair(gap=-0.03, ratio=0.45, seed=3)
+    i_rdp = int(np.argmin(np.abs(track.s_mm - track.s_mm[track.i_rdp] - 12.0)))
+    attached = dataclasses.replace(track, i_rdp=i_rdp)
+    scene.nerves = {attached.key: attached}
+    found = _confident(find_contacts(scene, attached, vm))
+    assert [(f.segment, f.grade) for f in found] == [("attached", "contact")]
+    assert found[0].evidence["indentation_ratio"] > 0.15
+    assert "not graded on the attached root" in found[0].note
 
 
 def test_displacement_is_graded():
