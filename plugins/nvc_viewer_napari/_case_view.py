@@ -47,6 +47,8 @@ _SELECTED_SIZE_MM = 4.0
 _LANDMARK_SIZE_MM = 1.6
 # Labels the 3-D click picks first: nerves and vessels, then the brainstem.
 _PICK_FIRST = (3, 4, 5, 6, 7)
+#: The cursor's position readout on the canvas starts with this.
+_CURSOR_PREFIX = "RAS "
 #: Display-axis order and screen-vertical direction of each 2-D plane (world axes S, P, L).
 PLANES: dict[str, tuple[tuple[int, int, int], str] | None] = {
     "axial": ((0, 1, 2), "down"),  # rows P downward: anterior up; columns L: left on the right
@@ -89,6 +91,15 @@ _LABELS_OPACITY = 0.4
 _LABELS_SAVE_DELAY_MS = 1500
 
 _VIEWS: weakref.WeakValueDictionary[int, CaseView] = weakref.WeakValueDictionary()
+
+
+def text_overlay(viewer: napari.Viewer) -> Any:
+    """The viewer's canvas text overlay (``viewer.canvas.overlays.text`` from napari 0.9 on)."""
+    canvas = getattr(viewer, "canvas", None)
+    overlays = getattr(canvas, "overlays", None)
+    if overlays is not None and hasattr(overlays, "text"):
+        return overlays.text
+    return viewer.text_overlay
 
 
 def case_view_for(
@@ -179,6 +190,7 @@ class CaseView:
         self._hidden_in_3d: list[Any] = []
         session.subscribe(self._on_session)
         viewer.dims.events.ndisplay.connect(self._on_ndisplay)
+        viewer.cursor.events.position.connect(self._on_cursor)
 
     # -- case -----------------------------------------------------------------------------
     def open_case(
@@ -298,6 +310,26 @@ class CaseView:
             "scale": tuple(float(s) for s in self.reference.scale),
             "translate": tuple(float(t) for t in self.reference.translate),
         }
+
+    def _on_cursor(self, event: Any = None) -> None:
+        """The patient RAS position (mm) under the cursor, in the canvas's bottom-left corner.
+
+        napari's status bar gives the layer's voxel index; the surgeon compares positions with
+        the scanner console and PACS, in patient millimetres. Shown in 2-D only (in 3-D the
+        cursor is a ray, not a point).
+        """
+        overlay = text_overlay(self.viewer)
+        grid = self.session.grid
+        position = np.asarray(self.viewer.cursor.position, dtype=np.float64)
+        shown = grid is not None and self.is_shown and self.viewer.dims.ndisplay == 2
+        if not shown or position.size != 3:
+            if overlay.text.startswith(_CURSOR_PREFIX):
+                overlay.text, overlay.visible = "", False
+            return
+        x, y, z = grid.display_to_ras(position)
+        overlay.position = "bottom_left"
+        overlay.text = f"{_CURSOR_PREFIX}{x:.1f}, {y:.1f}, {z:.1f} mm"
+        overlay.visible = True
 
     def ras_to_data(self, position_ras: np.ndarray) -> np.ndarray:
         """Patient RAS mm -> data coordinates of the case's layers, ``(N, 3)`` or ``(3,)``."""

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from napari.utils.interactions import mouse_press_callbacks
 from nvc_viewer_napari import _launch
-from nvc_viewer_napari._case_view import case_view_for
+from nvc_viewer_napari._case_view import case_view_for, text_overlay
 from nvc_viewer_napari._dock import WorkspaceWidget, dock_panels
 from qtpy.QtCore import Qt
 
@@ -520,3 +520,22 @@ def test_findings_keyboard_shortcuts(
     assert not table.buttons["reject"].isEnabled()
     press(Qt.Key_Backspace)
     assert manual not in table.finding_ids
+
+
+def test_the_cursor_shows_its_patient_ras_position(
+    make_napari_viewer, qtbot, tmp_path: Path, cpa_case: SyntheticCase
+) -> None:
+    viewer = make_napari_viewer()
+    panels = dock_panels(viewer, workspace=tmp_path / "ws")
+    panels.case.scan(cpa_case.folder)
+    assert panels.case.open_case(), panels.case.status.text()
+    view = case_view_for(viewer)
+    overlay = text_overlay(viewer)
+    target = cpa_case.centrelines["VII_left"][70]  # a point of the left facial nerve, RAS mm
+    viewer.cursor.position = tuple(view.ras_to_world(target))
+    assert overlay.visible
+    shown = [float(v) for v in overlay.text.removeprefix("RAS ").removesuffix(" mm").split(",")]
+    np.testing.assert_allclose(shown, target, atol=0.051)  # one decimal
+    viewer.dims.ndisplay = 3  # in 3-D the cursor is a ray: no position is claimed
+    viewer.cursor.position = tuple(view.ras_to_world(target) + 1.0)
+    assert not overlay.visible and overlay.text == ""
