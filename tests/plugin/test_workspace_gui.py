@@ -465,15 +465,20 @@ def test_brush_corrections_survive_a_rerun_by_an_analysis_that_cannot_take_them(
     assert not (folder / "segmentation_corrected.nii.gz").exists()
 
 
-def test_findings_keyboard_shortcuts(
-    make_napari_viewer, qtbot, tmp_path: Path, cpa_case: SyntheticCase
-) -> None:
-    """A, Escape, C, R, Delete, Ctrl+Z, Ctrl+Y and Ctrl+Shift+Z while the table has the focus."""
+def _case_opened(make_napari_viewer: Any, tmp_path: Path, cpa_case: SyntheticCase):
+    """A viewer with the panels docked and ``cpa_case`` open: (viewer, panels, case view)."""
     viewer = make_napari_viewer()
     panels = dock_panels(viewer, workspace=tmp_path / "ws")
     panels.case.scan(cpa_case.folder)
     assert panels.case.open_case(), panels.case.status.text()
-    view = case_view_for(viewer)
+    return viewer, panels, case_view_for(viewer)
+
+
+def test_findings_keyboard_shortcuts(
+    make_napari_viewer, qtbot, tmp_path: Path, cpa_case: SyntheticCase
+) -> None:
+    """A, Escape, C, R, Delete, Ctrl+Z, Ctrl+Y and Ctrl+Shift+Z while the table has the focus."""
+    viewer, panels, view = _case_opened(make_napari_viewer, tmp_path, cpa_case)
     session = view.session
     result = truth_analyse(cpa_case, [])(session.t2, session.tof, progress=lambda *a: None)
     session.apply_analysis(result)
@@ -525,11 +530,7 @@ def test_findings_keyboard_shortcuts(
 def test_the_cursor_shows_its_patient_ras_position(
     make_napari_viewer, qtbot, tmp_path: Path, cpa_case: SyntheticCase
 ) -> None:
-    viewer = make_napari_viewer()
-    panels = dock_panels(viewer, workspace=tmp_path / "ws")
-    panels.case.scan(cpa_case.folder)
-    assert panels.case.open_case(), panels.case.status.text()
-    view = case_view_for(viewer)
+    viewer, _, view = _case_opened(make_napari_viewer, tmp_path, cpa_case)
     overlay = text_overlay(viewer)
     target = cpa_case.centrelines["VII_left"][70]  # a point of the left facial nerve, RAS mm
     viewer.cursor.position = tuple(view.ras_to_world(target))
