@@ -190,7 +190,11 @@ class CaseView:
         self._hidden_in_3d: list[Any] = []
         session.subscribe(self._on_session)
         viewer.dims.events.ndisplay.connect(self._on_ndisplay)
-        viewer.cursor.events.position.connect(self._on_cursor)
+        # the cursor's RAS readout: from the first mouse move over the canvas on, and kept up to
+        # date when the slice changes under a still mouse
+        self._cursor_seen = False
+        viewer.mouse_move_callbacks.append(self._on_mouse_move)
+        viewer.dims.events.current_step.connect(self._refresh_cursor)
 
     # -- case -----------------------------------------------------------------------------
     def open_case(
@@ -311,7 +315,15 @@ class CaseView:
             "translate": tuple(float(t) for t in self.reference.translate),
         }
 
-    def _on_cursor(self, event: Any = None) -> None:
+    def _on_mouse_move(self, viewer: Any, event: Any) -> None:
+        self._cursor_seen = True
+        self._show_cursor(event.position)
+
+    def _refresh_cursor(self, event: Any = None) -> None:
+        if self._cursor_seen:
+            self._show_cursor(self.viewer.cursor.position)
+
+    def _show_cursor(self, position_world: Sequence[float]) -> None:
         """The patient RAS position (mm) under the cursor, in the canvas's bottom-left corner.
 
         napari's status bar gives the layer's voxel index; the surgeon compares positions with
@@ -320,7 +332,7 @@ class CaseView:
         """
         overlay = text_overlay(self.viewer)
         grid = self.session.grid
-        position = np.asarray(self.viewer.cursor.position, dtype=np.float64)
+        position = np.asarray(position_world, dtype=np.float64)
         shown = grid is not None and self.is_shown and self.viewer.dims.ndisplay == 2
         if not shown or position.size != 3:
             if overlay.text.startswith(_CURSOR_PREFIX):

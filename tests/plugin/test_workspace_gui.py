@@ -20,7 +20,7 @@ import napari
 import nibabel as nib
 import numpy as np
 import pytest
-from napari.utils.interactions import mouse_press_callbacks
+from napari.utils.interactions import mouse_move_callbacks, mouse_press_callbacks
 from nvc_viewer_napari import _launch
 from nvc_viewer_napari._case_view import case_view_for, text_overlay
 from nvc_viewer_napari._dock import WorkspaceWidget, dock_panels
@@ -150,17 +150,25 @@ def _world_of(layer: Any, data_points: np.ndarray) -> np.ndarray:
 
 def click(viewer: Any, position_world: Any, **event: Any) -> None:
     """A mouse press on the canvas at a world position, as napari delivers it."""
-    dims = event.pop("dims_displayed", list(viewer.dims.displayed))
-    press = SimpleNamespace(
-        type="mouse_press",
+    mouse_press_callbacks(viewer, _mouse_event("mouse_press", viewer, position_world, **event))
+
+
+def move(viewer: Any, position_world: Any) -> None:
+    """The mouse moved over the canvas to a world position, as napari delivers it."""
+    viewer.cursor.position = tuple(float(v) for v in position_world)
+    mouse_move_callbacks(viewer, _mouse_event("mouse_move", viewer, position_world))
+
+
+def _mouse_event(kind: str, viewer: Any, position_world: Any, **event: Any) -> Any:
+    return SimpleNamespace(
+        type=kind,
         position=tuple(float(v) for v in position_world),
         view_direction=event.pop("view_direction", None),
-        dims_displayed=dims,
+        dims_displayed=event.pop("dims_displayed", list(viewer.dims.displayed)),
         modifiers=[],
         is_dragging=False,
         handled=False,
     )
-    mouse_press_callbacks(viewer, press)
 
 
 def _saved(workspace: Path) -> dict:
@@ -532,11 +540,17 @@ def test_the_cursor_shows_its_patient_ras_position(
 ) -> None:
     viewer, _, view = _case_opened(make_napari_viewer, tmp_path, cpa_case)
     overlay = text_overlay(viewer)
+    assert not overlay.visible  # no position before the mouse is over the canvas
+
+    def shown() -> list[float]:
+        return [float(v) for v in overlay.text.removeprefix("RAS ").removesuffix(" mm").split(",")]
+
     target = cpa_case.centrelines["VII_left"][70]  # a point of the left facial nerve, RAS mm
-    viewer.cursor.position = tuple(view.ras_to_world(target))
+    move(viewer, view.ras_to_world(target))
     assert overlay.visible
-    shown = [float(v) for v in overlay.text.removeprefix("RAS ").removesuffix(" mm").split(",")]
-    np.testing.assert_allclose(shown, target, atol=0.051)  # one decimal
+    np.testing.assert_allclose(shown(), target, atol=0.051)  # one decimal
+    viewer.dims.set_point(0, view.ras_to_world(target)[0] + 2.0)  # 2 mm up, the mouse still
+    np.testing.assert_allclose(shown(), target + [0.0, 0.0, 2.0], atol=0.41)  # to a slice
     viewer.dims.ndisplay = 3  # in 3-D the cursor is a ray: no position is claimed
-    viewer.cursor.position = tuple(view.ras_to_world(target) + 1.0)
+    move(viewer, view.ras_to_world(target) + 1.0)
     assert not overlay.visible and overlay.text == ""
