@@ -539,10 +539,14 @@ class CaseView:
     def _on_ndisplay(self, event: Any = None) -> None:
         """In 3-D the surfaces are the picture: the image and label volumes are hidden (their
         rendering would fill the box) while there are surfaces. In 2-D the volumes are shown
-        again and the surfaces hidden (the label map outlines the same structures)."""
+        again and the surfaces hidden (the label map outlines the same structures). The
+        landmarks' names are shown in 2-D only: in 3-D the twelve of them pile up on each other
+        over the findings' names (their colours tell the nerve)."""
         from napari.layers import Image, Labels
 
         three_d = self.viewer.dims.ndisplay == 3
+        if self.landmarks_layer is not None:
+            self.landmarks_layer.text.visible = not three_d
         if three_d:
             self._draw_stale_surfaces()
         for layer in self.surface_layers:
@@ -611,6 +615,8 @@ class CaseView:
             layer = self._add_points(kind, style)
         # Drawn from the model, never edited directly: changes go through the panels.
         layer.editable = False
+        if kind == "landmarks":
+            layer.text.visible = self.viewer.dims.ndisplay != 3  # see `_on_ndisplay`
         setattr(self, attr, layer)
         self._keep_points_on_top()
         return layer
