@@ -592,9 +592,10 @@ def _finding(
     # lines across a root lying on the pons cross the pons's partial-volume rim too: its width
     # there is evidence, not a grade
     calibre_graded = seg != "attached"
+    narrowed = ratio >= settings.indentation_ratio
     if deviation >= settings.displacement_mm:
         grade = "displacement"
-    elif calibre_graded and ratio >= settings.indentation_ratio:
+    elif calibre_graded and narrowed:
         grade = "indentation"
     bright = info["bright"]
     # the CSF signal decides; the model gap (whose vessel axis can be off by a few tenths of a
@@ -614,7 +615,7 @@ def _finding(
             )
         )
         note = f"auto: possible contact, sub-voxel gap ({gap:.2f} mm, CSF signal {bright:.2f})"
-    if not calibre_graded and ratio >= settings.indentation_ratio:
+    if narrowed and not calibre_graded:
         note += f"; width {100 * ratio:.0f}% below its neighbours, not graded on the attached root"
     if track.name not in settings.proposed_nerves:
         # shown for completeness, not proposed as an offender (see CompressionSettings)

@@ -13,16 +13,14 @@ APT_PACKAGES=(
   libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libxcb-sync1 libx11-xcb1 libxcb-cursor0
 )
 
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
 if command -v dpkg-query >/dev/null 2>&1; then
   missing=()
-  for pkg in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
+  for pkg in "${APT_PACKAGES[@]}"; do installed "$pkg" || missing+=("$pkg"); done
   # extra packages named on the command line (test data) are installed when possible
   extra=()
-  for pkg in "$@"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || extra+=("$pkg")
-  done
+  for pkg in "$@"; do installed "$pkg" || extra+=("$pkg"); done
   if [ $((${#missing[@]} + ${#extra[@]})) -gt 0 ]; then
     echo "[setup] installing system packages: ${missing[*]} ${extra[*]}"
     sudo=""
