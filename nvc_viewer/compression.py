@@ -112,12 +112,6 @@ def segment_name(d_from_rdp_mm: float, tz_mm: float, porus_mm: float | None) -> 
     return "meatal"
 
 
-#: A vessel piece "leaves" the nerve between two contacts where its voxels are this far (mm)
-#: beyond the nerve's surface. Two vessels touching each other form one piece whose voxels
-#: between their contacts stay near the nerve (0.6-1 mm off): a larger value merges them.
-_APART_MM = 0.6
-
-
 def _runs(idx: np.ndarray, max_gap: int) -> list[np.ndarray]:
     if idx.size == 0:
         return []
@@ -275,10 +269,11 @@ def _contacts_of_piece(
 ):
     """Every contact of one vessel piece with the nerve along a run.
 
-    After the best one, the piece's voxels on the other side of the nerve (a sandwich: two
-    vessels joined through the partial-volume halo count as one piece) and the rest of the run
-    more than 2.5 mm away (a vessel touching twice, or two vessels joined behind the nerve)
-    are searched again; ``opposite`` marks a search of the far side.
+    After the best one, the run more than 2.5 mm away on either side is searched again (a
+    vessel touching twice, or two vessels touching each other where they touch the nerve:
+    their voxels form one piece that never leaves the nerve in between), and, twice at most,
+    the piece's voxels on the other side of the nerve (a sandwich: two vessels joined through
+    the partial-volume halo count as one piece); ``opposite`` marks a search of the far side.
     """
     sp = scene.spacing
     cand = _measure(scene, track, vm, piece_vox, run, other, r_nom, settings)
@@ -295,42 +290,30 @@ def _contacts_of_piece(
         # where it plainly touches: no CSF seen and no gap
         ok = gap <= settings.contact_mm and info["bright"] <= settings.contact_brightness - 0.06
     else:
-        # farther along the nerve, past a stretch where the piece leaves it: a second vessel,
-        # proposed when no CSF is seen between (a sub-voxel gap there is not)
+        # farther along the nerve: a second vessel, or the same one touching again, proposed
+        # when no CSF is seen between (a sub-voxel gap there is not)
         ok = _plain_contact(gap, info["bright"], settings)
     if ok:
         found.append(cand)
+    s = track.s_mm
+    if not opposite:
+        # each side is searched whether or not this one was a contact: the best of a long run
+        # may be a near miss next to a plain contact; `_measure` keeps to the points it is
+        # given, so the search ends (each part is at least 5 mm shorter)
+        for part in (run[s[run] < s[i] - 2.5], run[s[run] > s[i] + 2.5]):
+            if len(part) >= 2:
+                found += _contacts_of_piece(
+                    scene, track, vm, piece_vox, part, other, r_nom, settings, depth + 1
+                )
     if depth >= 2:
         return found
     p = track.points[i] * sp
     side = (piece_vox * sp - p) @ info["u"]
     far_side = piece_vox[side < -0.3 * r_nom]
     if len(far_side) >= 4:
-        near_run = run[np.abs(track.s_mm[run] - track.s_mm[i]) <= 2.5]
+        near_run = run[np.abs(s[run] - s[i]) <= 2.5]
         found += _contacts_of_piece(
             scene, track, vm, far_side, near_run, other, r_nom, settings, depth + 1, True
-        )
-    rest = run[np.abs(track.s_mm[run] - track.s_mm[i]) > 2.5]
-    if len(rest) >= 2:
-        # only where the vessel leaves the nerve in between: a vessel running along the nerve
-        # is one contact, not several
-        tree = cKDTree(piece_vox * sp)
-        d, _ = tree.query(track.points[run] * sp)
-        s_run = track.s_mm[run]
-        # two vessels touching each other may form one piece: between their contacts the
-        # piece then stays near the nerve, but its surface still draws back from the nerve's
-        apart = run[d > r_nom + _APART_MM]
-        s_apart = track.s_mm[apart]
-        keep = []
-        for k in rest:
-            lo_s, hi_s = sorted((track.s_mm[k], track.s_mm[i]))
-            if np.any((s_apart > lo_s) & (s_apart < hi_s)):
-                keep.append(k)
-        rest = np.asarray(keep, dtype=int)
-        del s_run
-    if len(rest) >= 2:
-        found += _contacts_of_piece(
-            scene, track, vm, piece_vox, rest, other, r_nom, settings, depth + 1
         )
     return found
 
@@ -343,21 +326,18 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
     d, j = tree.query(pts_mm[idx])
     r_v0 = float(np.median(vm.radius_mm[tuple(piece_vox.T)]))
     r_v0 = float(np.clip(r_v0, 0.3, 2.0))
-    piece_mask = np.zeros(scene.shape, bool)
-    piece_mask[tuple(piece_vox.T)] = True
     own = nerve_voxels(track, scene.shape, sp, pad_mm=0.45)
+
     # For nerve points along the run (closest first), the vessel's axis point nearest them:
     # darkness centroid of the vessel's cross-section (a straight line fitted to a looping
     # vessel would be wrong), slid along the local axis to where it passes closest. The pair
     # with the least CSF between them (then the closest) is the contact.
-    order = idx[np.argsort(d)][:: max(1, len(idx) // 16)][:16]
-    best = None
-    for i in order:
+    def candidate(i: int) -> tuple[float, int, np.ndarray, np.ndarray] | None:
         k = int(np.nonzero(idx == i)[0][0])
         q = piece_vox[j[k]] * sp
         axis = _vessel_axis(scene, piece_vox, q, r_v0)
         if axis is None:
-            continue
+            return None
         e = axis[1]
         for _ in range(2):
             q = q + float((pts_mm[i] - q) @ e) * e
@@ -367,18 +347,36 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
                 e = axis[1]
         dist = float(np.linalg.norm(q - pts_mm[i]))
         if dist < 0.8 * r_nom + 0.3 * r_v0:
-            continue  # a "vessel" inside the nerve: its partial-volume halo, not a vessel
+            return None  # a "vessel" inside the nerve: its partial-volume halo, not a vessel
         # where they touch there is no CSF between the axes: rank by that first, by the
         # distance between the axes second (0.1 per mm)
-        score = _gap_brightness(scene, pts_mm[i], q, tangent=e) + 0.1 * dist
-        if best is None or score < best[0]:
-            best = (score, int(i), q, e)
+        return _gap_brightness(scene, pts_mm[i], q, tangent=e) + 0.1 * dist, int(i), q, e
+
+    def best_of(points) -> tuple[float, int, np.ndarray, np.ndarray] | None:
+        found = [c for c in (candidate(int(i)) for i in points) if c is not None]
+        return min(found, key=lambda c: c[0]) if found else None
+
+    order = idx[np.argsort(d)][:: max(1, len(idx) // 16)][:16]
+    best = best_of(order)
+    if best is not None:
+        # every nerve point within 0.75 mm of the best sampled one: the CSF seen between two
+        # axes changes over a few tenths of a mm, and a stride over the run may step over
+        # the point where the vessel touches
+        s_best = track.s_mm[best[1]]
+        close = idx[(np.abs(track.s_mm[idx] - s_best) <= 0.75) & ~np.isin(idx, order)]
+        best = min([c for c in (best, best_of(close)) if c is not None], key=lambda c: c[0])
     if best is None:
         return None
     _, i, q, e = best
-    # the nerve point closest to that vessel point
-    near_i = np.nonzero(np.abs(track.s_mm - track.s_mm[i]) <= 1.0)[0]
-    i = int(near_i[int(np.argmin(np.linalg.norm(pts_mm[near_i] - q, axis=1)))])
+    # the nerve point within 1 mm with the least CSF between it and that vessel point (then
+    # the closest): where the vessel crosses obliquely, the foot of the perpendicular may see
+    # CSF past the vessel's edge while a point a few tenths of a mm along touches it
+    near_i = idx[np.abs(track.s_mm[idx] - track.s_mm[i]) <= 1.0]
+    scores = [
+        _gap_brightness(scene, pts_mm[k], q, tangent=e) + 0.1 * float(np.linalg.norm(q - pts_mm[k]))
+        for k in near_i
+    ]
+    i = int(near_i[int(np.argmin(scores))])
     u = q - pts_mm[i]
     centre_d = float(np.linalg.norm(u))
     if centre_d < 0.8 * r_nom + 0.3 * r_v0:

@@ -5,6 +5,9 @@
 - The TOF often misses the small arteries (AICA, PICA) lying on the pons: on the T2 they are dark
   tubes like the facial nerve, and the nerve must still be traced to its own root exit point, at
   the lateral end of the pontomedullary sulcus beside VIII, not down such a vessel.
+- Two offenders a few mm apart along the root may touch each other where they touch it: their
+  voxels form one piece that never leaves the nerve between the two contacts, and both must be
+  reported.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from nvc_viewer.analysis import analyse
+from nvc_viewer.metrics import match_findings
 from nvc_viewer.phantom import make_phantom
 
 SMALL = dict(shape=(100, 100, 56), spacing_mm=0.6, supersample=3)
@@ -37,3 +41,12 @@ def test_facial_root_exit_is_not_taken_down_a_vessel_the_tof_misses():
     for name in ("RExP", "RDP"):
         err = np.linalg.norm(np.subtract(found[(name, "left")], truth[(name, "left")]))
         assert err < 1.5, f"left VII {name} is {err:.1f} mm off"
+
+
+def test_two_offenders_touching_each_other_on_the_root_are_both_reported():
+    ph = make_phantom("two_offenders", side="left", seed=64, **SMALL)
+    res = analyse(ph.t2, ph.tof)
+    proposed = [f.to_dict() for f in res.findings if f.confidence >= 0.5]
+    m = match_findings(proposed, ph.truth["findings"])
+    assert m.true_positives == 2, [(f["vessel"], f["distance_from_brainstem_mm"]) for f in proposed]
+    assert m.false_positives == 0
