@@ -14,6 +14,11 @@ principal direction to where it passes closest) -- and measured twice:
   axes, averaged over three parallel lines. Touching tubes leave no CSF between them (below
   about 0.55); a gap of half a voxel or more shows CSF (above about 0.75).
 
+A piece may touch the nerve more than once (a vessel looping back, or two vessels touching each
+other where they touch the nerve, whose voxels then form one piece): after its best contact,
+the run more than 2.5 mm away on either side is searched again, and the far side of the nerve
+(a sandwich).
+
 Decision (`CompressionSettings`): contact when the CSF signal is at most ``contact_brightness``
 (0.56) and the gap is not plainly apart (at most ``apart_mm``, 0.7 mm: the vessel model rests on
 the few voxels the vessel and the nerve's partial-volume halo share, and its gap is off by a few
