@@ -304,7 +304,7 @@ def _contacts_of_piece(
     if not opposite:
         # each side is searched whether or not this one was a contact: the best of a long run
         # may be a near miss next to a plain contact; `_measure` keeps to the points it is
-        # given, so the search ends (each part is at least 5 mm shorter)
+        # given, so the search ends (each part is at least 2.5 mm shorter)
         for part in (run[s[run] < s[i] - 2.5], run[s[run] > s[i] + 2.5]):
             if len(part) >= 2:
                 found += _contacts_of_piece(
@@ -353,9 +353,7 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
         dist = float(np.linalg.norm(q - pts_mm[i]))
         if dist < 0.8 * r_nom + 0.3 * r_v0:
             return None  # a "vessel" inside the nerve: its partial-volume halo, not a vessel
-        # where they touch there is no CSF between the axes: rank by that first, by the
-        # distance between the axes second (0.1 per mm)
-        return _gap_brightness(scene, pts_mm[i], q, tangent=e) + 0.1 * dist, int(i), q, e
+        return _touch_score(scene, pts_mm[i], q, e), int(i), q, e
 
     def best_of(points) -> tuple[float, int, np.ndarray, np.ndarray] | None:
         found = [c for c in (candidate(int(i)) for i in points) if c is not None]
@@ -377,11 +375,7 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
     # the closest): where the vessel crosses obliquely, the foot of the perpendicular may see
     # CSF past the vessel's edge while a point a few tenths of a mm along touches it
     near_i = idx[np.abs(track.s_mm[idx] - track.s_mm[i]) <= 1.0]
-    scores = [
-        _gap_brightness(scene, pts_mm[k], q, tangent=e) + 0.1 * float(np.linalg.norm(q - pts_mm[k]))
-        for k in near_i
-    ]
-    i = int(near_i[int(np.argmin(scores))])
+    i = int(near_i[int(np.argmin([_touch_score(scene, pts_mm[k], q, e) for k in near_i]))])
     u = q - pts_mm[i]
     centre_d = float(np.linalg.norm(u))
     if centre_d < 0.8 * r_nom + 0.3 * r_v0:
@@ -555,6 +549,15 @@ def _gap_brightness(
         pts = (p_mm + off * tangent)[None] + t[:, None] * d[None]
         prof.append(ndimage.map_coordinates(scene.norm, (pts / sp).T, order=1, mode="nearest"))
     return float(np.max(np.mean(prof, axis=0)))
+
+
+def _touch_score(scene: Scene, p_mm: np.ndarray, q_mm: np.ndarray, e: np.ndarray) -> float:
+    """How plainly a nerve axis point and a vessel axis point touch (lower: more plainly).
+
+    Where they touch there is no CSF between the axes: ranked by that first, by the distance
+    between the axes second (0.1 per mm).
+    """
+    return _gap_brightness(scene, p_mm, q_mm, tangent=e) + 0.1 * float(np.linalg.norm(q_mm - p_mm))
 
 
 def _plain_contact(gap: float, bright: float, settings: CompressionSettings) -> bool:
