@@ -636,7 +636,13 @@ def _finding(
     piece = np.zeros(scene.shape, bool)
     piece[box.slices] = ball & (vm.artery | vm.vein)[box.slices]
     name, kind, id_conf = identify(
-        scene, vm, q_ijk, piece, sulcus_z_ras=sulcus_z, v_root_z_ras=v_root_z
+        scene,
+        vm,
+        q_ijk,
+        piece,
+        sulcus_z_ras=sulcus_z,
+        v_root_z_ras=v_root_z,
+        axis=info["axis_e"],
     )
     t = tangents[i]
     angle = float(np.degrees(np.arccos(np.clip(abs(float(t @ info["axis_e"])), 0.0, 1.0))))

@@ -165,6 +165,7 @@ def identify(
     *,
     sulcus_z_ras: float | None,
     v_root_z_ras: float | None = None,
+    axis: np.ndarray | None = None,
 ) -> tuple[str, str, float]:
     """Name the vessel of a contact: AICA, PICA, VA, BA, SCA, vein or unknown.
 
@@ -180,6 +181,9 @@ def identify(
         Height (RAS z, mm) of the facial root exit (the pontomedullary sulcus).
     v_root_z_ras : float or None
         Height of the trigeminal root exit.
+    axis : (3,) ndarray, optional
+        Unit direction (crop axes, mm) of the vessel at the contact: the artery is followed
+        along it both ways to its origin.
 
     Returns
     -------
@@ -201,8 +205,27 @@ def identify(
         x = float(scene.to_ras(contact_ijk)[0])
         name = "BA" if abs(x - mid) < 3.0 else "VA"
         return name, "artery", base_conf
-    # follow the artery from the contact to the large trunk it arises from
-    origin = _origin_on_large(vm, piece, sp)
+    # follow the artery from the contact to the large trunk it arises from: along its own
+    # axis first (a geodesic through the artery mask crosses where two arteries touch, and a
+    # PICA touching an AICA at the nerve would be traced to the AICA's origin)
+    origin = None
+    if axis is not None:
+        trunk = _trunks(vm, sp)
+        paths = [
+            _follow_artery(scene, vm, trunk, contact_ijk * sp, sign * axis) for sign in (1.0, -1.0)
+        ]
+        hits = [(len(pts), hit) for pts, hit in paths if hit is not None]
+        if hits:
+            origin = min(hits, key=lambda h: h[0])[1]
+        elif sulcus_z_ras is not None:
+            # no origin seen: a PICA comes up from the medulla (its origin is often below the
+            # slab) and goes back down to the cerebellum, both ways well below the sulcus; an
+            # AICA stays about level with it on at least one side
+            low = [float(scene.to_ras(pts / sp)[:, 2].min()) for pts, _ in paths]
+            if max(low) < sulcus_z_ras - 4.0 and min(low) < sulcus_z_ras - 8.0:
+                return "PICA", kind, base_conf * 0.7
+    if origin is None:
+        origin = _origin_on_large(vm, piece, sp)
     if origin is not None and sulcus_z_ras is not None:
         z = float(scene.to_ras(origin)[2])
         if z < sulcus_z_ras - 8.0:
@@ -216,6 +239,75 @@ def identify(
         if zmin < sulcus_z_ras - 8.0:
             return "PICA", kind, 0.35
     return "unknown", kind, 0.3
+
+
+def _trunks(vm: VesselMasks, spacing: np.ndarray, min_mm3: float = 20.0) -> np.ndarray:
+    """The vertebral and basilar arteries: pieces of the large-artery mask of at least
+    ``min_mm3`` (where small arteries touch each other or a nerve, a few voxels of their union
+    can look as wide as a trunk)."""
+    lab, n = ndimage.label(vm.large)
+    if not n:
+        return vm.large
+    vol = ndimage.sum(vm.large, lab, np.arange(1, n + 1)) * float(np.prod(spacing))
+    return np.concatenate([[False], vol >= min_mm3])[lab]
+
+
+def _follow_artery(
+    scene: Scene,
+    vm: VesselMasks,
+    trunk: np.ndarray,
+    start_mm: np.ndarray,
+    direction: np.ndarray,
+    max_mm: float = 40.0,
+    step_mm: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Follow an artery along its own axis from a point until it ends or meets a large artery.
+
+    Each step goes ``step_mm`` ahead and re-centres on the darkness centroid of the artery's
+    voxels in the 1 mm slab across the direction (within 1.5 mm of the axis); the direction
+    turns half way toward the new centre, so where two arteries touch, the straighter
+    continuation is kept.
+
+    Returns
+    -------
+    points : (N, 3) ndarray
+        The course (crop mm).
+    origin : (3,) int ndarray or None
+        The voxel of ``trunk`` (the large arteries) reached.
+    """
+    sp = scene.spacing
+    shape = np.asarray(scene.shape)
+    reach = np.ceil(2.0 / sp).astype(int)
+    p, d = np.asarray(start_mm, float), direction / max(float(np.linalg.norm(direction)), 1e-9)
+    pts = [p]
+    for _ in range(int(max_mm / step_mm)):
+        ahead = p + step_mm * d
+        c = np.rint(ahead / sp).astype(int)
+        lo, hi = np.maximum(c - reach, 0), np.minimum(c + reach + 1, shape)
+        if np.any(hi <= lo):
+            break
+        box = tuple(slice(a, b) for a, b in zip(lo, hi))
+        vox = np.argwhere(vm.artery[box]) + lo
+        if len(vox) == 0:
+            break
+        rel = vox * sp - ahead
+        along = rel @ d
+        perp = np.linalg.norm(rel - along[:, None] * d, axis=1)
+        sel = (np.abs(along) <= 0.5) & (perp <= 1.5)
+        if not sel.any():
+            break
+        w = np.clip(1.0 - scene.norm[tuple(vox[sel].T)], 0.05, None)
+        centre = (w[:, None] * vox[sel] * sp).sum(axis=0) / w.sum()
+        centre -= ((centre - ahead) @ d) * d
+        turn = centre - p
+        d = d + turn / max(float(np.linalg.norm(turn)), 1e-9)
+        d /= max(float(np.linalg.norm(d)), 1e-9)
+        p = centre
+        pts.append(p)
+        at = np.clip(np.rint(p / sp).astype(int), 0, shape - 1)
+        if trunk[tuple(at)]:
+            return np.asarray(pts), at
+    return np.asarray(pts), None
 
 
 def _origin_on_large(
