@@ -7,7 +7,8 @@
   the lateral end of the pontomedullary sulcus beside VIII, not down such a vessel.
 - Two offenders a few mm apart along the root may touch each other where they touch it: their
   voxels form one piece that never leaves the nerve between the two contacts, and both must be
-  reported.
+  reported -- and named after their own origins: a path through the artery mask from the PICA
+  crosses into the AICA it touches and reaches the basilar at the AICA's origin.
 """
 
 from __future__ import annotations
@@ -50,3 +51,19 @@ def test_two_offenders_touching_each_other_on_the_root_are_both_reported():
     m = match_findings(proposed, ph.truth["findings"])
     assert m.true_positives == 2, [(f["vessel"], f["distance_from_brainstem_mm"]) for f in proposed]
     assert m.false_positives == 0
+
+
+def test_a_pica_touching_an_aica_on_the_root_is_named_pica():
+    ph = make_phantom("two_offenders", side="right", seed=60, **SMALL)
+    res = analyse(ph.t2, ph.tof)
+    named = {}
+    for truth in ph.truth["findings"]:
+        near = [
+            f
+            for f in res.findings
+            if f.confidence >= 0.5
+            and np.linalg.norm(np.subtract(f.position_ras, truth["position_ras"])) < 3.0
+        ]
+        assert near, f"the {truth['vessel']} contact was not found"
+        named[truth["vessel"]] = near[0].vessel
+    assert named == {"AICA": "AICA", "PICA": "PICA"}
