@@ -2,10 +2,13 @@
 
 Design note
 -----------
-The contract is DESIGN.md section 5 and other tools call it, so it is fixed:
+The contract is fixed (other tools call it):
 
 - inputs: a NIfTI file, or a folder that directly holds image files, is one case; any other
-  folder is a folder of cases (each immediate subfolder holding image files at any depth);
+  folder holding images in its subfolders is a folder of cases, and every immediate subfolder
+  of it (hidden ones and the output folder aside) is a case: one holding no image at any depth
+  is reported ``failed`` with what it holds (how many files, of which kinds), so that no patient
+  is left out unnoticed;
 - ``case_id`` = the case folder's (or NIfTI file's) name, sanitised; never a DICOM value;
 - per case ``OUT/<case_id>/`` (findings.json and every export); across cases ``OUT/findings.csv``
   and ``OUT/batch_report.json``;
@@ -74,6 +77,7 @@ __all__ = [
     "CaseJob",
     "SavedExport",
     "discover_cases",
+    "no_image_reason",
     "plan_case",
     "run_case",
     "run_batch",
@@ -166,6 +170,39 @@ def _holds_images(folder: Path) -> bool:
     return False
 
 
+#: At most this many files are looked at to say what a folder without images holds.
+_MAX_DESCRIBED = 10_000
+
+
+def _contents(folder: Path) -> str:
+    """What a folder holds, for a refusal: ``"3 files: 1 text file (README), ..."``."""
+    from .io.kinds import describe_files
+
+    files: list[Path] = []
+    more = 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in sorted(filenames):
+            if f.startswith("."):
+                continue
+            if len(files) < _MAX_DESCRIBED:
+                files.append(Path(dirpath) / f)
+            else:
+                more += 1
+    if not files:
+        return "the folder is empty" if not any(folder.iterdir()) else "no file, hidden ones aside"
+    text = describe_files(files)
+    return text + (f" (and {more} more files not looked at)" if more else "")
+
+
+def no_image_reason(path: str | os.PathLike[str]) -> str | None:
+    """Why a case folder cannot be a case (it holds no DICOM or NIfTI file), or None."""
+    path = Path(path)
+    if not path.is_dir() or _holds_images(path):
+        return None
+    return f"no DICOM or NIfTI image in this case folder: {_contents(path)}"
+
+
 def _inside(path: Path, folder: Path | None) -> bool:
     return folder is not None and (path == folder or folder in path.parents)
 
@@ -173,7 +210,7 @@ def _inside(path: Path, folder: Path | None) -> bool:
 def discover_cases(
     inputs: Sequence[str | os.PathLike[str]], *, exclude: str | os.PathLike[str] | None = None
 ) -> list[tuple[str, str, Path]]:
-    """Find the cases in the inputs, as DESIGN.md section 5 defines them.
+    """Find the cases in the inputs, as the module's design note defines them.
 
     Parameters
     ----------
@@ -187,14 +224,16 @@ def discover_cases(
     -------
     list of (case_id, input as given, path)
         In input order, subfolders by name; a case id seen twice gets ``-2``, ``-3`` ...
-        appended.
+        appended. Every immediate subfolder of a folder of cases is listed, also one without
+        any image (`no_image_reason` says what it holds; the batch reports it failed).
 
     Raises
     ------
     InputNotFoundError
         An input does not exist.
     InputError
-        An input is a file that is not NIfTI, or a folder without any image file.
+        An input is a file that is not NIfTI, or a folder without any image file at any depth
+        (the message says what it holds).
     """
     skip = Path(exclude).resolve() if exclude is not None else None
     found: list[tuple[str, str, Path]] = []
@@ -216,14 +255,13 @@ def discover_cases(
             subs = sorted(
                 p
                 for p in path.iterdir()
-                if p.is_dir()
-                and not p.name.startswith(".")
-                and not _inside(p.resolve(), skip)
-                and _holds_images(p)
+                if p.is_dir() and not p.name.startswith(".") and not _inside(p.resolve(), skip)
             )
-            if not subs:
+            if not any(_holds_images(p) for p in subs):
                 raise InputError(
-                    "no DICOM or NIfTI image found in this folder or its subfolders", path=given
+                    "no DICOM or NIfTI image found in this folder or its subfolders "
+                    f"({_contents(path)})",
+                    path=given,
                 )
             found.extend((case_id_for(p), str(Path(given) / p.name), p) for p in subs)
     seen: dict[str, int] = {}
@@ -914,7 +952,8 @@ def run_batch(
     Returns
     -------
     dict
-        The report (DESIGN.md section 5). While the batch runs the file is rewritten after
+        The report (``schema``, ``started``, ``finished``, ``cases``: one row per case). While
+        the batch runs the file is rewritten after
         every case with ``"finished": null``.
 
     Raises
@@ -962,7 +1001,10 @@ def run_batch(
 
     todo = []
     for job in jobs:
-        if plan_case(job) == "skip":
+        empty = no_image_reason(job.path)
+        if empty is not None:  # reported, never dropped: a patient left out must be seen
+            finish(asdict(CaseReport(job.case_id, job.input, "failed", f"{job.input}: {empty}")))
+        elif plan_case(job) == "skip":
             finish(run_case(job))  # cheap: reads the marker only
         else:
             todo.append(job)

@@ -59,6 +59,14 @@ from ..errors import (
 from ..geometry import lps_to_ras
 from ..volume import Volume, VolumeMeta
 from ._limits import check_size
+from .kinds import (
+    GZ_DICOM,
+    OTHER_IMAGE_KINDS,
+    convert_hint,
+    describe_files,
+    file_kind,
+    with_article,
+)
 from .roles import guess_role
 
 __all__ = [
@@ -101,6 +109,10 @@ _PLUGIN_HINT = {
     "RLE": "pylibjpeg-rle (pip install pylibjpeg-rle)",
 }
 _PIXEL_DATA_TAG = 0x7FE00010
+#: Pixel data stored as 32 / 64-bit floats (parametric maps): refused with their name.
+_FLOAT_PIXEL_TAGS = {0x7FE00008: "Float Pixel Data", 0x7FE00009: "Double Float Pixel Data"}
+#: Skip reasons of a file that is an image, but one this reader does not take.
+_UNSUPPORTED_PREFIXES = ("floating-point pixel data",)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,6 +377,25 @@ def _pixel_element(fp: Any, implicit: bool, little: bool) -> tuple[int, int] | N
     return start + 12, length
 
 
+def _tag_at(fp: Any, little: bool) -> int | None:
+    """The tag of the element at the file position (the position is restored)."""
+    start = fp.tell()
+    head = fp.read(4)
+    fp.seek(start)
+    if len(head) < 4:
+        return None
+    group, elem = struct.unpack(("<" if little else ">") + "HH", head)
+    return group << 16 | elem
+
+
+def _float_pixels_reason(kind: str, sop_class: str) -> str:
+    what = _uid_name(sop_class) or "no SOP class"
+    return (
+        f"floating-point pixel data ({kind}, {what}): a computed map such as a parametric map, "
+        "not an MR image this tool reads; open the MR series it was computed from"
+    )
+
+
 def _scan_file(path: str) -> tuple[list[_Frame], str | None]:
     """Header-only read of one file: its images, or a reason to skip it."""
     try:
@@ -452,12 +483,18 @@ def _scan_with_pydicom(
                 if implicit
                 else ("1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2")
             )
+        float_kind = None
         if ts == _DEFLATED:
             # The data set was inflated in memory; look for Pixel Data by reading it all.
             fp.seek(0)
-            has_pixels = "PixelData" in pydicom.dcmread(fp, force=force)
+            whole = pydicom.dcmread(fp, force=force)
+            has_pixels = "PixelData" in whole
+            for tag, kind in _FLOAT_PIXEL_TAGS.items():
+                if tag in whole:
+                    float_kind = kind
             element = None
         else:
+            float_kind = _FLOAT_PIXEL_TAGS.get(_tag_at(fp, bool(little)) or 0)
             element = _pixel_element(fp, bool(implicit), bool(little))
             has_pixels = element is not None
     except InvalidDicomError as exc:
@@ -468,6 +505,8 @@ def _scan_with_pydicom(
         warnings.simplefilter("ignore")  # pydicom warns about every odd value it converts
         if not _text(ds.get("SOPClassUID")) and meta is not None:
             ds.SOPClassUID = meta.get("MediaStorageSOPClassUID")
+        if float_kind and not has_pixels:
+            return [], _float_pixels_reason(float_kind, _text(ds.get("SOPClassUID")))
         return _classify(ds, path, ts, file_size, element, has_pixels)
 
 
@@ -689,7 +728,7 @@ def _parse_header(
                 (length,) = struct.unpack_from("<I", buf, start - 4)
                 element = (start, length)
                 break
-            if tag in _FUNCTIONAL_GROUPS or tag > _PIXEL_DATA_TAG:
+            if tag in _FUNCTIONAL_GROUPS or tag > _PIXEL_DATA_TAG or tag in _FLOAT_PIXEL_TAGS:
                 return None
             if tag in wanted:
                 keyword, dict_vr = wanted[tag]
@@ -762,8 +801,24 @@ def _frames_of(
         problems.append(("ImageTooLargeError", exc.reason))
         too_large = True
 
+    photometric = _text(ds.get("PhotometricInterpretation")).upper()
+    colour = samples != 1 or photometric == "PALETTE COLOR"
+    if colour:
+        # First: a colour image's stored size follows its own layout (YBR_FULL_422 holds two
+        # bytes a pixel), so a grey-scale size check would call it truncated.
+        problems.append(
+            (
+                "UnsupportedImageError",
+                f"{name}: colour image ({photometric or 'no PhotometricInterpretation'}, "
+                f"{samples} sample(s) per pixel); expected a grey-scale MR image -- this is a "
+                "screenshot, photograph or secondary capture, not an MR series",
+            )
+        )
+
     offset = None
-    if element is not None and ts in _NATIVE_SYNTAXES:
+    if colour:
+        pass
+    elif element is not None and ts in _NATIVE_SYNTAXES:
         value_offset, length = element
         if length == 0xFFFFFFFF:
             problems.append(
@@ -787,13 +842,6 @@ def _frames_of(
         problem = _decoder_problem(ts, name)
         if problem:
             problems.append(problem)
-    if samples != 1:
-        problems.append(
-            (
-                "UnsupportedImageError",
-                f"{name}: {samples} samples per pixel (colour); expected a grey-scale MR image",
-            )
-        )
     legacy_multiframe = multiframe and per_frame is None and declared > 1
     if legacy_multiframe:
         problems.append(
@@ -1256,7 +1304,12 @@ def _analyse(frames: list[_Frame], mixed: str) -> _Stack:
     else:
         steps = np.diff(d)
         step_vec = (positions[-1] - positions[0]) / (len(frames) - 1)
-        problems.extend(_stack_problems(frames, d, steps, positions, normal))
+        found = _stack_problems(frames, d, steps, positions, normal)
+        problems.extend(found)
+        if any(kind == "MixedGeometryError" for kind, _ in found):
+            # Slices sharing a position: no step to measure (all at one position: zero), so no
+            # affine -- the series is listed with its problem and refused when read.
+            return _Stack(frames, None, problems, warns)
 
     affine = np.eye(4)
     affine[:3, 0] = row * spacing_rc[1]
@@ -1304,15 +1357,37 @@ def _stack_problems(
 ) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     dup = np.flatnonzero(steps < SAME_POSITION_MM)
-    if dup.size:
-        t = int(dup[0])
+    if dup.size and d[-1] - d[0] < SAME_POSITION_MM:
+        names = _names(f.label() for f in frames)
         problems.append(
             (
                 "MixedGeometryError",
-                f"{dup.size} pair(s) of slices share a position, e.g. {frames[t].label()} and "
-                f"{frames[t + 1].label()} at {d[t]:.2f} mm along the slice normal: the series "
-                "mixes several acquisitions (echoes, phases, repeats) that cannot be told apart "
-                "from the headers",
+                f"all {len(frames)} images lie at one position ({d[0]:.2f} mm along the slice "
+                f"normal): {names}. The slice step is zero, so they are no volume: copies of one "
+                "slice (a series exported twice) or a one-slice series repeated over time; keep "
+                "one of the files, or give each repetition a folder of its own",
+            )
+        )
+        return problems
+    if dup.size:
+        # Runs of slices at one position: name the files of the first few.
+        runs: list[list[int]] = []
+        for t in dup:
+            if runs and runs[-1][-1] == t:
+                runs[-1].append(int(t) + 1)
+            else:
+                runs.append([int(t), int(t) + 1])
+        where = "; ".join(
+            f"{_names(frames[k].label() for k in run)} at {d[run[0]]:.2f} mm" for run in runs[:3]
+        )
+        more = f"; and {len(runs) - 3} more positions" if len(runs) > 3 else ""
+        problems.append(
+            (
+                "MixedGeometryError",
+                f"{dup.size} pair(s) of slices share a position ({where}{more} along the slice "
+                "normal): the series mixes several acquisitions (echoes, phases, repeats) or "
+                "holds copies of some files, and the headers cannot tell them apart; remove the "
+                "copies, or put each acquisition in a folder of its own",
             )
         )
         return problems
@@ -1370,6 +1445,13 @@ def _stack_problems(
             )
         )
     return problems
+
+
+def _names(labels: Any, limit: int = 4) -> str:
+    """``a, b, c and 2 more`` from file labels."""
+    labels = list(labels)
+    shown = ", ".join(labels[:limit])
+    return shown + (f" and {len(labels) - limit} more" if len(labels) > limit else "")
 
 
 def _make_info(key: str, uid: str, frames: list[_Frame], mixed: str, why: str) -> SeriesInfo:
@@ -1641,18 +1723,34 @@ def pick_series(scan: DicomScan, series: str | None = None) -> SeriesInfo:
     """
     if not scan.series:
         if len(scan.skipped) == 1 and scan.skipped[0][0] == scan.folder:  # one file was asked
-            raise NotAnImageError(f"not a DICOM image: {scan.skipped[0][1]}", path=scan.folder)
-        reasons = Counter(reason.split(" (")[0] for _, reason in scan.skipped)
-        summary = ", ".join(f"{n} {r}" for r, n in reasons.most_common(4))
+            raise _skipped_file_error(*scan.skipped[0])
+        hint = ""
+        if scan.skipped:
+            summary = f" ({skipped_summary(scan.skipped)})"
+            others = [
+                k for k in (_kind_of(p, r) for p, r in scan.skipped) if k in OTHER_IMAGE_KINDS
+            ]
+            if others:
+                hint = f"; DICOM or NIfTI only: {convert_hint(others[0])}"
+        else:
+            summary = " (the folder holds no file)"
         raise NoSeriesFoundError(
             f"no DICOM image series found: looked at {scan.n_files} file(s), skipped "
-            f"{scan.n_skipped}" + (f" ({summary})" if summary else ""),
+            f"{scan.n_skipped}{summary}{hint}",
             path=scan.folder,
         )
     candidates = scan.series
     if series is None:
         if len(candidates) == 1:
             return candidates[0]
+        if all(s.problem_types and _is_mosaic(s) for s in candidates):
+            files = sum(s.n_files for s in candidates)
+            raise UnsupportedImageError(
+                f"{len(candidates)} series in {files} file(s), all Siemens mosaics (4-D fMRI / "
+                "DTI acquisitions, each volume tiled into one image), not supported: convert them "
+                "with dcm2niix and open a NIfTI volume",
+                path=scan.folder,
+            )
         t2 = [s for s in candidates if s.role == "t2"]
         if len(t2) == 1:
             return t2[0]
@@ -1682,6 +1780,39 @@ def pick_series(scan: DicomScan, series: str | None = None) -> SeriesInfo:
     raise SeriesSelectionError(
         f"no series matches series={wanted!r}: {_series_table(scan)}", path=scan.folder
     )
+
+
+def _is_mosaic(info: SeriesInfo) -> bool:
+    return bool(info._frames) and all(f.header.mosaic for f in info._frames)
+
+
+def _kind_of(path: str, reason: str) -> str:
+    """The kind of a skipped file: what it is when it is not DICOM, else the skip reason."""
+    if reason.startswith("not a DICOM file"):
+        return file_kind(path)
+    return reason.split(" (")[0]
+
+
+def skipped_summary(skipped: Sequence[tuple[str, str]]) -> str:
+    """Skipped files by kind: ``"2 text files (a.txt, b.txt), 1 PNG image (c.png)"``."""
+    return describe_files(
+        [p for p, _ in skipped], {p: _kind_of(p, r) for p, r in skipped}, total=False
+    )
+
+
+def _skipped_file_error(path: str, reason: str) -> NVCError:
+    """The error for one file asked for that the scan skipped, naming what the file is."""
+    if reason.startswith("not a DICOM file"):
+        kind = file_kind(path)
+        if kind in OTHER_IMAGE_KINDS or kind == GZ_DICOM:
+            return UnsupportedImageError(
+                f"DICOM or NIfTI only; this is {with_article(kind)}: {convert_hint(kind)}",
+                path=path,
+            )
+        return NotAnImageError(f"not a DICOM image: not a DICOM file ({kind})", path=path)
+    if reason.startswith(_UNSUPPORTED_PREFIXES):
+        return UnsupportedImageError(reason, path=path)
+    return NotAnImageError(f"not a DICOM image: {reason}", path=path)
 
 
 def load_dicom(path: str | os.PathLike[str], series: str | None = None) -> Volume:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from dicom_cases import small_volume, write_case
 
-from nvc_viewer.batch import CaseJob, discover_cases, plan_case
+from nvc_viewer.batch import CaseJob, discover_cases, no_image_reason, plan_case
 from nvc_viewer.cli import main
 from nvc_viewer.errors import InputError, InputNotFoundError, SeriesSelectionError
 from nvc_viewer.io import load, load_case
@@ -47,12 +47,16 @@ def test_any_other_folder_is_a_folder_of_cases(tmp_path):
     nifti(root / "a" / "t2.nii.gz")
     dicom_file(root / "b" / "series3" / "deep" / "IM00001.dcm")  # images at any depth
     (root / "c").mkdir(parents=True)
-    (root / "c" / "notes.txt").write_text("no image here")  # not a case
+    (root / "c" / "notes.txt").write_text("no image here")  # a case that will fail: listed
     nifti(root / ".hidden" / "t2.nii.gz")  # hidden: not a case
     nifti(root / "out" / "x" / "segmentation.nii.gz")  # the output folder: not a case
     (root / "readme.md").write_text("a file beside the cases")
     found = discover_cases([str(root)], exclude=root / "out")
-    assert ids(found) == [("a", str(root / "a")), ("b", str(root / "b"))]
+    assert ids(found) == [("a", str(root / "a")), ("b", str(root / "b")), ("c", str(root / "c"))]
+    assert no_image_reason(root / "a") is None and no_image_reason(root / "b") is None
+    assert no_image_reason(root / "c") == (
+        "no DICOM or NIfTI image in this case folder: 1 file: 1 text file (notes.txt)"
+    )
 
 
 def test_the_same_name_twice_gets_a_suffix(tmp_path):
@@ -70,7 +74,10 @@ def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(InputError, match=r"notes\.txt: a single file must be a NIfTI"):
         discover_cases([str(tmp_path / "notes.txt")])
     (tmp_path / "empty" / "sub").mkdir(parents=True)
-    with pytest.raises(InputError, match="empty: no DICOM or NIfTI image"):
+    (tmp_path / "empty" / "sub" / "shot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(
+        InputError, match=r"empty: no DICOM or NIfTI image .*\(1 file: 1 PNG image \(shot.png\)\)"
+    ):
         discover_cases([str(tmp_path / "empty")])
 
 

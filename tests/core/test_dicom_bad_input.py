@@ -50,7 +50,8 @@ def test_folder_of_non_dicom_files_only(tmp_path: Path) -> None:
 
     with pytest.raises(
         NoSeriesFoundError,
-        match=r"looked at 3 file\(s\), skipped 3 \(2 not a DICOM file, 1 DICOM without pixel",
+        match=r"looked at 3 file\(s\), skipped 3 \(1 DICOM without pixel data \(fake.dcm\), "
+        r"1 JPEG image \(scan.jpg\), 1 text file \(notes.txt\)\)",
     ) as caught:
         load_dicom(tmp_path)
     assert str(caught.value).startswith(str(tmp_path))
