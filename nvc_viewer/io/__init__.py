@@ -25,6 +25,7 @@ def load(
     *,
     volume: int | None = None,
     nonfinite: str = "error",
+    affine: str = "auto",
 ) -> Volume:
     """Open brainstem MRI as a `Volume` in patient RAS mm.
 
@@ -43,6 +44,8 @@ def load(
         For a 4-D NIfTI file, which volume to read.
     nonfinite : {"error", "zero"}
         NIfTI NaN/inf policy (see `read_nifti`).
+    affine : {"auto", "sform", "qform"}
+        Which NIfTI header matrix places the voxels (see `read_nifti`).
 
     Returns
     -------
@@ -58,14 +61,14 @@ def load(
         raise InputNotFoundError("no such file or folder", path=path)
     if path.is_file():
         if is_nifti_path(path):
-            return read_nifti(path, volume=volume, nonfinite=nonfinite)  # type: ignore[arg-type]
+            return read_nifti(path, volume=volume, nonfinite=nonfinite, affine=affine)  # type: ignore[arg-type]
         from .dicom import load_dicom
 
         return load_dicom(path, series=series)
     niftis = sorted(p for p in path.iterdir() if p.is_file() and is_nifti_path(p))
     if niftis and not _has_non_nifti_files(path):
         chosen = _pick_nifti(path, niftis, series)
-        return read_nifti(chosen, volume=volume, nonfinite=nonfinite)  # type: ignore[arg-type]
+        return read_nifti(chosen, volume=volume, nonfinite=nonfinite, affine=affine)  # type: ignore[arg-type]
     from .dicom import load_dicom
 
     return load_dicom(path, series=series)

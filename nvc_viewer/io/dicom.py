@@ -1242,10 +1242,22 @@ def _analyse(frames: list[_Frame], mixed: str) -> _Stack:
     problems: list[tuple[str, str]] = []
     warns: list[str] = []
     seen_files: set[str] = set()
+    # The same problem in many files (every file a mosaic, or colour) is said once, with the
+    # files it concerns.
+    by_text: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
     for f in frames:
         if f.path not in seen_files:
             seen_files.add(f.path)
-            problems.extend(f.header.problems)
+            name = os.path.basename(f.path)
+            for kind, message in f.header.problems:
+                text = message[len(name) + 2 :] if message.startswith(name + ": ") else message
+                by_text[(kind, text)].append((name, message))
+    for (kind, text), found in by_text.items():
+        if len(found) == 1:
+            problems.append((kind, found[0][1]))
+        else:
+            names = _names(name for name, _ in found)
+            problems.append((kind, f"{len(found)} files ({names}): {text}"))
     if mixed:
         problems.append(("MixedGeometryError", mixed))
     if any(f.count > 1 for f in frames):

@@ -50,7 +50,7 @@ _HINTS = {
 
 def with_article(kind: str) -> str:
     """``"an ECAT PET image"``, ``"a MINC image"``: the kind with its indefinite article."""
-    vowel_sound = kind[:1].lower() in "aeio" or kind.startswith(("MGH", "NIfTI", "ECAT"))
+    vowel_sound = kind[:1].lower() in "aeio" or kind.startswith(("MGH", "ECAT"))
     return ("an " if vowel_sound else "a ") + kind
 
 

@@ -1,7 +1,10 @@
 """NIfTI-1/-2 reader (``.nii``, ``.nii.gz``) built on nibabel.
 
 The affine is nibabel's choice (sform when its code is set, else qform, else pixdim only, which is
-reported as a warning because left and right then cannot be trusted). The reader never resamples.
+reported as a warning because left and right then cannot be trusted). When the sform and the qform
+are both set and put a corner of the image more than `SFORM_QFORM_TOLERANCE_MM` apart, the
+volume carries a warning saying which one is used; ``affine="qform"`` takes the other (SimpleITK
+and ITK-SNAP read the qform, nibabel, dcm2niix and FSL the sform). The reader never resamples.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ __all__ = ["read_nifti", "is_nifti_path", "NIFTI_SUFFIXES"]
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
 NonFinitePolicy = Literal["error", "zero"]
+AffineChoice = Literal["auto", "sform", "qform"]
+
+#: sform and qform placing an image corner further apart than this (mm) is reported.
+SFORM_QFORM_TOLERANCE_MM = 1.0
 
 
 def is_nifti_path(path: str | os.PathLike[str]) -> bool:
@@ -101,11 +108,23 @@ def _check_raw_pixdim(path: Path, header_class: type, ndim: int) -> None:
         )
 
 
+def _corner_distance(a: np.ndarray, b: np.ndarray, shape: tuple[int, ...]) -> float:
+    """Largest distance (mm) between where two affines put the corners of a voxel grid."""
+    extent = [max(int(n) - 1, 0) for n in shape[:3]]
+    corners = np.array(
+        [[i, j, k, 1.0] for i in (0, extent[0]) for j in (0, extent[1]) for k in (0, extent[2])]
+    )
+    with np.errstate(all="ignore"):
+        gap = np.linalg.norm((corners @ a.T)[:, :3] - (corners @ b.T)[:, :3], axis=1)
+    return float(np.max(gap)) if np.all(np.isfinite(gap)) else float("inf")
+
+
 def read_nifti(
     path: str | os.PathLike[str],
     *,
     volume: int | None = None,
     nonfinite: NonFinitePolicy = "error",
+    affine: AffineChoice = "auto",
 ) -> Volume:
     """Read a 3-D NIfTI image.
 
@@ -119,6 +138,11 @@ def read_nifti(
     nonfinite : {"error", "zero"}, optional
         What to do with NaN / infinite voxels: refuse the file (default) or set them to 0 and
         record a warning in ``meta.warnings``.
+    affine : {"auto", "sform", "qform"}, optional
+        Which header matrix places the voxels: ``"auto"`` (default) the sform when its code is
+        set, else the qform (nibabel's rule); or the one named, which must be set. When both
+        are set and disagree by more than `SFORM_QFORM_TOLERANCE_MM` at a corner of the image,
+        ``meta.warnings`` says by how much and which one is used.
 
     Returns
     -------
@@ -137,6 +161,8 @@ def read_nifti(
         raise NotAnImageError("is a folder, not a NIfTI file", path=path)
     if nonfinite not in ("error", "zero"):
         raise ValueError(f"nonfinite must be 'error' or 'zero', got {nonfinite!r}")
+    if affine not in ("auto", "sform", "qform"):
+        raise ValueError(f"affine must be 'auto', 'sform' or 'qform', got {affine!r}")
     try:
         img = nib.load(path)
     except nib.filebasedimages.ImageFileError as exc:
@@ -234,10 +260,18 @@ def read_nifti(
                 path=path,
             ) from None
         qform, qform_code = None, 0  # unused: the sform places the voxels
-    if sform is not None and sform_code > 0:
-        affine_source = "sform"
-    elif qform is not None and qform_code > 0:
+    has_sform = sform is not None and sform_code > 0
+    has_qform = qform is not None and qform_code > 0
+    if affine != "auto" and not (has_sform if affine == "sform" else has_qform):
+        raise UnsupportedImageError(
+            f"affine={affine!r} asked, but the header has no {affine} ({affine}_code 0); "
+            "leave affine='auto'",
+            path=path,
+        )
+    if affine == "qform" or (affine == "auto" and not has_sform and has_qform):
         affine_source = "qform"
+    elif has_sform:
+        affine_source = "sform"
     else:
         affine_source = "pixdim"
         warnings.append(
@@ -245,6 +279,21 @@ def read_nifti(
             "left/right cannot be trusted"
         )
 
+    if has_sform and has_qform:
+        gap = _corner_distance(sform, qform, data.shape)  # type: ignore[arg-type]
+        if gap > SFORM_QFORM_TOLERANCE_MM:
+            other = "qform" if affine_source == "sform" else "sform"
+            codes = {"sform": sform_code, "qform": qform_code}
+            warnings.append(
+                f"the sform and the qform disagree: a corner of the image lies {gap:.1f} mm "
+                f"apart between them; the {affine_source} (code {codes[affine_source]}) is used"
+                + (
+                    ", as nibabel, dcm2niix and FSL do (SimpleITK and ITK-SNAP use the qform)"
+                    if affine_source == "sform"
+                    else ""
+                )
+                + f"; pass affine={other!r} to use the {other}"
+            )
     if affine_source != "sform":
         _check_raw_pixdim(path, type(header), len(shape))
     stem = _stem(path)
@@ -256,8 +305,9 @@ def read_nifti(
         warnings=tuple(warnings),
         extra={"affine_source": affine_source, "volume_index": volume},
     )
+    matrix = {"sform": sform, "qform": qform}.get(affine_source)
     try:
-        return Volume(data, img.affine, meta)
+        return Volume(data, img.affine if matrix is None else matrix, meta)
     except InvalidVolumeError as exc:  # NaN / zero pixdim or a singular s/qform
         raise CorruptFileError(
             f"the header gives no usable geometry ({exc.reason})", path=path
