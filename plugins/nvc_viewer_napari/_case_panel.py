@@ -36,6 +36,7 @@ from nvc_viewer.workspace import Workspace, case_id_for, sanitize_case_id
 
 from ._case_view import case_view_for
 from ._session import SeriesEntry, default_roles, list_series, read_entry
+from ._shortcuts import relay_shortcuts
 
 if TYPE_CHECKING:
     import napari
@@ -127,6 +128,8 @@ class CasePanel(QWidget):
         layout.addLayout(ws_row)
         layout.addWidget(self.status)
         self._show_workspace()
+        # the findings' shortcuts act here too (a table and a combo box would search with them)
+        relay_shortcuts(napari_viewer, self.table, self.t2_combo, self.tof_combo)
 
     # -- public actions -------------------------------------------------------------------
     def scan(self, path: str | os.PathLike[str]) -> list[SeriesEntry]:

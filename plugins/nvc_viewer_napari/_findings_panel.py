@@ -8,8 +8,9 @@ manual finding whose distance and segment are measured along the nerve. Undo / R
 session's history. Every change is autosaved by the session; "Export all" writes every format
 into the workspace case folder.
 
-Keyboard (while the table has the focus): C confirm, R reject, Delete delete, A add, Escape stop
-adding, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo.
+Keyboard, wherever the viewer has the keyboard (napari's keymap, see `._shortcuts`): Shift+C
+confirm, Shift+R reject, Shift+D delete, Shift+N new finding (again, or Escape in the panel: stop
+adding), Ctrl+Z undo, Ctrl+Shift+Z redo. The "Keys" button lists them.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from nvc_viewer.errors import NVCError
 from nvc_viewer.findings import GRADES, NERVES, SEGMENTS, SIDES, VESSELS, Finding
 
 from ._case_view import ORIGIN_COLORS, case_view_for
+from ._shortcuts import KEY_OF, bind_shortcuts, help_text, relay_shortcuts
 
 if TYPE_CHECKING:
     import napari
@@ -104,6 +106,7 @@ class FindingsPanel(QWidget):
         self.export_worker: Any = None
         self._ids: list[str] = []
         self._syncing = False
+        self._adding = False  # "Add finding" armed by this panel
 
         self.table = QTableWidget(0, len(FINDING_COLUMNS))
         self.table.setHorizontalHeaderLabels([h for h, _ in FINDING_COLUMNS])
@@ -136,20 +139,30 @@ class FindingsPanel(QWidget):
         self.buttons: dict[str, QPushButton] = {}
         grid = QGridLayout()
         actions: tuple[tuple[str, str, Callable[[], Any], str], ...] = (
-            ("add", "Add finding (A)", self.start_add, "Then click on the nerve in 2-D or 3-D"),
-            ("confirm", "Confirm (C)", self.confirm_selected, "Accept the selected finding"),
-            ("reject", "Reject (R)", self.reject_selected, "Keep it as rejected evidence"),
-            ("delete", "Delete (Del)", self.delete_selected, "Remove the selected finding"),
-            ("undo", "Undo (Ctrl+Z)", self.undo, "Undo the last change"),
-            ("redo", "Redo (Ctrl+Y)", self.redo, "Redo the change undone"),
+            ("add", "Add finding", self.toggle_add, "Then click on the nerve in 2-D or 3-D"),
+            ("confirm", "Confirm", self.confirm_selected, "Accept the selected finding"),
+            ("reject", "Reject", self.reject_selected, "Keep it as rejected evidence"),
+            ("delete", "Delete", self.delete_selected, "Remove the selected finding"),
+            ("undo", "Undo", self.undo, "Undo the last change to the findings"),
+            ("redo", "Redo", self.redo, "Redo the change undone"),
             ("export", "Export all", self.export, "JSON, CSV, Slicer, NIfTI, DICOM SEG/SR, report"),
         )
         for n, (key, text, slot, tip) in enumerate(actions):
-            button = QPushButton(text)
-            button.setToolTip(tip)
+            shortcut = KEY_OF.get(key)
+            button = QPushButton(f"{text} ({shortcut})" if shortcut else text)
+            button.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
             button.clicked.connect(lambda _checked=False, slot=slot: slot())
             grid.addWidget(button, n // 4, n % 4)
             self.buttons[key] = button
+        self.keys_button = QPushButton("Keys")
+        self.keys_button.setCheckable(True)
+        self.keys_button.setToolTip("List the keyboard shortcuts")
+        grid.addWidget(self.keys_button, len(actions) // 4, len(actions) % 4)
+        self.keys_help = QLabel(help_text())
+        self.keys_help.setWordWrap(True)
+        self.keys_help.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.keys_help.setVisible(False)
+        self.keys_button.toggled.connect(self.keys_help.setVisible)
 
         self.clinical: dict[str, QComboBox] = {}
         clinical_form = QFormLayout()
@@ -173,37 +186,46 @@ class FindingsPanel(QWidget):
         layout.addWidget(self.table, 1)
         layout.addLayout(editor)
         layout.addLayout(grid)
+        layout.addWidget(self.keys_help)
         layout.addWidget(self.status)
         layout.addWidget(self.flags_label)
         layout.addLayout(clinical_form)
         layout.addWidget(self.save_label)
 
-        # Keys act while the table has the focus (it keeps it after a row is clicked).
-        self._keys: dict[tuple[int, int], Callable[[], Any]] = {
-            (int(Qt.Key_C), 0): self.confirm_selected,
-            (int(Qt.Key_R), 0): self.reject_selected,
-            (int(Qt.Key_Delete), 0): self.delete_selected,
-            (int(Qt.Key_Backspace), 0): self.delete_selected,
-            (int(Qt.Key_A), 0): self.start_add,
-            (int(Qt.Key_Escape), 0): self.stop_add,
-            (int(Qt.Key_Z), int(Qt.ControlModifier)): self.undo,
-            (int(Qt.Key_Z), int(Qt.ControlModifier | Qt.ShiftModifier)): self.redo,
-            (int(Qt.Key_Y), int(Qt.ControlModifier)): self.redo,
-        }
-        self.table.installEventFilter(self)
+        # Keys: napari's keymap of the viewer, so they act wherever the viewer has the
+        # keyboard. The table and the combo boxes would take a letter to search their items:
+        # they pass the shortcuts on (`eventFilter`).
+        self._unbind_keys = bind_shortcuts(
+            napari_viewer,
+            {
+                "confirm": self.confirm_selected,
+                "reject": self.reject_selected,
+                "delete": self.delete_selected,
+                "add": self.toggle_add,
+                "undo": self.undo,
+                "redo": self.redo,
+            },
+        )
+        unbind = self._unbind_keys
+        self.destroyed.connect(lambda *_: unbind())
+        self.table.installEventFilter(self)  # Escape while adding
+        relay_shortcuts(napari_viewer, self.table, *self.editors.values(), *self.clinical.values())
 
         self.session.subscribe(self._on_session)
         self.view.on_selection(self._on_view_selection)
         self.refresh()
 
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
-        """The panel's keyboard shortcuts (see the module docstring)."""
-        if obj is self.table and event.type() == QEvent.KeyPress:
-            modifiers = int(event.modifiers()) & int(Qt.ControlModifier | Qt.ShiftModifier)
-            action = self._keys.get((int(event.key()), modifiers))
-            if action is not None:
-                action()
-                return True
+        """Escape in the table leaves "Add finding" (the other keys: see `._shortcuts`)."""
+        if (
+            obj is self.table
+            and event.type() == QEvent.KeyPress
+            and event.key() == Qt.Key_Escape
+            and self._adding
+            and self.view.placing
+        ):
+            self.stop_add()
+            return True
         return super().eventFilter(obj, event)
 
     # -- public actions -------------------------------------------------------------------
@@ -256,19 +278,29 @@ class FindingsPanel(QWidget):
     def delete_selected(self) -> Finding | None:
         return self._act("delete")
 
+    def toggle_add(self) -> bool:
+        """Arm "Add finding", or leave it when it is armed (the Add button and Shift+N)."""
+        if self._adding and self.view.placing:
+            self.stop_add()
+            self._say("adding cancelled")
+            return False
+        return self.start_add()
+
     def start_add(self) -> bool:
         """Arm "Add finding": the next click on the image places a manual finding."""
         if not self.session.is_open or self.view.reference is None:
             self._say("open a case first", error=True)
             return False
         self.view.start_placing(self._placed)
-        self.buttons["add"].setText("Click the image… (Esc)")
+        self._adding = True
+        self.buttons["add"].setText(f"Click the image… ({KEY_OF['add']}: cancel)")
         self._say("click on the nerve where the vessel touches it (2-D slice or 3-D view)")
         return True
 
     def stop_add(self) -> None:
         self.view.stop_placing()
-        self.buttons["add"].setText("Add finding (A)")
+        self._adding = False
+        self.buttons["add"].setText(f"Add finding ({KEY_OF['add']})")
 
     def undo(self) -> bool:
         done = self.session.undo()
@@ -467,7 +499,8 @@ class FindingsPanel(QWidget):
             self.save_label.setToolTip(self.session.last_error or "")
 
     def _placed(self, finding: Finding | None, message: str) -> None:
-        self.buttons["add"].setText("Add finding (A)")
+        self._adding = False
+        self.buttons["add"].setText(f"Add finding ({KEY_OF['add']})")
         self._say(message, error=finding is None)
 
     def workspace_relative(self, path: str | os.PathLike[str]) -> str:

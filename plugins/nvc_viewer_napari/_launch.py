@@ -255,7 +255,7 @@ def _settle(viewer: napari.Viewer, ms: int = 300) -> None:
 
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
-    loop.exec_()
+    loop.exec()
     dismiss_notifications(viewer)
 
 
@@ -286,7 +286,7 @@ def _wait_for(signal: Any, start: Any, *, timeout_s: float) -> str:
         if not start():
             return "not started"
         if not got:
-            loop.exec_()
+            loop.exec()
     finally:
         signal.disconnect(done)
     return got[0] if got else f"no answer within {timeout_s:.0f} s"

@@ -1,0 +1,180 @@
+"""The findings' keyboard shortcuts, bound in napari's keymap of the viewer.
+
+They act wherever the viewer window has the keyboard: on the canvas, in the layer list, on a
+button of any docked panel (napari hands a key a docked widget does not use to the viewer's
+keymap), in the findings table and its combo boxes (which would take a letter to search their
+items: the findings panel passes the shortcuts on). A text field keeps its keys.
+
+None is one of napari's own shortcuts (napari's C is auto-contrast of an image layer, A and
+Delete act on a points layer, Ctrl+Y toggles 2-D/3-D): the review keys are Shift + a letter.
+Ctrl+Z / Ctrl+Shift+Z are napari's undo/redo of the label layer's brush: while that layer is
+the active one with a brush tool on (paint, erase, fill, polygon) they keep undoing the brush;
+otherwise they undo / redo the last change to the findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from qtpy.QtCore import QEvent, QObject, Qt
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = [
+    "Shortcut",
+    "SHORTCUTS",
+    "BRUSH_MODES",
+    "bind_shortcuts",
+    "relay_shortcuts",
+    "shortcut_of",
+    "help_text",
+]
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    """One shortcut: the findings panel's action, its key (napari's notation), what it does."""
+
+    action: str
+    key: str
+    text: str
+
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("confirm", "Shift+C", "Confirm the selected finding"),
+    Shortcut("reject", "Shift+R", "Reject the selected proposal (kept as rejected evidence)"),
+    Shortcut("delete", "Shift+D", "Delete the selected finding"),
+    Shortcut("add", "Shift+N", "New finding: then click on the nerve (again: cancel)"),
+    Shortcut("undo", "Ctrl+Z", "Undo the last change to the findings"),
+    Shortcut("redo", "Ctrl+Shift+Z", "Redo the change undone"),
+)
+KEY_OF: dict[str, str] = {s.action: s.key for s in SHORTCUTS}
+
+#: Modes of a Labels layer in which Ctrl+Z / Ctrl+Shift+Z stay napari's brush undo / redo.
+BRUSH_MODES = frozenset({"paint", "erase", "fill", "polygon"})
+_LAYER_ACTIONS = {"undo": "undo", "redo": "redo"}  # panel action -> Labels layer method
+
+_MODIFIERS = (("Ctrl", Qt.ControlModifier), ("Shift", Qt.ShiftModifier),
+              ("Alt", Qt.AltModifier), ("Meta", Qt.MetaModifier))  # fmt: skip
+
+
+def shortcut_of(key: Any, modifiers: Any) -> Shortcut | None:
+    """The shortcut a Qt key press (``event.key()``, ``event.modifiers()``) is, if any.
+
+    Works with Qt 5 and Qt 6 bindings alike (no ``int()`` of Qt's flags).
+    """
+    held = [name for name, flag in _MODIFIERS if modifiers & flag]
+    for shortcut in SHORTCUTS:
+        *mods, letter = shortcut.key.split("+")
+        if key == getattr(Qt, f"Key_{letter}") and sorted(mods) == sorted(held):
+            return shortcut
+    return None
+
+
+def help_text() -> str:
+    """The shortcuts, one a line, as the panel's help lists them."""
+    lines = [f"{s.key:<13} {s.text}" for s in SHORTCUTS]
+    lines.append(
+        "Keys act wherever the viewer has the keyboard (not while typing a note). With the "
+        "label layer active and a brush tool on, Ctrl+Z / Ctrl+Shift+Z undo / redo the brush."
+    )
+    return "\n".join(lines)
+
+
+def bind_shortcuts(
+    viewer: napari.Viewer, actions: Mapping[str, Callable[[], Any]]
+) -> Callable[[], None]:
+    """Bind ``actions`` (by `Shortcut.action`) to their keys in ``viewer``'s keymap.
+
+    Ctrl+Z / Ctrl+Shift+Z are bound on every Labels layer of the viewer too (now and later), so
+    that they undo the findings there as well unless a brush tool is on (see the module
+    docstring). Returns a function that removes these bindings again.
+    """
+    bound: dict[str, Callable[[Any], Any]] = {}
+    for shortcut in SHORTCUTS:
+        action = actions[shortcut.action]
+
+        def on_key(_viewer: Any, action: Callable[[], Any] = action) -> None:
+            action()
+
+        viewer.bind_key(shortcut.key, on_key, overwrite=True)
+        bound[shortcut.key] = on_key
+
+    layer_bound: dict[str, Callable[[Any], Any]] = {}
+    for name, method in _LAYER_ACTIONS.items():
+        action = actions[name]
+
+        def on_labels_key(layer: Any, action: Callable[[], Any] = action, method: str = method):
+            if str(layer.mode) in BRUSH_MODES:
+                getattr(layer, method)()  # napari's own binding for the brush
+            else:
+                action()
+
+        layer_bound[KEY_OF[name]] = on_labels_key
+
+    def bind_layer(layer: Any) -> None:
+        if _is_labels(layer):
+            for key, func in layer_bound.items():
+                layer.bind_key(key, func, overwrite=True)
+
+    def on_inserted(event: Any) -> None:
+        bind_layer(event.value)
+
+    for layer in viewer.layers:
+        bind_layer(layer)
+    viewer.layers.events.inserted.connect(on_inserted)
+
+    def unbind() -> None:
+        from napari.utils.key_bindings import coerce_keybinding
+
+        for key, func in bound.items():
+            if viewer.keymap.get(coerce_keybinding(key)) is func:
+                viewer.bind_key(key, None)
+        for layer in list(viewer.layers):
+            for key, func in layer_bound.items():
+                if layer.keymap.get(coerce_keybinding(key)) is func:
+                    layer.bind_key(key, None)
+        viewer.layers.events.inserted.disconnect(on_inserted)
+
+    return unbind
+
+
+class _Relay(QObject):
+    """Hands the shortcuts pressed in a widget that would use them itself (a table, a combo
+    box: a letter searches their items) to the viewer's keymap."""
+
+    def __init__(self, viewer: napari.Viewer, parent: QObject) -> None:
+        super().__init__(parent)
+        self.viewer = viewer
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() != QEvent.KeyPress or event.isAutoRepeat():
+            return False
+        shortcut = shortcut_of(event.key(), event.modifiers())
+        if shortcut is None:
+            return False
+        from napari.utils.key_bindings import coerce_keybinding
+
+        func = self.viewer.keymap.get(coerce_keybinding(shortcut.key))
+        if func is None:  # no findings panel in this viewer
+            return False
+        func(self.viewer)
+        return True
+
+
+def relay_shortcuts(viewer: napari.Viewer, *widgets: QObject) -> None:
+    """Let the shortcuts pressed in ``widgets`` act (see `_Relay`)."""
+    if not widgets:
+        return
+    relay = _Relay(viewer, widgets[0])
+    for widget in widgets:
+        widget.installEventFilter(relay)
+
+
+def _is_labels(layer: Any) -> bool:
+    from napari.layers import Labels
+
+    return isinstance(layer, Labels)
