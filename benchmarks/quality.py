@@ -94,13 +94,11 @@ def _in_fov(line: np.ndarray, vol) -> np.ndarray:
 def evaluate_case(scenario: str, side: str, seed: int, snr: str, cache: str | None) -> dict:
     """Analyse one phantom and score it against its truth."""
     from nvc_viewer.analysis import analyse
-    from nvc_viewer.metrics import dice, match_findings
 
     ph = _phantom(scenario, side, seed, snr, None if cache is None else Path(cache))
     t0 = time.perf_counter()
     res = analyse(ph.t2, ph.tof)
     seconds = time.perf_counter() - t0
-    lab, tl = res.labels.data, ph.labels.data
     out: dict = {
         "scenario": scenario,
         "side": side,
@@ -108,6 +106,18 @@ def evaluate_case(scenario: str, side: str, seed: int, snr: str, cache: str | No
         "snr": snr,
         "seconds": round(seconds, 2),
     }
+    out.update(score_analysis(ph, res))
+    return out
+
+
+def score_analysis(ph, res) -> dict:
+    """Score an analysis result ``res`` (`nvc_viewer.analysis.analyse`) against the truth of
+    phantom ``ph`` (labels, truth findings and landmarks, centrelines): Dice per structure, VII
+    centreline distance, RDP error and the findings' detection (see the module docstring)."""
+    from nvc_viewer.metrics import dice, match_findings
+
+    lab, tl = res.labels.data, ph.labels.data
+    out: dict = {}
     out["dice_VII"] = round(dice(lab == 3, tl == 3), 3)
     out["dice_VIII"] = round(dice(lab == 4, tl == 4), 3)
     out["dice_V"] = round(dice(lab == 5, tl == 5), 3)
@@ -169,33 +179,36 @@ def evaluate_case(scenario: str, side: str, seed: int, snr: str, cache: str | No
     return out
 
 
+def aggregate(rs: list[dict]) -> dict:
+    """Pool rows of `evaluate_case` / `score_analysis`: mean Dice, centreline and RDP errors,
+    sensitivity, false positives per side, grade and vessel agreement."""
+    fin = [r["findings"] for r in rs]
+    tp = sum(f["tp"] for f in fin)
+    fn = sum(f["fn"] for f in fin)
+    fp = sum(f["fp"] for f in fin)
+    ga = [f["grade_agreement"] for f in fin if f["grade_agreement"] is not None]
+    va = [f["vessel_agreement"] for f in fin if f["vessel_agreement"] is not None]
+    cl = [v for r in rs for v in r["VII_centreline_mm"].values()]
+    rdp = [v for r in rs for v in r["RDP_error_mm"].values() if v is not None]
+    return {
+        "cases": len(rs),
+        "dice_VII": round(float(np.mean([r["dice_VII"] for r in rs])), 3),
+        "dice_artery": round(float(np.mean([r["dice_artery"] for r in rs])), 3),
+        "VII_centreline_mm": round(float(np.median(cl)), 3),
+        "VII_centreline_mean_mm": round(float(np.mean(cl)), 3),
+        "RDP_error_mm_median": round(float(np.median(rdp)), 3) if rdp else None,
+        "RDP_error_mm_mean": round(float(np.mean(rdp)), 3) if rdp else None,
+        "sensitivity": round(tp / (tp + fn), 3) if tp + fn else None,
+        "fp_per_side": round(fp / (2 * len(rs)), 3),
+        "grade_agreement": round(float(np.mean(ga)), 3) if ga else None,
+        "vessel_agreement": round(float(np.mean(va)), 3) if va else None,
+        "seconds_mean": round(float(np.mean([r["seconds"] for r in rs])), 2),
+    }
+
+
 def summarise(rows: list[dict]) -> dict:
     """Aggregate per scenario x SNR and overall."""
-
-    def agg(rs: list[dict]) -> dict:
-        fin = [r["findings"] for r in rs]
-        tp = sum(f["tp"] for f in fin)
-        fn = sum(f["fn"] for f in fin)
-        fp = sum(f["fp"] for f in fin)
-        ga = [f["grade_agreement"] for f in fin if f["grade_agreement"] is not None]
-        va = [f["vessel_agreement"] for f in fin if f["vessel_agreement"] is not None]
-        cl = [v for r in rs for v in r["VII_centreline_mm"].values()]
-        rdp = [v for r in rs for v in r["RDP_error_mm"].values() if v is not None]
-        return {
-            "cases": len(rs),
-            "dice_VII": round(float(np.mean([r["dice_VII"] for r in rs])), 3),
-            "dice_artery": round(float(np.mean([r["dice_artery"] for r in rs])), 3),
-            "VII_centreline_mm": round(float(np.median(cl)), 3),
-            "VII_centreline_mean_mm": round(float(np.mean(cl)), 3),
-            "RDP_error_mm_median": round(float(np.median(rdp)), 3) if rdp else None,
-            "RDP_error_mm_mean": round(float(np.mean(rdp)), 3) if rdp else None,
-            "sensitivity": round(tp / (tp + fn), 3) if tp + fn else None,
-            "fp_per_side": round(fp / (2 * len(rs)), 3),
-            "grade_agreement": round(float(np.mean(ga)), 3) if ga else None,
-            "vessel_agreement": round(float(np.mean(va)), 3) if va else None,
-            "seconds_mean": round(float(np.mean([r["seconds"] for r in rs])), 2),
-        }
-
+    agg = aggregate
     out = {"overall": agg(rows)}
     for snr in sorted({r["snr"] for r in rows}):
         out[f"snr={snr}"] = agg([r for r in rows if r["snr"] == snr])

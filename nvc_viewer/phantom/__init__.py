@@ -24,6 +24,13 @@ Ground truth is measured on the final geometry: the label map on the T2 grid (DE
 landmarks, centrelines and radii of every nerve and vessel in patient RAS mm, and ``params``
 with the measured gaps, indentation ratio, displacement, misregistration and appearance.
 
+Factors that a robustness benchmark varies one at a time or together (``benchmarks/robustness.py``)
+are keyword arguments whose defaults keep the default output bit for bit: the T2 and TOF
+contrasts (``t2_contrast``, ``tof_contrast``), the coil shading's depth (``bias_field``), the size
+of the TOF misregistration, whether the slab reaches the trigeminal root (``include_v``), nerve
+and vessel calibres and how far their courses bow (``nerve_scale``, ``vessel_scale``,
+``course_mm``). ``params["factors"]`` records those that differ from their defaults.
+
 Coordinates: patient RAS mm. ``distance_from_brainstem_mm`` of a finding is the arclength along
 the nerve centreline from the RDP: negative on the attached segment (between RExP and RDP).
 """
@@ -35,7 +42,6 @@ from typing import Any
 
 import numpy as np
 
-from ..compression import segment_name
 from ..volume import Volume, VolumeMeta
 from ._anatomy import (
     CLEARANCE_MM,
@@ -44,12 +50,19 @@ from ._anatomy import (
     VII_TZ_MM,
     Anatomy,
     PhantomBuildError,
+    Variation,
     build_anatomy,
     measure_contact,
     min_gap,
     other_side,
 )
-from ._appearance import Appearance, make_appearance
+from ._appearance import (
+    DEFAULT_BIAS,
+    T2_CONTRAST_KEYS,
+    TOF_CONTRAST_KEYS,
+    Appearance,
+    make_appearance,
+)
 from ._render import render
 from ._write import PHANTOM_PATIENT, write_case
 
@@ -86,6 +99,27 @@ TRUTH_TIMESTAMP = "2000-01-01T00:00:00+00:00"
 DEFAULT_FOV_MM = (64.0, 64.0, 40.0)
 #: Grid centre in the phantom's local frame (mm): midline, between the VII and V levels.
 _GRID_CENTRE_LOCAL = np.array([0.0, 1.0, 3.0])
+#: Largest TOF misregistration (mm) accepted as a number.
+_MAX_MISREGISTRATION_MM = 10.0
+
+
+def segment_name(d_from_rdp_mm: float, tz_mm: float, porus_mm: float | None) -> str:
+    """REZ segment of a point ``d_from_rdp_mm`` along the nerve from the RDP (the truth's own
+    copy of the boundaries the findings use, so that the phantom needs no analysis code).
+
+    ``attached`` more than 1 mm proximal to the RDP; ``RDP`` up to half way to the TZ; ``TZ``
+    up to half that distance again past it; ``cisternal`` to the porus of the internal auditory
+    meatus; ``meatal`` beyond.
+    """
+    if d_from_rdp_mm < -1.0:
+        return "attached"
+    if d_from_rdp_mm < tz_mm / 2:
+        return "RDP"
+    if d_from_rdp_mm < 1.5 * tz_mm:
+        return "TZ"
+    if porus_mm is None or d_from_rdp_mm < porus_mm:
+        return "cisternal"
+    return "meatal"
 
 
 @dataclass(frozen=True)
@@ -159,6 +193,56 @@ def _check_args(scenario, side, shape, spacing_mm, snr, supersample, oblique_deg
     return spacing, shape, snr, oblique
 
 
+def _check_contrast(name: str, value, keys: tuple[str, ...]) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not hasattr(value, "items"):
+        raise ValueError(f"{name} must be a mapping of {keys} to levels, got {value!r}")
+    out = {}
+    for key, level in value.items():
+        if key not in keys:
+            raise ValueError(f"{name}: unknown key {key!r}; known: {keys}")
+        try:
+            level = float(level)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}[{key!r}] must be a number, got {level!r}") from None
+        if not (0.0 <= level <= 2.0):
+            raise ValueError(f"{name}[{key!r}] must be 0-2 (relative levels), got {level!r}")
+        out[key] = level
+    return out
+
+
+def _check_factors(
+    t2_contrast, tof_contrast, bias_field, tof_misregistration, include_v, variation
+) -> tuple[dict, dict, float, bool | float]:
+    t2_set = _check_contrast("t2_contrast", t2_contrast, T2_CONTRAST_KEYS)
+    tof_set = _check_contrast("tof_contrast", tof_contrast, TOF_CONTRAST_KEYS)
+    if not isinstance(bias_field, int | float | np.number) or not 0.0 <= bias_field <= 0.5:
+        raise ValueError(f"bias_field must be an RMS depth of 0-0.5, got {bias_field!r}")
+    misreg = tof_misregistration
+    if not isinstance(misreg, bool | np.bool_):
+        if not isinstance(misreg, int | float | np.number) or not (
+            0.0 <= misreg <= _MAX_MISREGISTRATION_MM
+        ):
+            raise ValueError(
+                "tof_misregistration must be True, False or a shift of "
+                f"0-{_MAX_MISREGISTRATION_MM:g} mm, got {tof_misregistration!r}"
+            )
+        misreg = float(misreg)
+    else:
+        misreg = bool(misreg)
+    if not isinstance(include_v, bool | np.bool_):
+        raise ValueError(f"include_v must be True or False, got {include_v!r}")
+    for name, low, high in (("nerve_scale", 0.5, 2.0), ("vessel_scale", 0.5, 2.0)):
+        v = getattr(variation, name)
+        if not isinstance(v, int | float | np.number) or not low <= v <= high:
+            raise ValueError(f"{name} must be {low}-{high}, got {v!r}")
+    c = variation.course_mm
+    if not isinstance(c, int | float | np.number) or not 0.0 <= c <= 4.0:
+        raise ValueError(f"course_mm must be 0-4 mm, got {c!r}")
+    return t2_set, tof_set, float(bias_field), misreg
+
+
 def _rotation(axis: np.ndarray, angle_deg: float) -> np.ndarray:
     axis = np.asarray(axis, dtype=np.float64)
     axis = axis / np.linalg.norm(axis)
@@ -199,10 +283,17 @@ def make_phantom(
     banding: bool = False,
     flow_voids: bool = False,
     oblique_deg: tuple[float, float] = (0.0, 0.0),
-    tof_misregistration: bool = True,
+    tof_misregistration: bool | float = True,
     tof_spacing_mm: tuple[float, float, float] | float | None = None,
     fov_mm: tuple[float, float, float] = DEFAULT_FOV_MM,
     threads: int = 2,
+    t2_contrast: dict[str, float] | None = None,
+    tof_contrast: dict[str, float] | None = None,
+    bias_field: float = DEFAULT_BIAS,
+    include_v: bool = True,
+    nerve_scale: float = 1.0,
+    vessel_scale: float = 1.0,
+    course_mm: float = 0.0,
 ) -> Phantom:
     """Make a synthetic CPA case (CISS-like T2 + TOF) with its ground truth.
 
@@ -231,14 +322,41 @@ def make_phantom(
         CSF pulsation flow voids (dark blobs in the cisterns of the T2, absent on the TOF).
     oblique_deg : (2,) floats
         Tilt of the acquisition about the R-L axis and the A-P axis (T2 and TOF).
-    tof_misregistration : bool
-        Move the anatomy of the TOF by a small rigid motion (1-2 degrees, 0.5-1 mm).
+    tof_misregistration : bool or float
+        True: move the anatomy of the TOF by a small random rigid motion (1-2 degrees, 0.5-1
+        mm). A number ``x`` (0-10): a shift of exactly ``x`` mm in a random direction with a
+        rotation of ``x`` degrees about the grid centre (0: none, like False).
     tof_spacing_mm : float or (3,) floats, optional
         TOF voxel size; default 1.2 times the T2's.
     fov_mm : (3,) floats
         Field of view when ``shape`` is None.
     threads : int
         Rendering threads.
+    t2_contrast : dict of str to float, optional
+        T2 levels relative to CSF (1.0) instead of the drawn CISS ones: ``"brainstem"``
+        (drawn 0.38-0.48), ``"tissue"`` (cerebrum and cerebellum, 0.35-0.44), ``"nerve"`` (every
+        root, 0.2-0.3), ``"artery"`` (every artery, 0.08-0.3) and ``"vein"`` (0.15-0.3); each
+        0-2. Textures and the flow variation along vessels are kept. E.g. ``{"brainstem": 0.25}``
+        gives a CSF:brainstem ratio of 4:1; an ``"artery"`` above ``"nerve"`` gives vessels
+        brighter than nerves (some bSSFP flavours).
+    tof_contrast : dict of str to float, optional
+        TOF levels instead of the drawn ones: ``"artery"`` (a large fast artery, drawn
+        0.85-1.05; smaller arteries keep their drawn fraction of it), ``"background"`` (brain,
+        brainstem and cerebellum, 0.22-0.3; nerves 0.9 of it), ``"csf"`` (0.05-0.09), ``"vein"``
+        (0.08-0.14); each 0-2.
+    bias_field : float
+        RMS depth (0-0.5) of the smooth multiplicative coil shading (wavelengths 120-300 mm) of
+        the T2 and the TOF; the pattern is the same for every depth.
+    include_v : bool
+        False: the T2 slab (and the TOF with it) is moved along its slice normal until its last
+        slice lies below the trigeminal roots (a slab centred on the internal auditory meatus):
+        no label 5 in it. The TOF keeps its offset to the T2.
+    nerve_scale, vessel_scale : float
+        Multiply every nerve's / vessel's radius (0.5-2; the anatomy is built around the new
+        calibres).
+    course_mm : float
+        Extra bowing (0-4 mm) of the cisternal courses of VII/VIII and V, and extra swing of the
+        AICA, PICA and SCA loops away from the brainstem and the nerves.
 
     Returns
     -------
@@ -250,18 +368,44 @@ def make_phantom(
         (nerve -> vessel -> smallest surface gap, for pairs within 5 mm), ``nerve_radius_mm``,
         ``vessel_radius_mm``, ``tof_motion`` (4x4 RAS: TOF anatomy = motion @ T2 anatomy),
         ``tof_rotation_deg``, ``tof_translation_mm``, ``tof_dropped`` (arteries invisible on the
-        TOF), ``noise_sigma``, intensities and the settings.
+        TOF), ``noise_sigma``, intensities and the settings; ``factors`` (only when one of
+        ``t2_contrast`` ... ``course_mm`` or a numeric ``tof_misregistration`` is given) the
+        factors that differ from their defaults, and with ``include_v=False`` the slab's shift
+        ``slab_shift_mm``.
 
     Raises
     ------
     ValueError
-        For an unknown scenario or side, or out-of-range sizes.
+        For an unknown scenario or side, or out-of-range sizes or factors (the message names
+        the argument).
     """
     spacing, shape, snr_value, oblique = _check_args(
         scenario, side, shape, spacing_mm, snr, supersample, oblique_deg, seed
     )
+    variation = Variation(nerve_scale=nerve_scale, vessel_scale=vessel_scale, course_mm=course_mm)
+    t2_set, tof_set, bias, misreg = _check_factors(
+        t2_contrast, tof_contrast, bias_field, tof_misregistration, include_v, variation
+    )
+    factors: dict[str, Any] = {}
+    if t2_set:
+        factors["t2_contrast"] = t2_set
+    if tof_set:
+        factors["tof_contrast"] = tof_set
+    if bias != DEFAULT_BIAS:
+        factors["bias_field"] = bias
+    if not isinstance(misreg, bool):
+        factors["tof_misregistration_mm"] = misreg
+    if not include_v:
+        factors["include_v"] = False
+    for key, value, default in (
+        ("nerve_scale", nerve_scale, 1.0),
+        ("vessel_scale", vessel_scale, 1.0),
+        ("course_mm", course_mm, 0.0),
+    ):
+        if value != default:
+            factors[key] = float(value)
     seed = int(seed)
-    anatomy = build_anatomy(scenario, side, seed)
+    anatomy = build_anatomy(scenario, side, seed, variation if variation != Variation() else None)
     streams = np.random.SeedSequence([seed, 7]).spawn(4)
     rng_app, rng_motion, rng_noise_t2, rng_noise_tof = (np.random.default_rng(s) for s in streams)
 
@@ -270,6 +414,13 @@ def make_phantom(
         shape = tuple(max(int(round(f / s)), 1) for f, s in zip(fov_mm, spacing))
     centre_ras = ORIGIN_RAS + _GRID_CENTRE_LOCAL
     t2_affine = grid_affine(shape, spacing, centre_ras, oblique)
+    slab_shift = 0.0
+    if not include_v:
+        slab_shift = _below_trigeminal(anatomy, t2_affine, shape, spacing)
+        normal = t2_affine[:3, 2] / np.linalg.norm(t2_affine[:3, 2])
+        centre_ras = centre_ras - slab_shift * normal
+        t2_affine = grid_affine(shape, spacing, centre_ras, oblique)
+        factors["slab_shift_mm"] = round(slab_shift, 4)
     tof_spacing = (
         spacing * 1.2
         if tof_spacing_mm is None
@@ -280,11 +431,13 @@ def make_phantom(
     tof_affine = grid_affine(tof_shape, tof_spacing, centre_ras + [0.0, 0.0, 1.0], oblique)
     motion = np.eye(4)
     rot_deg = shift = 0.0
-    if tof_misregistration:
+    if misreg:
         axis = rng_motion.normal(size=3)
         rot_deg = float(rng_motion.uniform(1.0, 2.0)) * float(rng_motion.choice([-1.0, 1.0]))
         direction = rng_motion.normal(size=3)
         shift = float(rng_motion.uniform(0.5, 1.0))
+        if not isinstance(misreg, bool):  # the asked size: x mm and x degrees
+            rot_deg, shift = float(np.copysign(misreg, rot_deg)), misreg
         r = _rotation(axis, rot_deg)
         pivot = ORIGIN_RAS + _GRID_CENTRE_LOCAL
         motion[:3, :3] = r
@@ -293,7 +446,15 @@ def make_phantom(
     ras_to_local[:3, 3] = -ORIGIN_RAS
 
     # --- appearance and rendering -------------------------------------------------------------
-    look: Appearance = make_appearance(anatomy, rng_app, banding=banding, flow_voids=flow_voids)
+    look: Appearance = make_appearance(
+        anatomy,
+        rng_app,
+        banding=banding,
+        flow_voids=flow_voids,
+        t2_contrast=t2_set,
+        tof_contrast=tof_set,
+        bias_field=bias,
+    )
     t2_to_local = ras_to_local @ t2_affine
     tof_to_local = ras_to_local @ np.linalg.inv(motion) @ tof_affine
     t2_data, label_data = render(
@@ -342,6 +503,8 @@ def make_phantom(
         rot_deg=rot_deg,
         shift=shift,
     )
+    if factors:
+        params["factors"] = factors
     iso = bool(np.allclose(spacing, spacing[0]))
     t2_name = f"t2_ciss3d_{spacing[0]:.1f}iso" if iso else "t2_ciss3d"
     t2 = Volume(
@@ -368,6 +531,22 @@ def make_phantom(
         VolumeMeta(kind="phantom", role="label", description="labels_truth"),
     )
     return Phantom(t2, tof, labels, truth, centrelines, radii, scenario, side, seed, params)
+
+
+def _below_trigeminal(
+    anatomy: Anatomy, affine: np.ndarray, shape: tuple[int, int, int], spacing: np.ndarray
+) -> float:
+    """How far (mm, >= 0) to move a grid along its slice normal (towards the feet) so that
+    its last slice lies at least a voxel below every trigeminal root (radius included)."""
+    inv = np.linalg.inv(affine)
+    lowest = np.inf
+    for key, nerve in anatomy.nerves.items():
+        if not key.startswith("V_"):
+            continue
+        ijk = _to_ras(nerve.points) @ inv[:3, :3].T + inv[:3, 3]
+        lowest = min(lowest, float(np.min(ijk[:, 2] - nerve.radii / spacing[2])))
+    need = (shape[2] - 1) + 1.0 - lowest  # slices the top must drop
+    return max(need, 0.0) * float(spacing[2])
 
 
 def _rician(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:

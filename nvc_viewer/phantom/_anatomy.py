@@ -228,14 +228,29 @@ class Anatomy:
     info: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Variation:
+    """Departures from the drawn anatomy (the defaults change nothing).
+
+    ``nerve_scale`` and ``vessel_scale`` multiply every drawn nerve and vessel radius;
+    ``course_mm`` adds to how far the cisternal courses of VII/VIII and V bow away from a straight
+    line and how far the AICA, PICA and SCA loops swing out from the brainstem and nerves.
+    """
+
+    nerve_scale: float = 1.0
+    vessel_scale: float = 1.0
+    course_mm: float = 0.0
+
+
 # --------------------------------------------------------------------------------------------
 # Base anatomy
 # --------------------------------------------------------------------------------------------
 class _Base:
     """Brainstem, bones, cerebellum and nerve roots of one random anatomy."""
 
-    def __init__(self, rng: np.random.Generator) -> None:
+    def __init__(self, rng: np.random.Generator, variation: Variation | None = None) -> None:
         u = rng.uniform
+        self.var = variation or Variation()
         self.tilt = u(0.15, 0.3)
         a_med, b_med = u(6.4, 7.2), u(5.8, 6.6)
         pz = u(12.0, 13.5)
@@ -300,8 +315,8 @@ class _Base:
         alongside it, posterior-inferior; the petrous bone and IAM placed around them."""
         u = self.rng.uniform
         sg = sigma_of(side)
-        r7 = u(0.55, 0.6)
-        r8 = u(1.05, 1.1)
+        r7 = u(0.55, 0.6) * self.var.nerve_scale
+        r8 = u(1.05, 1.1) * self.var.nerve_scale
         z_e = u(0.5, 1.5)
         phi_e = u(50.0, 62.0)
         phi_r = u(80.0, 95.0)
@@ -328,7 +343,7 @@ class _Base:
         l_cis = u(10.0, 12.0)
         a_iam = _unit(np.array([sg * 1.0, u(0.15, 0.35), u(0.0, 0.12)]))
         start_dir = _unit(t_att + u(0.6, 1.0) * n_rdp)
-        sag = _perp(self.rng.normal(size=3), a_iam) * u(0.0, 1.0)
+        sag = _perp(self.rng.normal(size=3), a_iam) * (u(0.0, 1.0) + self.var.course_mm)
         to_porus = _unit(np.array([sg * 1.0, u(0.1, 0.3), u(0.0, 0.1)]))
         reach = l_cis
         for _ in range(6):
@@ -386,7 +401,7 @@ class _Base:
         top = HalfSpace(ridge_pt, _unit(np.array([-sg * 0.15, u(0.4, 0.6), 1.0])))
         body = Ellipsoid(mouth + np.array([sg * 16.0, 10.0, -4.0]), [22.0, 24.0, 22.0])
         self.solids[f"petrous_{side}"] = Intersection([face, top, body])
-        r_iam = u(2.2, 2.6)
+        r_iam = u(2.2, 2.6) * max(self.var.nerve_scale, 1.0)  # the meatus fits the nerves
         iam_axis = mouth + np.linspace(-4.0, l_meatal + 1.0, 40)[:, None] * a_iam
         self.solids[f"iam_{side}"] = Tube(iam_axis, r_iam)
         self.info[f"porus_{side}"] = porus
@@ -395,13 +410,13 @@ class _Base:
     def build_trigeminal(self, side: str) -> None:
         u = self.rng.uniform
         sg = sigma_of(side)
-        r5 = u(1.2, 1.3)
+        r5 = u(1.2, 1.3) * self.var.nerve_scale
         z_v = self.zp + u(-1.0, 1.0)
         rexp, n = self.surface(z_v, u(72.0, 88.0), sg, 0.9 * r5)
         rexp, n = rexp[0], n[0]
         direction = _unit(np.array([sg * u(0.35, 0.5), u(0.75, 0.9), u(0.25, 0.4)]))
         length = u(12.5, 14.5)
-        bend = _perp(self.rng.normal(size=3), direction) * u(0.0, 1.0)
+        bend = _perp(self.rng.normal(size=3), direction) * (u(0.0, 1.0) + self.var.course_mm)
         end = rexp + direction * length
         pts = smooth_curve(
             np.array(
@@ -604,7 +619,7 @@ def _choose_arc(
     e2 = np.cross(t, n_bs)
     _, i8 = cKDTree(n8.points).query(p)
     to8 = _perp(n8.points[i8] - p, t)
-    rho = _TYPICAL_RADIUS[contact.vessel]
+    rho = _TYPICAL_RADIUS[contact.vessel] * base.var.vessel_scale
     big = contact.vessel == "VA"
     bends = (5.0, 8.0, 12.0, 16.0) if big else (2.0, 2.5, 3.5, 5.0, 8.0, 12.0)
     half = 9.0 if big else 7.0
@@ -1024,7 +1039,7 @@ class _Router:
         u = rng.uniform
         z_j = u(-5.0, -2.0)
         x_j = u(-2.0, 2.0)
-        r_ba = u(1.55, 1.8)
+        r_ba = u(1.55, 1.8) * b.var.vessel_scale
         junction = np.array([x_j, b.front(x_j, z_j) + r_ba + u(0.6, 1.2), z_j])
         b.info["vb_junction"] = junction
         tort_side = SIDES[int(rng.integers(2))]
@@ -1045,7 +1060,7 @@ class _Router:
 
     def _route_va(self, side: str, junction: np.ndarray, tort: float) -> None:
         b, u, sg = self.base, self.rng.uniform, sigma_of(side)
-        r = u(1.4, 1.95)
+        r = u(1.4, 1.95) * b.var.vessel_scale
         mine = self._mine("VA", side)
 
         def make():
@@ -1091,16 +1106,18 @@ class _Router:
 
     def _route_pica(self, side: str) -> None:
         b, u, sg = self.base, self.rng.uniform, sigma_of(side)
-        r = u(0.6, 0.9)
+        r = u(0.6, 0.9) * b.var.vessel_scale
         mine = self._mine("PICA", side)
+        swing = b.var.course_mm
         z_e = b.nerves[f"VII_{side}"].points[b.nerves[f"VII_{side}"].marks["RExP"], 2]
 
         def make():
             z_o = u(-24.0, -16.0)
             origin = self._on_vessel(f"VA_{side}", z_o)
             p1 = b.surface(z_o + u(0, 3), u(65, 80), sg, r + u(1.0, 2.5))[0][0]
-            p2 = b.surface(0.5 * (z_o + z_e) + u(-2, 2), u(90, 110), sg, r + u(1.5, 3.5))[0][0]
-            p3 = b.surface(z_e - u(3.0, 6.0), u(95, 115), sg, r + u(0.8, 2.0))[0][0]
+            z2 = 0.5 * (z_o + z_e)
+            p2 = b.surface(z2 + u(-2, 2), u(90, 110), sg, r + u(1.5, 3.5) + swing)[0][0]
+            p3 = b.surface(z_e - u(3.0, 6.0), u(95, 115), sg, r + u(0.8, 2.0) + swing)[0][0]
             p4 = np.array([sg * u(7.0, 10.0), -u(9.0, 12.0), z_e - u(5.0, 9.0)])
             end = self._into_cerebellum(side, p4, 1.5, p4 - p3)
             wps = [origin, p1, p2, p3, p4, end]
@@ -1115,7 +1132,8 @@ class _Router:
     def _route_aica(self, side: str) -> None:
         b, u, sg = self.base, self.rng.uniform, sigma_of(side)
         mine = self._mine("AICA", side)
-        r = u(0.55, 1.0) if mine else u(0.5, 0.9)
+        r = (u(0.55, 1.0) if mine else u(0.5, 0.9)) * b.var.vessel_scale
+        swing = b.var.course_mm
         n7, n8 = b.nerves[f"VII_{side}"], b.nerves[f"VIII_{side}"]
 
         def below(nerve: Nerve, frac: float, extra: float) -> np.ndarray:
@@ -1130,10 +1148,10 @@ class _Router:
             origin = self._on_vessel("BA", z_o)
             z_rexp = n7.points[n7.marks["RExP"], 2]
             q1 = b.surface(z_rexp - u(2.5, 4.0), u(35, 50), sg, r + u(0.8, 1.8))[0][0]
-            q2 = below(n8, u(0.25, 0.5), u(1.0, 3.0))
+            q2 = below(n8, u(0.25, 0.5), u(1.0, 3.0) + swing)
             porus = b.info[f"porus_{side}"]
             a_iam = b.info[f"iam_axis_{side}"]
-            q3 = below(n8, 1.0, u(0.8, 1.8)) + a_iam * u(-1.5, 1.0)
+            q3 = below(n8, 1.0, u(0.8, 1.8) + swing) + a_iam * u(-1.5, 1.0)
             q4 = porus + np.array([-sg * u(4.0, 7.0), -u(6.0, 9.0), -u(1.0, 3.0)])
             end = self._into_cerebellum(side, q4, 1.5, q4 - q3)
             wps = [origin, q1, q2, q3, q4, end]
@@ -1149,7 +1167,8 @@ class _Router:
 
     def _route_sca(self, side: str) -> None:
         b, u, sg = self.base, self.rng.uniform, sigma_of(side)
-        r = u(0.65, 0.85)
+        r = u(0.65, 0.85) * b.var.vessel_scale
+        swing = b.var.course_mm
         n5 = b.nerves[f"V_{side}"]
         z5 = n5.points[n5.marks["RExP"], 2]
 
@@ -1158,7 +1177,7 @@ class _Router:
             origin = self._on_vessel("BA", z_o)
             z_l = z5 + n5.radius0 + r + u(2.5, 7.0)
             s1 = b.surface(z_o - 0.5, u(30, 45), sg, r + u(0.6, 1.5))[0][0]
-            s2 = b.surface(z_l, u(80, 95), sg, r + u(0.6, 1.5))[0][0]
+            s2 = b.surface(z_l, u(80, 95), sg, r + u(0.6, 1.5) + swing)[0][0]
             s3 = b.surface(z_l - u(0.0, 2.0), u(120, 140), sg, r + u(0.8, 2.0))[0][0]
             end = self._into_cerebellum(side, s3, 1.5, s3 - s2)
             return [origin, s1, s2, s3, end], {}
@@ -1173,7 +1192,7 @@ class _Router:
         z5 = n5.points[n5.marks["RExP"], 2]
         porus = b.info[f"porus_{side}"]
 
-        r_sp = u(0.4, 0.5)
+        r_sp = u(0.4, 0.5) * b.var.vessel_scale
 
         def make_sp():
             start = b.surface(0.5 * (z_rdp + z5) + u(-1, 1), u(110, 125), sg, -0.5)[0][0]
@@ -1184,7 +1203,7 @@ class _Router:
 
         self._route("vein", f"vein_sp_{side}", "vein", side, r_sp, make_sp, [], 1.0, 4.0)
 
-        r_tp = u(0.3, 0.45)
+        r_tp = u(0.3, 0.45) * b.var.vessel_scale
 
         def make_tp():
             z = z_rdp + u(2.0, 4.0)
@@ -1199,10 +1218,10 @@ class _Router:
 # --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
-def _new_base(rng: np.random.Generator, seed: int) -> _Base:
+def _new_base(rng: np.random.Generator, seed: int, variation: Variation | None = None) -> _Base:
     why = ""
     for _ in range(40):
-        base = _Base(rng)
+        base = _Base(rng, variation)
         for s in SIDES:
             base.build_facial_pair(s)
             base.build_trigeminal(s)
@@ -1213,8 +1232,11 @@ def _new_base(rng: np.random.Generator, seed: int) -> _Base:
     raise PhantomBuildError(f"no usable base anatomy for seed {seed}: {why}")
 
 
-def build_anatomy(scenario: str, side: str, seed: int) -> Anatomy:
-    """Random anatomy of ``seed`` with the nerve-vessel relations of ``scenario`` on ``side``.
+def build_anatomy(
+    scenario: str, side: str, seed: int, variation: Variation | None = None
+) -> Anatomy:
+    """Random anatomy of ``seed`` with the nerve-vessel relations of ``scenario`` on ``side``,
+    with the departures of ``variation`` (none by default).
 
     Raises
     ------
@@ -1227,7 +1249,7 @@ def build_anatomy(scenario: str, side: str, seed: int) -> Anatomy:
     rng_vessels = np.random.default_rng(seeds[2])
     why = ""
     for _ in range(6):  # a new base anatomy when the scenario does not fit this one
-        base = _new_base(rng_base, seed)
+        base = _new_base(rng_base, seed, variation)
         pristine = {k: (n.points.copy(), n.radii.copy()) for k, n in base.nerves.items()}
         for _ in range(6):
             for k, (pts, radii) in pristine.items():

@@ -5,11 +5,16 @@ vessels 0.1-0.3 varying along their length (large fast arteries darkest), bone a
 cerebellum grey with bright CSF between the folia; TOF -- arteries about 1.0 (less where they run
 in the slab plane), tissue 0.2-0.3, CSF, veins and bone dark, scalp fat bright, and some arteries
 under 1.6 mm missing altogether.
+
+`make_appearance` can be asked for other contrasts (``t2_contrast``, ``tof_contrast``: levels
+relative to CSF = 1.0 on the T2, to a fast large artery on the TOF) and another coil shading
+(``bias_field``); every random draw is made as for the defaults, so that the scene and its
+textures are those of the default look, only their levels or the shading's depth replaced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +30,14 @@ _HEAD_CENTRE_RAS = np.array([0.0, -15.0, 0.0])
 _HEAD_RADII = np.array([68.0, 92.0, 82.0])
 _SKULL_MM = 6.0
 _SCALP_MM = 5.0
+
+#: Keys of ``t2_contrast`` and ``tof_contrast`` (see `make_appearance`).
+T2_CONTRAST_KEYS = ("brainstem", "tissue", "nerve", "artery", "vein")
+TOF_CONTRAST_KEYS = ("artery", "background", "csf", "vein")
+#: RMS depth of the default coil shading (T2 and TOF).
+DEFAULT_BIAS = 0.05
+#: Nominal brightness of a large fast artery on the TOF (the middle of its 0.85-1.05 draw).
+_TOF_ARTERY_NOMINAL = 0.95
 
 
 @dataclass
@@ -99,9 +112,26 @@ def _textured(value: float, waves: _Waves, low: float = 0.0) -> Texture:
 
 
 def make_appearance(
-    anatomy: Anatomy, rng: np.random.Generator, *, banding: bool, flow_voids: bool
+    anatomy: Anatomy,
+    rng: np.random.Generator,
+    *,
+    banding: bool,
+    flow_voids: bool,
+    t2_contrast: Mapping[str, float] | None = None,
+    tof_contrast: Mapping[str, float] | None = None,
+    bias_field: float = DEFAULT_BIAS,
 ) -> Appearance:
-    """The ordered solids (lowest priority first) and their CISS and TOF textures."""
+    """The ordered solids (lowest priority first) and their CISS and TOF textures.
+
+    ``t2_contrast`` replaces drawn T2 levels (CSF = 1.0): ``brainstem``; ``tissue`` (cerebrum
+    and cerebellum); ``nerve`` (every root); ``artery`` and ``vein`` (every vessel of the kind;
+    the flow variation along the vessel is kept). ``tof_contrast`` replaces TOF levels:
+    ``artery`` (a large fast artery; smaller ones keep their drawn fraction of it),
+    ``background`` (brain, brainstem, cerebellum; nerves 0.9 of it), ``csf``, ``vein``.
+    ``bias_field`` is the RMS depth of the smooth multiplicative coil shading of both images.
+    """
+    t2_set = dict(t2_contrast or {})
+    tof_set = dict(tof_contrast or {})
     u = rng.uniform
     structures: list[Structure] = []
     t2: list[Texture] = []
@@ -139,6 +169,16 @@ def make_appearance(
         nerve=u(0.2, 0.26),
         vein=u(0.08, 0.14),
     )
+    if "brainstem" in t2_set:
+        t2_levels["brainstem"] = float(t2_set["brainstem"])
+    if "tissue" in t2_set:
+        t2_levels["brain"] = t2_levels["cerebellum"] = float(t2_set["tissue"])
+    if "background" in tof_set:
+        bg = float(tof_set["background"])
+        tof_levels.update(brain=bg, brainstem=bg, cerebellum=bg, nerve=0.9 * bg)
+    for key in ("csf", "vein"):
+        if key in tof_set:
+            tof_levels[key] = float(tof_set[key])
     # the head outside the posterior fossa is context: flat tissue, shaded by the coil field
     add(
         Structure("scalp", scalp, 0, smooth=True),
@@ -198,6 +238,8 @@ def make_appearance(
         for side in SIDES:
             nerve = anatomy.nerves[f"{name}_{side}"]
             level = u(0.2, 0.3)
+            if "nerve" in t2_set:
+                level = float(t2_set["nerve"])
             t2_levels[nerve.key] = level
             add(
                 Structure(nerve.key, nerve.tube(), nerve_labels[name]),
@@ -211,12 +253,18 @@ def make_appearance(
         tube = vessel.tube()
         if vessel.kind == "vein":
             level = u(0.15, 0.3)
+            if "vein" in t2_set:
+                level = float(t2_set["vein"])
             tof_tex = _constant(tof_levels["vein"])
             tof_levels[vessel.key] = tof_levels["vein"]
         else:
             # large fast arteries lose most signal on CISS; small ones keep more
             level = u(0.08, 0.15) if vessel.radius > 1.2 else u(0.12, 0.3)
             brightness = u(0.85, 1.05) if vessel.radius > 1.2 else u(0.6, 0.95)
+            if "artery" in t2_set:
+                level = float(t2_set["artery"])
+            if "artery" in tof_set:
+                brightness *= float(tof_set["artery"]) / _TOF_ARTERY_NOMINAL
             if vessel.radius < 0.8 and rng.uniform() < 0.35:
                 dropped.append(vessel.key)
                 brightness = 0.0
@@ -228,20 +276,35 @@ def make_appearance(
             )
         t2_levels[vessel.key] = level
         label = 7 if vessel.kind == "vein" else 6
-        add(Structure(vessel.key, tube, label), _vessel_t2(tube, level, rng), tof_tex)
+        ceiling = 0.35 if not t2_set else max(0.35, level + 0.1)
+        add(
+            Structure(vessel.key, tube, label),
+            _vessel_t2(tube, level, rng, ceiling),
+            tof_tex,
+        )
 
-    t2_bias = _Waves(rng, 4, (120.0, 300.0), 0.05)
-    tof_bias = _Waves(rng, 4, (120.0, 300.0), 0.05)
+    t2_bias = _Waves(rng, 4, (120.0, 300.0), DEFAULT_BIAS)
+    tof_bias = _Waves(rng, 4, (120.0, 300.0), DEFAULT_BIAS)
+    reshade = bias_field != DEFAULT_BIAS
+    if reshade:  # the same smooth pattern, deeper or shallower
+        for waves in (t2_bias, tof_bias):
+            waves.scale = np.float32(waves.scale * (bias_field / DEFAULT_BIAS))
     bands = _Banding(rng) if banding else None
 
+    def shading(waves: _Waves, vox_to_local: np.ndarray, shape) -> np.ndarray:
+        field = 1.0 + waves.grid(vox_to_local, shape)
+        if reshade:  # a deep shading never turns the image negative
+            np.maximum(field, np.float32(0.1), out=field)
+        return field
+
     def t2_modulate(vox_to_local: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-        field = 1.0 + t2_bias.grid(vox_to_local, shape)
+        field = shading(t2_bias, vox_to_local, shape)
         if bands is not None:
             field *= bands.grid(vox_to_local, shape)
         return field
 
     def tof_modulate(vox_to_local: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
-        return 1.0 + tof_bias.grid(vox_to_local, shape)
+        return shading(tof_bias, vox_to_local, shape)
 
     return Appearance(
         structures, t2, tof, t2_modulate, tof_modulate, dropped, t2_levels, tof_levels
@@ -265,13 +328,16 @@ def _folia(cb: Ellipsoid, level: float, rng: np.random.Generator) -> Texture:
     return tex
 
 
-def _vessel_t2(tube: Tube, level: float, rng: np.random.Generator) -> Texture:
-    """CISS vessel signal: dark, varying along the vessel (flow), heterogeneous."""
+def _vessel_t2(
+    tube: Tube, level: float, rng: np.random.Generator, ceiling: float = 0.35
+) -> Texture:
+    """CISS vessel signal: dark (by default), varying along the vessel (flow), heterogeneous;
+    kept within 0.05-``ceiling``."""
     lam = rng.uniform(4.0, 10.0)
     phase = rng.uniform(0, 2 * np.pi)
     amp = rng.uniform(0.03, 0.07)
     along = (level + amp * np.sin(2 * np.pi * tube.arclength / lam + phase)).astype(np.float32)
-    along = np.clip(along, 0.05, 0.35)
+    along = np.clip(along, 0.05, ceiling)
 
     def tex(points: np.ndarray) -> np.ndarray:
         _, idx = tube.nearest(points)
