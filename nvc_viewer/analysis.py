@@ -29,6 +29,7 @@ from .findings import (
     Finding,
     Flags,
     Landmark,
+    NerveIdentification,
     flags_from_findings,
     new_finding_id,
     source_from_volumes,
@@ -68,9 +69,15 @@ class AnalysisResult:
         Seconds per stage.
     evidence : dict of str to dict
         Per finding id: the measurements behind it (surface gap and radii in mm, indentation
-        ratio, displacement, which sequences show the vessel).
+        ratio, displacement, which sequences show the vessel, and the nerve's identification
+        when its name is uncertain).
     info : dict
-        Diagnostics (TOF alignment, warnings).
+        Diagnostics (TOF alignment).
+    identification : list of NerveIdentification
+        Per side and nerve: identified or not, with a confidence and the reason.
+    warnings : list of str
+        Case-level warnings in plain language: nerves not identified or uncertain, what the
+        analysis had to do without (e.g. no internal auditory meatus in the field of view).
     """
 
     labels: Volume
@@ -81,6 +88,8 @@ class AnalysisResult:
     timings_s: dict[str, float]
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    identification: list[NerveIdentification] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     _scene: Scene | None = field(default=None, repr=False, compare=False)
     _vessels: VesselMasks | None = field(default=None, repr=False, compare=False)
 
@@ -121,6 +130,8 @@ class AnalysisResult:
             landmarks=tuple(self.landmarks),
             findings=tuple(self.findings),
             flags=self.flags,
+            identification=tuple(self.identification),
+            warnings=tuple(self.warnings),
         )
 
 
@@ -227,9 +238,18 @@ def _result(
     landmarks, contacts = _findings_stage(scene, vm, settings, nerves)
     if previous is not None and nerves is not None:
         contacts = [c for c in contacts if f"{c.nerve}_{c.side}" in nerves]
+    identification = _identification(scene, previous, nerves)
+    named = {(i.side, i.nerve): i for i in identification}
     findings = []
     evidence: dict[str, dict[str, Any]] = {}
     for c in contacts:
+        ident = named.get((c.side, c.nerve))
+        if ident is not None and ident.uncertain:
+            c = replace(
+                c,
+                note=f"{c.nerve} named with low confidence ({ident.reason}); {c.note}",
+                evidence={**c.evidence, "nerve_identification": ident.to_dict()},
+            )
         f = _to_finding(c)
         findings.append(f)
         evidence[f.id] = dict(c.evidence)
@@ -258,7 +278,13 @@ def _result(
     centrelines = {k: scene.to_ras(t.points) for k, t in scene.nerves.items()}
     if previous is not None:
         centrelines = {**previous.centrelines, **centrelines}
-    info = {k: v for k, v in scene.info.items() if not k.startswith("_") and k != "iam"}
+    hidden = ("iam", "warnings")
+    info = {k: v for k, v in scene.info.items() if not k.startswith("_") and k not in hidden}
+    warnings = list(scene.info.get("warnings", []))
+    if previous is not None:
+        warnings = [w for w in previous.warnings if not any(w.startswith(f"{i.side} {i.nerve} ")
+                                                             for i in identification)]
+    warnings += [i.warning for i in identification if i.warning is not None]
     info["tof_motion_ras"] = np.asarray(scene.tof_motion).round(6).tolist()
     if stages.progress is not None:
         stages.progress(1.0, "Done")
@@ -271,9 +297,28 @@ def _result(
         timings_s=dict(stages.timings_s),
         evidence=evidence,
         info=info,
+        identification=identification,
+        warnings=list(dict.fromkeys(warnings)),
         _scene=scene,
         _vessels=vm,
     )
+
+
+def _identification(
+    scene: Scene, previous: AnalysisResult | None, nerves: Sequence[str] | None
+) -> list[NerveIdentification]:
+    """The scene's identifications; after a re-trace, the previous ones with the re-traced
+    nerves marked as placed through the surgeon's click."""
+    if previous is None or nerves is None:
+        return list(scene.identification)
+    out = []
+    for i in previous.identification:
+        if f"{i.nerve}_{i.side}" in nerves:
+            i = NerveIdentification(
+                i.side, i.nerve, True, 0.9, "traced through the surgeon's click"
+            )
+        out.append(i)
+    return out
 
 
 def analyse(

@@ -57,6 +57,7 @@ __all__ = [
     "Finding",
     "Flags",
     "Clinical",
+    "NerveIdentification",
     "CaseFindings",
     "uid_sha256",
     "utc_now",
@@ -76,7 +77,7 @@ __all__ = [
 ]
 
 SCHEMA_NAME = "nvc-viewer/findings"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 Side = Literal["left", "right"]
 LandmarkName = Literal["RExP", "RDP", "TZ"]
@@ -416,6 +417,66 @@ class Clinical:
         return cls(**_fields_of(cls, d, "clinical"))
 
 
+@dataclass(frozen=True)
+class NerveIdentification:
+    """Whether the analysis identified one nerve on one side, and how surely (version 2).
+
+    Parameters
+    ----------
+    side : {"left", "right"}
+    nerve : {"V", "VII", "VIII"}
+    found : bool
+    confidence : float
+        0..1 (0 when not found).
+    reason : str or None
+        Why the nerve was not found, or why its name is uncertain.
+    """
+
+    side: Side
+    nerve: LandmarkNerve
+    found: bool
+    confidence: float
+    reason: str | None = None
+
+    #: Below this confidence a finding on the nerve says that its name is uncertain.
+    LOW_CONFIDENCE = 0.6
+
+    def __post_init__(self) -> None:
+        _choice("identification side", self.side, SIDES)
+        _choice("identification nerve", self.nerve, LANDMARK_NERVES)
+        object.__setattr__(self, "found", _flag("identification found", self.found))
+        object.__setattr__(
+            self, "confidence", _number(
+                "identification confidence", self.confidence, optional=False, low=0.0, high=1.0
+            )
+        )
+        _text("identification reason", self.reason, optional=True)
+
+    @property
+    def uncertain(self) -> bool:
+        """Found, but with a confidence under `LOW_CONFIDENCE`."""
+        return self.found and self.confidence < self.LOW_CONFIDENCE
+
+    @property
+    def warning(self) -> str | None:
+        """The plain-language case warning this calls for, or None."""
+        if not self.found:
+            return f"{self.side} {self.nerve} not identified: {self.reason or 'no evidence'}"
+        if self.uncertain:
+            return (
+                f"{self.side} {self.nerve} identified with low confidence: "
+                f"{self.reason or 'weak evidence'}"
+            )
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NerveIdentification:
+        return cls(**_fields_of(cls, d, "identification"))
+
+
 def _freeze_source(source: Any) -> Mapping[str, Any]:
     if not isinstance(source, Mapping):
         raise InvalidFindingError(
@@ -463,6 +524,11 @@ class CaseFindings:
         Ids must be unique.
     flags : Flags
     clinical : Clinical
+    identification : sequence of NerveIdentification
+        What the analysis could and could not establish per side and nerve; empty when
+        unknown (a version-1 file, or no analysis run).
+    warnings : sequence of str
+        Case-level warnings in plain language (a nerve not identified, a name uncertain).
     """
 
     case_id: str
@@ -471,6 +537,8 @@ class CaseFindings:
     findings: tuple[Finding, ...] = ()
     flags: Flags = field(default_factory=Flags)
     clinical: Clinical = field(default_factory=Clinical)
+    identification: tuple[NerveIdentification, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.case_id, str) or not _CASE_ID.match(self.case_id):
@@ -478,7 +546,12 @@ class CaseFindings:
                 f"case_id must match [A-Za-z0-9._-]+ (a pseudonym); got {self.case_id!r}"
             )
         object.__setattr__(self, "source", _freeze_source(self.source))
-        for name, cls in (("landmarks", Landmark), ("findings", Finding)):
+        for name, cls in (
+            ("landmarks", Landmark),
+            ("findings", Finding),
+            ("identification", NerveIdentification),
+            ("warnings", str),
+        ):
             items = getattr(self, name)
             if isinstance(items, str | bytes | Mapping) or not isinstance(items, Iterable):
                 raise InvalidFindingError(f"{name} must be a list of {cls.__name__}")
@@ -550,6 +623,8 @@ class CaseFindings:
             "findings": [f.to_dict() for f in self.findings],
             "flags": self.flags.to_dict(),
             "clinical": self.clinical.to_dict(),
+            "identification": [i.to_dict() for i in self.identification],
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -571,6 +646,8 @@ class CaseFindings:
             findings=tuple(Finding.from_dict(x) for x in doc["findings"]),
             flags=Flags.from_dict(doc["flags"]),
             clinical=Clinical.from_dict(doc["clinical"]),
+            identification=tuple(NerveIdentification.from_dict(x) for x in doc["identification"]),
+            warnings=tuple(doc["warnings"]),
         )
 
 
@@ -778,7 +855,8 @@ def merge_auto(
     Keeps every finding of ``saved`` whose origin is ``manual``, ``auto-confirmed`` or
     ``auto-rejected`` and every ``manual`` landmark; takes ``fresh``'s ``auto`` findings and
     ``auto`` landmarks (except those a ``manual`` landmark of the same name, side and nerve
-    replaces), ``fresh``'s source, and ``saved``'s clinical record. Flags are
+    replaces), ``fresh``'s source, identification and warnings (the machine's account of
+    what it found), and ``saved``'s clinical record. Flags are
     re-derived from the merged findings, keeping ``saved``'s ``va_tortuosity`` if either says
     so.
 
@@ -825,12 +903,19 @@ def merge_auto(
         findings=tuple(findings),
         flags=flags,
         clinical=saved.clinical,
+        identification=fresh.identification,
+        warnings=fresh.warnings,
     )
 
 
 # -- schema, migrations, files -------------------------------------------------------------
 #: ``_MIGRATIONS[n]`` turns a version-``n`` document into a version-``n + 1`` one.
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    # version 1 did not record what the analysis identified: unknown, not "nothing found"
+    return {**doc, "schema_version": 2, "identification": [], "warnings": []}
+
+
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 @lru_cache(maxsize=1)

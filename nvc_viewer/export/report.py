@@ -36,6 +36,8 @@ _MARGIN = 60
 _PANEL_PX = 360
 _FOV_MM = 40.0
 _MAX_VIEWS = 6
+#: Case warnings printed in full (the rest are counted).
+_MAX_WARNINGS = 5
 _RED = (220, 30, 40)
 
 
@@ -211,6 +213,15 @@ def render_case_report(
     )
     draw.text((_MARGIN, y), flags, fill="black", font=_font(18))
     y += 26
+    # what the analysis could not establish: a nerve not identified, a name uncertain
+    for w in case.warnings[:_MAX_WARNINGS]:
+        draw.text((_MARGIN, y), f"Warning: {w[:150]}", fill=(170, 0, 0), font=_font(16))
+        y += 22
+    if len(case.warnings) > _MAX_WARNINGS:
+        more = len(case.warnings) - _MAX_WARNINGS
+        draw.text((_MARGIN, y), f"+{more} more warning(s) in findings.json", fill=(170, 0, 0),
+                  font=_font(16))  # fmt: skip
+        y += 22
     if c.note:
         draw.text((_MARGIN, y), f"Note: {c.note[:140]}", fill="black", font=_font(16))
         y += 24

@@ -32,6 +32,7 @@ from ..findings import (
     Finding,
     Flags,
     Landmark,
+    NerveIdentification,
 )
 
 __all__ = [
@@ -237,7 +238,13 @@ def _case_from_markups(doc: Any) -> CaseFindings:
             f'$: no "{_HEADER_KEY}" case record (the file was not written by nvc-viewer, or '
             "Slicer re-saved it); re-export the case from nvc-viewer"
         )
-    if header.get("schema") != SCHEMA_NAME or header.get("schema_version") != SCHEMA_VERSION:
+    version = header.get("schema_version")
+    if (
+        header.get("schema") != SCHEMA_NAME
+        or not isinstance(version, int)
+        or isinstance(version, bool)
+        or not 1 <= version <= SCHEMA_VERSION
+    ):
         raise InvalidFindingError(
             f'$["{_HEADER_KEY}"]: unsupported record {header.get("schema")!r} version '
             f"{header.get('schema_version')!r}"
@@ -281,6 +288,10 @@ def _case_from_markups(doc: Any) -> CaseFindings:
             findings=tuple(findings),
             flags=Flags.from_dict(header.get("flags", {})),
             clinical=Clinical.from_dict(header.get("clinical", {})),
+            identification=tuple(
+                NerveIdentification.from_dict(x) for x in header.get("identification", [])
+            ),
+            warnings=tuple(header.get("warnings", [])),
         )
     except InvalidFindingError as exc:
         raise InvalidFindingError(f'$["{_HEADER_KEY}"]: {exc.reason}') from None

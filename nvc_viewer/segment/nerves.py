@@ -742,6 +742,22 @@ def _lateral_edge(scene: Scene, side: str, allowed: np.ndarray, band_mm: float =
     return out
 
 
+def _cistern_wall(scene: Scene, allowed: np.ndarray, *, min_reach_mm: float = 6.0,
+                  within_mm: float = 1.5) -> np.ndarray:
+    """Allowed voxels where the cistern ends against tissue, away from the brainstem.
+
+    A root leaves the cisternal CSF at the porus of its canal, on the cistern's lateral wall;
+    the wall is the tissue bodies other than the brainstem (petrous bone, cerebellum, brain),
+    and a porus is at least ``min_reach_mm`` from the brainstem (the cisternal segments of VII
+    and VIII are 11-14 mm long).
+    """
+    sp = scene.spacing
+    m = scene.masks
+    near_stem = dilate_mm(m.brainstem, min_reach_mm, sp)
+    outer = (m.bodies | m.bone | ~m.cistern) & ~near_stem
+    return allowed & dilate_mm(outer, within_mm, sp) & ~near_stem
+
+
 def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack]:
     """VIII then VII on one side (see the module note)."""
     sp = scene.spacing
@@ -759,17 +775,26 @@ def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack
     ends_all = costs.iam & allowed
     if not ends_all.any():
         # the meatus is outside the field of view (or not recognised): the roots then run to
-        # the lateral edge of the crop; the tubes reaching it are the candidates
+        # where the cistern ends laterally (the porus lies on its wall) or to the lateral edge
+        # of the crop; the tubes reaching either are the candidates
         scene.info.setdefault("warnings", []).append(
-            f"no internal auditory meatus found on the {side}: tracking to the field's edge"
+            f"no internal auditory meatus found on the {side}: the roots are followed to the "
+            "cistern's lateral wall"
         )
         ends_all = _lateral_edge(scene, side, allowed)
-        if not ends_all.any():
+        wall = _cistern_wall(scene, allowed)
+        if not (ends_all.any() or wall.any()):
             return tracks
+    else:
+        wall = np.zeros_like(ends_all)
     # VIII: the thicker root
     cost8 = _cost_from_strength(costs.large, 0.2) * costs.penalty
     cost8[~allowed] = np.inf
     p8 = _path(cost8, np.argwhere(starts_all), np.argwhere(ends_all), sp)
+    if p8 is None and wall.any():
+        # no tube reaches the crop's edge: the roots end on the cistern's wall
+        ends_all = wall
+        p8 = _path(cost8, np.argwhere(starts_all), np.argwhere(ends_all), sp)
     forbid = costs.artery_core.copy()
     if p8 is not None:
         meatal8 = _meatal_line(
@@ -783,7 +808,6 @@ def track_facial_pair(scene: Scene, costs: _Costs, side: str) -> list[NerveTrack
     cost7[~(costs.cand & side_m) | forbid] = np.inf
     p7 = _path(cost7, np.argwhere(starts_all & ~forbid), np.argwhere(ends_all & ~forbid), sp)
     if p7 is None:
-        scene.info.setdefault("warnings", []).append(f"VII not found on the {side}")
         if p8 is not None:
             pts8, r8 = _voxel_path_to_track(
                 scene,
@@ -961,7 +985,10 @@ def track_nerves(scene: Scene) -> dict[str, NerveTrack]:
     for t in out.values():
         taken |= _track_mask(t.points, float(np.max(t.radius_mm)) + 0.4, scene.shape, scene.spacing)
     for side in ("left", "right"):
-        vii = out.get(f"VII_{side}")
+        # V leaves the pons above the facial pair: its root detachment on this side, else on
+        # the other (a thin slab or a missed root); `identify` checks the height again
+        other = "right" if side == "left" else "left"
+        vii = out.get(f"VII_{side}") or out.get(f"VII_{other}")
         z_floor = float(scene.to_ras(vii.points[vii.i_rdp])[2]) + 3.0 if vii else None
         v = track_trigeminal(scene, costs, side, taken, z_floor)
         if v is not None:

@@ -45,12 +45,20 @@ class IntensityReference:
     tissue: float
     noise: float
     threshold: float
+    tissue_to: float | None = None
 
     def normalise(self, data: np.ndarray) -> np.ndarray:
-        """``data / csf`` as float32 (the reference level becomes 1.0)."""
-        return (np.asarray(data, dtype=np.float32) * np.float32(1.0 / self.csf)).astype(
-            np.float32, copy=False
-        )
+        """The image on the reference scale, as float32.
+
+        ``data / csf`` (the reference level becomes 1.0, zero stays zero); when ``tissue_to`` is
+        set, the affine map that also sends ``tissue`` to ``tissue_to``.
+        """
+        a = np.asarray(data, dtype=np.float32)
+        if self.tissue_to is None:
+            return (a * np.float32(1.0 / self.csf)).astype(np.float32, copy=False)
+        gain = (1.0 - self.tissue_to) / (self.csf - self.tissue)
+        out = (a - np.float32(self.tissue)) * np.float32(gain) + np.float32(self.tissue_to)
+        return out.astype(np.float32, copy=False)
 
     @property
     def relative_noise(self) -> float:
@@ -127,25 +135,45 @@ def t2_reference(data: np.ndarray, *, mask: np.ndarray | None = None) -> Intensi
     return IntensityReference(csf, tissue, _peak_width(hist, centres, csf_bin), thr)
 
 
-def tof_reference(data: np.ndarray, *, mask: np.ndarray | None = None) -> IntensityReference:
+#: Where brain tissue lies on the normalised TOF scale (arteries 1.0): stationary tissue is
+#: about a quarter as bright as inflowing arterial blood on 3-D TOF, and the analysis' TOF
+#: thresholds (a nerve's path pays from 0.3 on, a vessel is arterial from 0.42) sit above it.
+TOF_TISSUE_LEVEL = 0.25
+
+
+def tof_reference(
+    data: np.ndarray, *, mask: np.ndarray | None = None, tissue_mask: np.ndarray | None = None
+) -> IntensityReference:
     """Arterial and background levels of a TOF angiogram.
 
-    The background tissue level is the histogram mode; the arterial level is the 99.9th
-    percentile of the voxels (arteries fill well under 1% of a TOF slab), never below twice the
-    background.
+    Without ``tissue_mask``, the background tissue level is the histogram mode and the arterial
+    level the 99.9th percentile of the voxels (arteries fill well under 1% of a TOF slab), never
+    below twice the background; the image is then scaled so that arteries are 1.0.
+
+    With ``tissue_mask`` (voxels known to be stationary tissue, e.g. the inside of the
+    brainstem) the levels are read from the case's own classes: tissue is the median over the
+    mask, the arterial level the 90th percentile of the bright tail of ``mask`` (voxels more
+    than half way from tissue to the 99.95th percentile: the arteries' cores), and
+    normalising maps tissue to `TOF_TISSUE_LEVEL` and arteries to 1.0 -- so that the same
+    thresholds hold whatever the scanner's inflow contrast and whatever the share of CSF,
+    tissue and vessel in ``mask``.
 
     Parameters
     ----------
     data : (I, J, K) ndarray
         The TOF image in scanner units.
     mask : (I, J, K) bool ndarray, optional
-        Only these voxels count.
+        Only these voxels count (the region the arteries are looked for in).
+    tissue_mask : (I, J, K) bool ndarray, optional
+        Stationary tissue; needs at least 200 voxels, else it is ignored.
 
     Returns
     -------
     IntensityReference
         ``csf`` holds the arterial level (it maps to 1.0).
     """
+    if tissue_mask is not None and int(np.count_nonzero(tissue_mask)) >= 200:
+        return _tof_reference_from_tissue(data, mask, tissue_mask)
     vals = np.asarray(data[mask], np.float32) if mask is not None else sample_values(data)
     vals = vals[np.isfinite(vals)]
     if vals.size == 0:
@@ -160,3 +188,25 @@ def tof_reference(data: np.ndarray, *, mask: np.ndarray | None = None) -> Intens
     noise = _peak_width(hist, centres, mode)
     artery = max(float(np.percentile(vals, 99.9)), 2.0 * tissue)
     return IntensityReference(artery, tissue, noise, 0.5 * (artery + tissue))
+
+
+def _tof_reference_from_tissue(
+    data: np.ndarray, mask: np.ndarray | None, tissue_mask: np.ndarray
+) -> IntensityReference:
+    tis = np.asarray(data[tissue_mask], np.float32)
+    tis = tis[np.isfinite(tis)]
+    vals = np.asarray(data[mask], np.float32) if mask is not None else sample_values(data)
+    vals = vals[np.isfinite(vals)]
+    if tis.size == 0 or vals.size == 0:
+        raise InvalidVolumeError("the TOF image holds no finite values")
+    tissue = float(np.median(tis))
+    noise = float(1.4826 * np.median(np.abs(tis - tissue)))
+    hi = float(np.percentile(vals, 99.95))
+    tail = vals[vals > tissue + 0.5 * (hi - tissue)]
+    # the bright core of the arteries, not their partial-volume rim
+    artery = float(np.percentile(tail, 90)) if tail.size else hi
+    # no artery in the region (or none brighter than tissue): keep a sane scale
+    artery = max(artery, 2.0 * tissue, tissue + 6.0 * noise, tissue + 1e-6)
+    return IntensityReference(
+        artery, tissue, noise, 0.5 * (artery + tissue), tissue_to=TOF_TISSUE_LEVEL
+    )

@@ -34,7 +34,8 @@ from ..errors import AnalysisCancelled, AnalysisError, InvalidVolumeError
 from ..geometry import resample_like
 from ..volume import Volume
 from .crop import Box
-from .masks import BrainstemFrame, dilate_mm, fine_masks, localise_brainstem
+from .identify import identify_nerves
+from .masks import BrainstemFrame, dilate_mm, erode_mm, fine_masks, localise_brainstem
 from .nerves import NerveTrack, nerve_voxels, track_nerves
 from .normalise import IntensityReference, t2_reference, tof_reference
 from .register import register_to_darkness
@@ -167,9 +168,12 @@ def align_tof(scene: Scene, tof: Volume, *, motion: np.ndarray | None = None) ->
         A known RAS correction (T2 anatomy -> TOF anatomy); estimated when None.
     """
     crop = Volume(scene.norm, scene.affine)
+    region = scene.masks.cistern if scene.masks.cistern.any() else None
+    # the inside of the brainstem, clear of a misregistration of up to 2 mm: stationary tissue
+    tissue = erode_mm(scene.masks.brainstem, 2.0, scene.spacing)
     if motion is None:
         raw = resample_like(tof, crop).data
-        tr = tof_reference(raw, mask=scene.masks.cistern if scene.masks.cistern.any() else None)
+        tr = tof_reference(raw, mask=region, tissue_mask=tissue)
         moving = tr.normalise(raw)
         sp = scene.spacing
         shell = dilate_mm(scene.masks.dark, 1.0, sp) & scene.masks.cistern
@@ -181,7 +185,7 @@ def align_tof(scene: Scene, tof: Volume, *, motion: np.ndarray | None = None) ->
         scene.info["tof_ncc"] = round(float(ncc), 3)
     fixed = Volume(tof.data, np.linalg.inv(motion) @ tof.affine, tof.meta)
     aligned = resample_like(fixed, crop).data
-    tr = tof_reference(aligned, mask=scene.masks.cistern if scene.masks.cistern.any() else None)
+    tr = tof_reference(aligned, mask=region, tissue_mask=tissue)
     scene.tof = tr.normalise(aligned)
     scene.tof_motion = motion
 
@@ -240,6 +244,7 @@ def run_stages(
     stages.finish("tof")
     stages.start("nerves", "Tracking the cranial nerves")
     scene.nerves = track_nerves(scene)
+    scene.identification = identify_nerves(scene)
     stages.finish("nerves")
     stages.start("vessels", "Separating arteries and veins")
     vm = segment_vessels(scene)

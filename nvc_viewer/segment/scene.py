@@ -46,6 +46,11 @@ class Scene:
         True on the patient's right of the brainstem midline.
     nerves : dict
         Name ("VII_left", ...) -> `nvc_viewer.segment.nerves.NerveTrack`.
+    unnamed : list
+        Root-like tracks whose name anatomy did not confirm (`identify.identify_nerves`): kept
+        out of the vessels, left unlabelled.
+    identification : list
+        `nvc_viewer.segment.identify.Identification` per side and nerve.
     vessels : list
         `nvc_viewer.segment.vessels.VesselPiece` objects.
     info : dict
@@ -63,6 +68,8 @@ class Scene:
     tof_motion: np.ndarray = field(default_factory=lambda: np.eye(4))
     side_right: np.ndarray | None = None
     nerves: dict[str, Any] = field(default_factory=dict)
+    unnamed: list[Any] = field(default_factory=list)
+    identification: list[Any] = field(default_factory=list)
     vessels: list[Any] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
 

@@ -72,7 +72,8 @@ def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> Vesse
     scene : Scene
         With masks, nerves (`Scene.nerves`) and optionally the aligned TOF.
     nerve_mask : (I, J, K) bool ndarray, optional
-        Voxels already given to nerves; default: every tracked nerve, padded by 0.2 mm.
+        Voxels already given to nerves; default: every tracked root, named or not, padded by
+        0.2 mm.
 
     Returns
     -------
@@ -83,7 +84,8 @@ def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> Vesse
     norm = scene.norm
     if nerve_mask is None:
         nerve_mask = np.zeros(scene.shape, bool)
-        for t in scene.nerves.values():
+        # roots that could not be named are nerves all the same, not vessels
+        for t in [*scene.nerves.values(), *scene.unnamed]:
             nerve_mask |= nerve_voxels(t, scene.shape, sp, pad_mm=0.2)
     cand = m.dark & ~nerve_mask
     # The partial-volume halo of a nerve is a voxel-thin shell around the nerve mask: near the

@@ -19,6 +19,7 @@ from nvc_viewer.findings import (
     GRADES,
     NERVES,
     ORIGINS,
+    SCHEMA_VERSION,
     SEGMENTS,
     SIDES,
     VESSEL_KINDS,
@@ -27,6 +28,7 @@ from nvc_viewer.findings import (
     Finding,
     Flags,
     Landmark,
+    NerveIdentification,
     confirm,
     edit,
     findings_schema,
@@ -362,7 +364,7 @@ def test_json_round_trip_validates_with_jsonschema(tmp_path):
     path = write_findings_json(case, tmp_path / "findings.json")
     doc = json.loads(path.read_text("utf-8"))
     jsonschema.validate(doc, findings_schema(), cls=jsonschema.Draft202012Validator)
-    assert doc["schema"] == "nvc-viewer/findings" and doc["schema_version"] == 1
+    assert doc["schema"] == "nvc-viewer/findings" and doc["schema_version"] == 2
     assert doc["coordinate_system"] == "RAS" and doc["units"] == "mm"
     assert list(doc["findings"][0]) == list(FINDING_FIELDS)
     assert doc["findings"][0]["vessel_diameter_mm"] == 1.8
@@ -463,31 +465,35 @@ def test_read_missing_and_non_utf8(tmp_path):
         read_findings_json(bad)
 
 
-def test_older_versions_go_through_migrations(monkeypatch):
-    """A reader accepts every version it ever wrote: simulate a v2 world reading a v1 file."""
-    import nvc_viewer.findings as fm
-
+def test_a_version_1_document_is_migrated_with_identification_unknown():
+    """A reader accepts every version it ever wrote: a v1 file (no identification) opens."""
     v1 = full_case().to_dict()
-    seen = []
+    del v1["identification"], v1["warnings"]
+    v1["schema_version"] = 1
+    case = CaseFindings.from_dict(v1)
+    assert case.findings == full_case().findings and case.landmarks == full_case().landmarks
+    assert case.identification == () and case.warnings == ()
+    assert case.to_dict()["schema_version"] == SCHEMA_VERSION == 2
 
-    def v1_to_v2(doc):
-        seen.append(doc["schema_version"])
-        return {**doc, "schema_version": 2}
 
-    monkeypatch.setattr(fm, "SCHEMA_VERSION", 2)
-    monkeypatch.setattr(fm, "_MIGRATIONS", {1: v1_to_v2})
-    monkeypatch.setattr(
-        fm,
-        "_validator",
-        lambda: jsonschema.Draft202012Validator(
-            {
-                **findings_schema(),
-                "properties": {**findings_schema()["properties"], "schema_version": {"const": 2}},
-            }
-        ),
+def test_identification_round_trips_and_is_validated(tmp_path):
+    ident = (
+        NerveIdentification("left", "VII", True, 0.9),
+        NerveIdentification("left", "V", False, 0.0, "no thick root leaves the pons"),
     )
-    assert fm.CaseFindings.from_dict(v1).findings == full_case().findings
-    assert seen == [1]
+    case = full_case().replace(identification=ident, warnings=("left V not identified",))
+    back = read_findings_json(write_findings_json(case, tmp_path / "findings.json"))
+    assert back.identification == ident and back.warnings == ("left V not identified",)
+    assert ident[1].warning == "left V not identified: no thick root leaves the pons"
+    assert NerveIdentification("right", "VIII", True, 0.5, "alone").uncertain
+    with pytest.raises(InvalidFindingError, match="identification nerve"):
+        NerveIdentification("left", "IX", True, 0.5)
+    with pytest.raises(InvalidFindingError, match="identification confidence"):
+        NerveIdentification("left", "VII", True, 1.5)
+    doc = case.to_dict()
+    doc["identification"][0]["found"] = "yes"
+    with pytest.raises(InvalidFindingError, match=r"identification"):
+        CaseFindings.from_dict(doc)
 
 
 def test_write_refuses_non_case(tmp_path):

@@ -1,0 +1,215 @@
+"""Which tracked root is which nerve, how sure that is, and why a nerve was not identified.
+
+Design note
+-----------
+The trackers (`nerves`) find dark tubes that run from the brainstem to a porus; this module
+checks their names against relations that hold in every patient, whatever the image contrast:
+
+- VII and VIII leave together at the pontomedullary junction and cross the cistern side by
+  side, out to the internal acoustic porus (more laterally than forward), VII anterior and
+  superior to VIII, and VII is the thinner (about 1.2 against 2.1 mm). A root that runs
+  forward more than out is not taken for either.
+  Each relation that holds adds to the pair's confidence; one that is contradicted lowers it;
+  when both are contradicted the tracker's names are not trusted and neither root is named.
+- V leaves the lateral pons well above the facial pair (8-12 mm on thin-slab CISS) and runs
+  forward to Meckel's cave. A thick root is named V when the height of the facial pair is
+  known (on its side or the other), it leaves at least `V_ABOVE_PAIR_MM` above it and its
+  course has a forward component; with no facial pair in the slab, a thick root running
+  forward is named V with low confidence. A thick root at the level of the pair is VIII, or
+  VII and VIII together -- never V.
+
+A root that is not named is kept in `Scene.unnamed`: its voxels are not offered to the vessel
+classifier (a nerve must not become an artery because nobody could name it) and the label map
+leaves them unlabelled. Every (side, nerve) gets a `nvc_viewer.findings.NerveIdentification`,
+and every nerve not identified a plain-language case warning.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..findings import NerveIdentification as Identification
+from .nerves import NerveTrack
+from .scene import Scene
+
+__all__ = ["identify_nerves", "V_ABOVE_PAIR_MM"]
+
+#: V must leave the brainstem at least this far (mm, along S) above the facial pair's exit.
+V_ABOVE_PAIR_MM = 4.0
+#: Arclength (mm) of free course, past the root detachment, on which VII and VIII are compared.
+_COMPARE_MM = 8.0
+
+
+def _ras(scene: Scene, track: NerveTrack) -> np.ndarray:
+    return scene.to_ras(track.points)
+
+
+def _free_course(track: NerveTrack, length_mm: float = _COMPARE_MM) -> np.ndarray:
+    s = track.s_from_rdp()
+    sel = (s >= 0.0) & (s <= length_mm)
+    return sel if sel.sum() >= 3 else np.ones(len(s), bool)
+
+
+def _pair_relations(scene: Scene, vii: NerveTrack, viii: NerveTrack) -> tuple[int, list[str]]:
+    """+1 / -1 / 0 per relation (VII anterosuperior, VII thinner), and the contradictions."""
+    p7 = _ras(scene, vii)[_free_course(vii)]
+    p8 = _ras(scene, viii)
+    nearest = p8[np.argmin(np.linalg.norm(p7[:, None, :] - p8[None, :, :], axis=2), axis=1)]
+    d = p7 - nearest
+    # anterior (+y) and superior (+z) together: in the meatus VII is anterosuperior
+    antsup = float(np.median(d[:, 1] + d[:, 2]))
+    r7 = float(np.median(vii.radius_mm[_free_course(vii)]))
+    r8 = float(np.median(viii.radius_mm[_free_course(viii)]))
+    votes = 0
+    against: list[str] = []
+    if antsup > 0.3:
+        votes += 1
+    elif antsup < -0.3:
+        votes -= 1
+        against.append("the root named VII lies behind and below the one named VIII")
+    if r7 < 0.9 * r8:
+        votes += 1
+    elif r7 > 1.1 * r8:
+        votes -= 1
+        against.append(
+            f"the root named VII is not the thinner ({2 * r7:.1f} against {2 * r8:.1f} mm)"
+        )
+    return votes, against
+
+
+def _exit_z(scene: Scene, track: NerveTrack) -> float:
+    return float(scene.to_ras(track.points[:1])[0, 2])
+
+
+def _forward(scene: Scene, track: NerveTrack) -> bool:
+    """Whether a root's course heads forward (V runs anterolaterally to Meckel's cave)."""
+    p = _ras(scene, track)
+    d = p[-1] - p[0]
+    mid = scene.frame.midline_x(p[0, 2])
+    lateral = abs(p[-1, 0] - mid) - abs(p[0, 0] - mid)
+    return bool(d[1] > 0.3 * max(lateral, 0.0) and d[1] > 1.0)
+
+
+def _lateral(scene: Scene, track: NerveTrack) -> bool:
+    """Whether a root heads out more than forward (VII and VIII run to the porus laterally)."""
+    p = _ras(scene, track)
+    mid = scene.frame.midline_x(p[0, 2])
+    lateral = abs(p[-1, 0] - mid) - abs(p[0, 0] - mid)
+    return bool(lateral >= abs(p[-1, 1] - p[0, 1]))
+
+
+def identify_nerves(scene: Scene) -> list[Identification]:
+    """Check the names of ``scene.nerves`` against anatomy (see the module note).
+
+    Tracks whose name does not hold are moved from ``scene.nerves`` to ``scene.unnamed``;
+    the confidence of the others is set to their identification confidence.
+
+    Returns
+    -------
+    list of NerveIdentification
+        One per side and nerve (V, VII, VIII), in that order per side.
+    """
+    out: list[Identification] = []
+    pair_z: dict[str, float] = {}
+    found: dict[tuple[str, str], Identification] = {}
+    for side in ("left", "right"):
+        for name in ("VII", "VIII"):
+            t = scene.nerves.get(f"{name}_{side}")
+            if t is not None and not _lateral(scene, t):
+                # a root running forward rather than out to the porus is not VII or VIII
+                _unname(scene, t)
+        vii = scene.nerves.get(f"VII_{side}")
+        viii = scene.nerves.get(f"VIII_{side}")
+        if vii is not None and viii is not None:
+            votes, against = _pair_relations(scene, vii, viii)
+            if votes <= -2:
+                reason = "; ".join(against) + ": the two roots cannot be told apart"
+                for t in (vii, viii):
+                    _unname(scene, t)
+                    found[(side, t.name)] = Identification(side, t.name, False, 0.0, reason)
+            else:
+                conf = {2: 0.9, 1: 0.75, 0: 0.6}.get(votes, 0.4)
+                reason = "; ".join(against) or None
+                if reason is None and votes < 2:
+                    reason = (
+                        "VII and VIII are side by side but their calibres or positions "
+                        "are too close to confirm which is which"
+                    )
+                for t in (vii, viii):
+                    t.confidence = conf
+                    found[(side, t.name)] = Identification(side, t.name, True, conf, reason)
+            pair_z[side] = min(_exit_z(scene, vii), _exit_z(scene, viii))
+        elif vii is not None or viii is not None:
+            t = vii if vii is not None else viii
+            other = "VIII" if t.name == "VII" else "VII"
+            t.confidence = 0.5
+            found[(side, t.name)] = Identification(
+                side,
+                t.name,
+                True,
+                0.5,
+                f"no {other} beside it to confirm the name: the root may be VII and VIII together",
+            )
+            found[(side, other)] = Identification(
+                side, other, False, 0.0, f"no second root runs beside the {t.name} to the porus"
+            )
+            pair_z[side] = _exit_z(scene, t)
+        else:
+            for name in ("VII", "VIII"):
+                found[(side, name)] = Identification(
+                    side,
+                    name,
+                    False,
+                    0.0,
+                    "no root runs from the pontomedullary junction to a porus",
+                )
+    for side in ("left", "right"):
+        v = scene.nerves.get(f"V_{side}")
+        if v is None:
+            found[(side, "V")] = Identification(
+                side,
+                "V",
+                False,
+                0.0,
+                "no thick root leaves the pons above the facial nerve (the slab may not reach it)",
+            )
+            continue
+        ref = pair_z.get(side, pair_z.get("right" if side == "left" else "left"))
+        reason = None
+        if ref is None:
+            # nothing to place it against: a thick root running forward may be V, unsure
+            if _forward(scene, v):
+                v.confidence = 0.5
+                found[(side, "V")] = Identification(
+                    side,
+                    "V",
+                    True,
+                    0.5,
+                    "no facial nerve in the slab to place it against; named from its calibre "
+                    "and forward course only",
+                )
+                continue
+            reason = (
+                "no facial-vestibulocochlear pair gives the pontomedullary level to "
+                "place it against, and the thick root does not run forward"
+            )
+        elif _exit_z(scene, v) < ref + V_ABOVE_PAIR_MM:
+            reason = "the thick root leaves the brainstem at the level of VII and VIII"
+        elif not _forward(scene, v):
+            reason = "the thick root does not run forward, as V does to Meckel's cave"
+        if reason is not None:
+            _unname(scene, v)
+            found[(side, "V")] = Identification(side, "V", False, 0.0, reason)
+        else:
+            conf = 0.85 if side in pair_z else 0.65
+            why = None if side in pair_z else "placed against the other side's facial nerve"
+            v.confidence = conf
+            found[(side, "V")] = Identification(side, "V", True, conf, why)
+    for side in ("left", "right"):
+        out += [found[(side, n)] for n in ("V", "VII", "VIII")]
+    return out
+
+
+def _unname(scene: Scene, track: NerveTrack) -> None:
+    scene.nerves.pop(track.key, None)
+    scene.unnamed.append(track)
