@@ -145,6 +145,8 @@ class CaseReport:
     error: str | None = None
     outputs: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    #: The analysis' case-level warnings (a nerve not identified, a name uncertain).
+    warnings: list[str] = field(default_factory=list)
 
 
 # -- discovery -----------------------------------------------------------------------------
@@ -454,8 +456,9 @@ def run_case(job: CaseJob) -> dict:
     -------
     dict
         A row of ``batch_report.json``: ``case_id, input, status, error, outputs`` (paths
-        relative to the workspace) and ``timings_s``. With ``job.debug`` a failed row also
-        has ``"traceback"`` (the caller prints it and drops it from the report).
+        relative to the workspace), ``timings_s`` and ``warnings``. With ``job.debug`` a
+        failed row also has ``"traceback"`` (the caller prints it and drops it from the
+        report).
     """
     with warnings.catch_warnings():
         if not job.debug:  # the report says what went wrong; library warnings are noise here
@@ -475,12 +478,14 @@ def _run_case(job: CaseJob) -> dict:
         if plan == "skip":
             report.status = "skipped"
             report.outputs = list(marker.get("outputs", [])) if marker else []
+            report.warnings = _saved_warnings(workspace, job.case_id)
             return asdict(report)  # nothing timed
         fingerprint = _fingerprint(Path(job.path))  # before reading: a later change shows
         if plan == "export":
             report.outputs = _reexport(job, workspace, marker, fingerprint, timings)
         else:
             report.outputs = _analyse_and_export(job, workspace, marker, fingerprint, timings)
+        report.warnings = _saved_warnings(workspace, job.case_id)
     except NVCError as exc:
         report.status = "failed"
         report.error = str(exc)
@@ -497,6 +502,17 @@ def _run_case(job: CaseJob) -> dict:
             for key in timings:
                 timings[key] = round(timings[key], 3)
     return {**asdict(report), **extra}
+
+
+def _saved_warnings(workspace: Workspace, case_id: str) -> list[str]:
+    """The case-level warnings of a saved case (none when it cannot be read)."""
+    from .findings import read_findings_json
+
+    path = workspace.findings_path(case_id)
+    try:
+        return list(read_findings_json(path).warnings) if path.is_file() else []
+    except NVCError:
+        return []
 
 
 def _reexport(

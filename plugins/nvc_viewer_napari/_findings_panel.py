@@ -177,12 +177,17 @@ class FindingsPanel(QWidget):
             self.clinical[field] = combo
 
         self.flags_label = QLabel()
+        # what the analysis could not establish (a nerve not identified, a name uncertain)
+        self.warnings_label = QLabel()
+        self.warnings_label.setWordWrap(True)
+        self.warnings_label.setStyleSheet("color: #ff8a65;")
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.save_label = QLabel()
         self.save_label.setWordWrap(True)
 
         layout = QVBoxLayout(self)
+        layout.addWidget(self.warnings_label)
         layout.addWidget(self.table, 1)
         layout.addLayout(editor)
         layout.addLayout(grid)
@@ -359,8 +364,11 @@ class FindingsPanel(QWidget):
                 )
                 for field, combo in self.clinical.items():
                     combo.setCurrentIndex(max(combo.findData(getattr(case.clinical, field)), 0))
+                self.warnings_label.setText("\n".join(f"⚠ {w}" for w in case.warnings))
             else:
                 self.flags_label.setText("")
+                self.warnings_label.setText("")
+            self.warnings_label.setVisible(bool(self.warnings_label.text()))
         finally:
             self._syncing = False
         self._update_buttons()

@@ -26,7 +26,7 @@ from nvc_viewer.workspace import Workspace
 pytestmark = pytest.mark.slow  # real clusters and analyses: about a minute in all
 
 REPORT_KEYS = {"schema", "schema_version", "started", "finished", "cases"}
-ROW_KEYS = {"case_id", "input", "status", "error", "outputs", "timings_s"}
+ROW_KEYS = {"case_id", "input", "status", "error", "outputs", "timings_s", "warnings"}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,10 @@ def report_of(out):
     assert report["schema"] == "nvc-viewer/batch-report" and report["schema_version"] == 1
     for row in report["cases"]:
         assert set(row) == ROW_KEYS
+        saved = out / row["case_id"] / "findings.json"
+        if row["status"] != "failed" and saved.is_file():
+            # the report lists the analysis' case warnings as the saved case holds them
+            assert row["warnings"] == json.loads(saved.read_text())["warnings"]
     return report, {row["case_id"]: row for row in report["cases"]}
 
 

@@ -112,7 +112,12 @@ class TruthResult:
             source=source_from_volumes([v for v in (t2, tof) if v is not None]),
             landmarks=self.landmarks,
             findings=self.findings,
+            warnings=(TRUTH_WARNING,),
         )
+
+
+#: A case warning the truth-returning analysis passes on, as the real one does.
+TRUTH_WARNING = "right V not identified: the slab does not reach it"
 
 
 def truth_analyse(case: SyntheticCase, calls: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
@@ -241,6 +246,10 @@ def test_open_analyse_review_annotate_reopen_export(
                                expected_world, atol=1e-6)  # fmt: skip
     assert len(view.landmarks_layer.data) == len(cpa_case.truth["landmarks"])
     assert [f["origin"] for f in _saved(workspace)["findings"]] == ["auto"] * len(truth_findings)
+    # what the analysis could not establish is saved and shown beside the findings
+    assert _saved(workspace)["warnings"] == [TRUTH_WARNING]
+    assert TRUTH_WARNING in panels.findings.warnings_label.text()
+    assert not panels.findings.warnings_label.isHidden()
 
     # 3. review in the table: select centres the views, combos edit, confirm/reject/delete
     table = panels.findings
@@ -334,6 +343,7 @@ def test_open_analyse_review_annotate_reopen_export(
     assert panels.case.open_case()
     assert [(f.id, f.origin, f.grade) for f in view.session.findings.findings] == before
     assert table.finding_ids == [b[0] for b in before]
+    assert TRUTH_WARNING in table.warnings_label.text()  # shown again when the case opens
     np.testing.assert_array_equal(view.labels_layer.data[0, 0, :4], [7, 7, 7, 7])
 
     # ... and a re-run is given the corrected label map
