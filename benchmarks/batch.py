@@ -8,18 +8,29 @@ different; by default all 24). The same batch
 with ``--workers 1`` and ``--workers 2``; the wall time includes starting the local Dask cluster,
 so it is what a user waits for. Prints cases per minute for each and the scaling ratio.
 
+``--one-case`` instead times one full-size case (512 x 512 x 160 T2 at 0.4 mm + TOF, DICOM)
+through the command a user runs, ``nvc-viewer batch CASE --out DIR --workers 1`` (a fresh process:
+start-up, the local cluster, load, analysis, every export), ``--rounds`` times, and prints the
+wall time and the per-stage times of ``batch_report.json`` (each export format's own time too),
+beside dcm2niix converting the same two series (the reference: reading and writing the images
+once) as a ratio.
+
 Usage::
 
     python benchmarks/batch.py [--cases 24] [--distinct 24] [--shape 128 128 56]
                                [--spacing 0.5] [--workdir DIR]
+    python benchmarks/batch.py --one-case [--rounds 3] [--workdir DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -60,8 +71,58 @@ def run(cases: Path, out: Path, workers: int) -> tuple[float, dict]:
     return time.perf_counter() - t0, report
 
 
+def one_case(root: Path, rounds: int) -> None:
+    """One 512 x 512 x 160 DICOM case through ``nvc-viewer batch --workers 1``, stage by stage."""
+    from nvc_viewer.phantom import make_phantom, write_case
+
+    case = root / "one_case" / "case512"
+    if not case.is_dir():
+        t0 = time.perf_counter()
+        phantom = make_phantom("contact", side="left", seed=3, shape=(512, 512, 160),
+                               spacing_mm=0.4, supersample=2)  # fmt: skip
+        write_case(phantom, case, fmt="dicom")
+        print(f"phantom 512x512x160 at 0.4 mm + TOF, DICOM: {time.perf_counter() - t0:.1f} s")
+    binary = Path(sys.executable).parent
+    dcm2niix = str(binary / "dcm2niix") if (binary / "dcm2niix").exists() else "dcm2niix"
+    walls, refs, stages = [], [], []
+    for _ in range(rounds):
+        out = root / "one_case" / "out"
+        shutil.rmtree(out, ignore_errors=True)
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [str(binary / "nvc-viewer"), "batch", str(case), "--out", str(out), "--workers", "1"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        walls.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            raise SystemExit(f"batch failed: {proc.stderr[-2000:]}")
+        report = json.loads((out / "batch_report.json").read_text("utf-8"))
+        stages.append(report["cases"][0]["timings_s"])
+        with tempfile.TemporaryDirectory() as ref_out:
+            t0 = time.perf_counter()
+            subprocess.run(
+                [dcm2niix, "-z", "y", "-b", "n", "-o", ref_out, str(case)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            refs.append(time.perf_counter() - t0)
+    wall, ref = statistics.median(walls), statistics.median(refs)
+    keys = list(dict.fromkeys(k for row in stages for k in row))
+    per_stage = ", ".join(f"{k} {statistics.median(row.get(k, 0.0) for row in stages):.2f}"
+                          for k in keys)  # fmt: skip
+    print(
+        f"one 512x512x160 case + TOF, nvc-viewer batch --workers 1, median of {rounds}: "
+        f"{wall:.1f} s wall; dcm2niix -z y on the same case {ref:.1f} s ({wall / ref:.1f}x); "
+        f"stages (s): {per_stage}; load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--one-case", action="store_true", help="one 512x512x160 case, staged")
+    parser.add_argument("--rounds", type=int, default=3, help="with --one-case")
     parser.add_argument("--cases", type=int, default=24)
     parser.add_argument("--distinct", type=int, default=24, help="different phantoms")
     parser.add_argument("--shape", type=int, nargs=3, default=(128, 128, 56))
@@ -70,6 +131,13 @@ def main() -> None:
     args = parser.parse_args()
 
     root = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="nvc-batch-"))
+    if args.one_case:
+        try:
+            one_case(root, args.rounds)
+        finally:
+            if not args.workdir:
+                shutil.rmtree(root, ignore_errors=True)
+        return
     try:
         cases = make_cases(root, args.cases, args.distinct, tuple(args.shape), args.spacing)
         rates = {}

@@ -586,6 +586,7 @@ def _analyse_and_export(
         labels=labels,
         formats=_case_formats(job.formats),
         include_phi=job.include_phi,
+        timings=timings,  # each format's own time (they are written at the same time)
     )
     timings["export"] = time.perf_counter() - t0
     outputs = _relative(written, workspace.root)

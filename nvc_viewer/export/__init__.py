@@ -16,7 +16,9 @@ format        files                                                        needs
 ``report``    ``report.png``, ``report.pdf``                               --
 ============  ===========================================================  ==================
 
-A format whose needs are not met is skipped (a NIfTI case has no DICOM SEG). No patient name,
+A format whose needs are not met is skipped (a NIfTI case has no DICOM SEG). The formats do not
+depend on each other and are written at the same time, on threads (the NIfTI compression, the
+pixel work of the DICOM SEG and the report's drawing release the GIL). No patient name,
 ID, birth date, accession number or raw UID is written to JSON, CSV, markups or the report unless
 ``include_phi`` (then the report prints the patient lines of the T2 DICOM header); DICOM SEG and
 SR always carry the patient module, as the standard requires.
@@ -25,7 +27,9 @@ SR always carry the patient module, as the standard requires.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +81,8 @@ def export_case(
     labels: Volume | None = None,
     formats: Iterable[str] = FORMATS,
     include_phi: bool = False,
+    timings: dict[str, float] | None = None,
+    threads: int = 3,
 ) -> list[Path]:
     """Write a case's exports into ``out_dir`` (created if needed).
 
@@ -88,11 +94,15 @@ def export_case(
     t2 : Volume
         The reference T2 volume (DICOM SEG/SR re-read its source files' headers).
     labels : Volume, optional
-        The label map on the T2 grid (DESIGN.md section 3).
+        The label map on the T2 grid (the values of `nvc_viewer.export._labels.LABELS`).
     formats : iterable of str
         Any of `FORMATS`.
     include_phi : bool, optional
         Print the patient's identifying lines on the report.
+    timings : dict, optional
+        Filled with each format's own time in seconds (``"export_seg"`` ...).
+    threads : int, optional
+        Formats written at the same time (1: one after the other).
 
     Returns
     -------
@@ -114,50 +124,102 @@ def export_case(
         raise ExportError(f"t2 must be a Volume; got {type(t2).__name__}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
     is_dicom = t2.meta.kind == "dicom" and bool(t2.meta.source_paths)
     has_labels = labels is not None and bool(np.any(labels.data))
-    datasets: list | None = None
+    needs_headers = is_dicom and (
+        ("seg" in formats and has_labels)
+        or "sr" in formats
+        or ("report" in formats and include_phi)
+    )
+    datasets: list = []
+    if needs_headers:  # read once, before the writers start, and shared by them
+        from .dicom_seg import read_source_datasets
 
-    def source_datasets() -> list:
-        nonlocal datasets
-        if datasets is None:
-            from .dicom_seg import read_source_datasets
+        t0 = time.perf_counter()
+        datasets = read_source_datasets(t2)
+        if timings is not None:
+            timings["export_headers"] = time.perf_counter() - t0
 
-            datasets = read_source_datasets(t2)
-        return datasets
+    def write_json() -> list[Path]:
+        return [write_findings_json(case, out / FILE_NAMES["json"][0])]
 
-    for fmt in FORMATS:
-        if fmt not in formats:
-            continue
-        names = [out / n for n in FILE_NAMES[fmt]]
-        if fmt == "json":
-            written.append(write_findings_json(case, names[0]))
-        elif fmt == "csv":
-            from .csv_ import write_findings_csv
+    def write_csv() -> list[Path]:
+        from .csv_ import write_findings_csv
 
-            written.append(write_findings_csv([case], names[0]))
-        elif fmt == "mrk":
-            from .slicer import write_slicer_markups
+        return [write_findings_csv([case], out / FILE_NAMES["csv"][0])]
 
-            written.append(write_slicer_markups(case, names[0]))
-        elif fmt == "nifti" and labels is not None:
-            from .nifti_labels import write_itksnap_labels, write_segmentation_nifti
+    def write_mrk() -> list[Path]:
+        from .slicer import write_slicer_markups
 
-            written.append(write_segmentation_nifti(labels, names[0]))
-            written.append(write_itksnap_labels(names[1]))
-        elif fmt == "seg" and is_dicom and has_labels:
-            from .dicom_seg import write_dicom_seg
+        return [write_slicer_markups(case, out / FILE_NAMES["mrk"][0])]
 
-            assert labels is not None
-            written.append(write_dicom_seg(labels, t2, names[0], source_datasets=source_datasets()))
-        elif fmt == "sr" and is_dicom:
-            from .dicom_sr import write_dicom_sr
+    def write_nifti() -> list[Path]:
+        from .nifti_labels import write_itksnap_labels, write_segmentation_nifti
 
-            written.append(write_dicom_sr(case, t2, names[0], source_datasets=source_datasets()))
-        elif fmt == "report":
-            from .report import write_case_report
+        assert labels is not None
+        names = FILE_NAMES["nifti"]
+        return [
+            write_segmentation_nifti(labels, out / names[0]),
+            write_itksnap_labels(out / names[1]),
+        ]
 
-            patient = _patient_lines(source_datasets()) if include_phi and is_dicom else None
-            written.extend(write_case_report(case, t2, names[0], names[1], patient=patient))
+    def write_seg() -> list[Path]:
+        from .dicom_seg import write_dicom_seg
+
+        assert labels is not None
+        return [write_dicom_seg(labels, t2, out / FILE_NAMES["seg"][0], source_datasets=datasets)]
+
+    def write_sr() -> list[Path]:
+        from .dicom_sr import write_dicom_sr
+
+        return [write_dicom_sr(case, t2, out / FILE_NAMES["sr"][0], source_datasets=datasets)]
+
+    def write_report() -> list[Path]:
+        from .report import write_case_report
+
+        patient = _patient_lines(datasets) if include_phi and is_dicom else None
+        png, pdf = (out / n for n in FILE_NAMES["report"])
+        return list(write_case_report(case, t2, png, pdf, patient=patient))
+
+    writers: dict[str, Callable[[], list[Path]]] = {
+        "json": write_json,
+        "csv": write_csv,
+        "mrk": write_mrk,
+        "nifti": write_nifti,
+        "seg": write_seg,
+        "sr": write_sr,
+        "report": write_report,
+    }
+    possible = {"nifti": labels is not None, "seg": is_dicom and has_labels, "sr": is_dicom}
+    todo = [f for f in FORMATS if f in formats and possible.get(f, True)]
+
+    def timed(fmt: str) -> tuple[list[Path], float]:
+        t0 = time.perf_counter()
+        return writers[fmt](), time.perf_counter() - t0
+
+    # The slow formats first, so that the quick ones fill the gaps.
+    slow_first = sorted(todo, key=lambda f: ("seg", "report", "nifti", "sr").index(f)
+                        if f in ("seg", "report", "nifti", "sr") else 9)  # fmt: skip
+    results: dict[str, tuple[list[Path], float]] = {}
+    errors: dict[str, BaseException] = {}
+    if threads <= 1 or len(todo) <= 1:
+        for fmt in slow_first:
+            results[fmt] = timed(fmt)
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, len(todo))) as pool:
+            futures = {fmt: pool.submit(timed, fmt) for fmt in slow_first}
+            for fmt, future in futures.items():
+                try:
+                    results[fmt] = future.result()
+                except BaseException as exc:  # noqa: BLE001 -- raised below, in format order
+                    errors[fmt] = exc
+    for fmt in todo:  # the first failure in format order; the other files are whole
+        if fmt in errors:
+            raise errors[fmt]
+    written: list[Path] = []
+    for fmt in todo:
+        files, seconds = results[fmt]
+        written.extend(files)
+        if timings is not None:
+            timings[f"export_{fmt}"] = seconds
     return written

@@ -8,7 +8,12 @@ Frame correspondence is computed from geometry, not assumed from array order: fo
 the source series (single-frame files or one Enhanced multi-frame file) the position of each pixel
 is computed from ImagePositionPatient / ImageOrientationPatient / PixelSpacing (LPS mm), converted
 to RAS, mapped through the label map's inverse affine and sampled at the nearest voxel. On the T2
-grid itself this is an exact copy; it stays right whatever axis order the reader chose.
+grid itself this is an exact copy (a slice of the label map, no per-pixel lookup); it stays right
+whatever axis order the reader chose.
+
+Only the box of the label map that holds labels is sampled (a frame outside it is 0 without a
+look), and the SEG holds a frame per segment only where that segment is present (highdicom's
+``omit_empty_frames``, stated); it still references every image of the source series.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,9 +72,14 @@ def read_source_datasets(volume: Volume) -> list:
     out = []
     for p in volume.meta.source_paths:
         try:
-            out.append(pydicom.dcmread(p, stop_before_pixels=True))
+            ds = pydicom.dcmread(p, stop_before_pixels=True)
         except (OSError, pydicom.errors.InvalidDicomError) as exc:
             raise ExportError(f"cannot read the source DICOM file again ({exc})", path=p) from None
+        # Decode every value now: pydicom converts raw elements on first access, in place, and
+        # the SEG and SR writers read these datasets at the same time, on two threads.
+        for _ in ds.iterall():
+            pass
+        out.append(ds)
     # An Enhanced multi-frame file may be listed once per frame; keep each file once.
     seen: set[str] = set()
     unique = []
@@ -154,12 +165,18 @@ def labels_on_source_frames(labels: Volume, frames: Sequence[FrameGeometry]) -> 
     out = np.zeros((len(frames), rows, cols), dtype=np.uint8)
     r = np.arange(rows, dtype=np.float64)[:, None]
     c = np.arange(cols, dtype=np.float64)[None, :]
+    low, high = _nonzero_box(data)
+    if low is None or high is None:
+        return out  # an empty label map: every frame is empty
+    # Only the box holding the labels is looked at: every voxel outside it is 0.
+    data = data[tuple(slice(lo, hi + 1) for lo, hi in zip(low, high))]
+    data = _slices_contiguous(data, inv, frames[0])
     for n, fr in enumerate(frames):
         # Pixel -> LPS -> RAS -> voxel is affine in (r, c): map the origin and the two steps.
-        ijk0 = inv[:3, :3] @ (fr.origin_lps * lps_to_ras) + inv[:3, 3]
+        ijk0 = inv[:3, :3] @ (fr.origin_lps * lps_to_ras) + inv[:3, 3] - low
         d_col = inv[:3, :3] @ (fr.col_step_lps * lps_to_ras)
         d_row = inv[:3, :3] @ (fr.row_step_lps * lps_to_ras)
-        index, inside = [], np.ones((1, 1), dtype=bool)
+        raw = []
         for a in range(3):
             # On the volume's own grid each voxel index follows rows or columns only: keep it
             # 1-D (a broadcastable row or column) so a frame costs a slice copy, not a 3-D map.
@@ -168,13 +185,107 @@ def labels_on_source_frames(labels: Volume, frames: Sequence[FrameGeometry]) -> 
                 along = along + r * d_row[a]
             if abs(d_col[a]) * cols > 1e-3:
                 along = along + c * d_col[a]
-            idx = np.rint(np.atleast_2d(along)).astype(np.intp)
-            ok = (idx >= 0) & (idx < data.shape[a])
-            inside = inside & ok
+            raw.append(np.rint(np.atleast_2d(along)).astype(np.intp))
+        frame = _slice_of(data, raw, rows, cols)
+        if frame is not None:
+            out[n] = frame
+            continue
+        index, inside = [], np.ones((1, 1), dtype=bool)
+        for a, idx in enumerate(raw):
+            inside = inside & (idx >= 0) & (idx < data.shape[a])
             index.append(np.clip(idx, 0, data.shape[a] - 1))
-        frame = data[index[0], index[1], index[2]]
-        out[n] = frame if inside.all() else np.where(inside, frame, 0)
+        if not inside.any():
+            continue  # the frame misses every labelled voxel: it stays 0
+        values = data[index[0], index[1], index[2]]
+        out[n] = values if inside.all() else np.where(inside, values, 0)
     return out
+
+
+def _slices_contiguous(data: np.ndarray, inv: np.ndarray, frame: FrameGeometry) -> np.ndarray:
+    """``data``, copied once if need be so that the slices the frames cut are contiguous.
+
+    When the frames lie across the first or last array axis but the array is stored the other
+    way round, each frame would gather its pixels a whole stride apart; one copy (of the
+    labelled box) in the other memory order is cheaper than that for every frame.
+    """
+    lps_to_ras = np.array([-1.0, -1.0, 1.0])
+    d_col = inv[:3, :3] @ (frame.col_step_lps * lps_to_ras)
+    d_row = inv[:3, :3] @ (frame.row_step_lps * lps_to_ras)
+    across = np.abs(d_col) + np.abs(d_row) < 1e-6  # the axis the frame does not run along
+    if across[2] and not data.flags.f_contiguous:
+        return np.asfortranarray(data)
+    if across[0] and not data.flags.c_contiguous:
+        return np.ascontiguousarray(data)
+    return data
+
+
+def _nonzero_box(data: np.ndarray) -> tuple[list[int] | None, list[int] | None]:
+    """Smallest and largest index of a non-zero voxel along each axis ((None, None): none)."""
+    low, high = [], []
+    for axis in range(3):
+        others = tuple(a for a in range(3) if a != axis)
+        hit = np.flatnonzero(data.any(axis=others))
+        if hit.size == 0:
+            return None, None
+        low.append(int(hit[0]))
+        high.append(int(hit[-1]))
+    return low, high
+
+
+def _slice_of(
+    data: np.ndarray, index: Sequence[np.ndarray], rows: int, cols: int
+) -> np.ndarray | None:
+    """The frame ``data[index]`` (0 outside ``data``) as a plain slice when the frame lies on
+    the volume's own grid.
+
+    On the grid, one index is constant and the other two run by +-1 along the frame's rows and
+    columns: the frame is a 2-D slice of ``data`` (transposed as needed), copied without a
+    per-pixel lookup. None when it is not so (oblique or resampled frames).
+    """
+    empty = np.zeros((rows, cols), dtype=data.dtype)
+    picks: list[Any] = [None, None, None]
+    along_rows = along_cols = None
+    cut_rows, cut_cols = slice(0, rows), slice(0, cols)
+    for a, ix in enumerate(index):
+        size = data.shape[a]
+        if ix.size == 1:
+            picks[a] = int(ix.flat[0])
+            if not 0 <= picks[a] < size:
+                return empty  # the frame's plane misses the box
+            continue
+        line = ix.ravel()
+        step = int(line[1] - line[0])
+        if step not in (1, -1) or not np.array_equal(
+            line, line[0] + step * np.arange(line.size, dtype=line.dtype)
+        ):
+            return None
+        within = np.flatnonzero((line >= 0) & (line < size))
+        if within.size == 0:
+            return empty
+        first, last = int(within[0]), int(within[-1])
+        stop = int(line[last]) + step
+        picks[a] = slice(int(line[first]), None if stop < 0 else stop, step)
+        if ix.shape == (rows, 1) and along_rows is None:
+            along_rows, cut_rows = a, slice(first, last + 1)
+        elif ix.shape == (1, cols) and along_cols is None:
+            along_cols, cut_cols = a, slice(first, last + 1)
+        else:
+            return None
+    if along_rows is None or along_cols is None:
+        return None
+    plane = data[tuple(picks)]  # 2-D: the two running axes in data's order
+    empty[cut_rows, cut_cols] = plane if along_rows < along_cols else plane.T
+    return empty
+
+
+def _values_present(data: np.ndarray) -> np.ndarray:
+    """The distinct values of an integer array. For bytes, a test per value up to the largest
+    (a label map holds a handful): far quicker than sorting, or counting in 8-byte integers,
+    a whole volume."""
+    if data.dtype == np.uint8 and data.size:
+        top = int(data.max())
+        return np.array([0, *(v for v in range(1, top + 1) if (data == v).any())])
+    return np.unique(data)
 
 
 def _label_array(labels: Volume) -> Volume:
@@ -183,12 +294,12 @@ def _label_array(labels: Volume) -> Volume:
         data = data.astype(np.uint8)
     elif not np.issubdtype(data.dtype, np.integer):
         raise ExportError(f"a label map holds integers; got dtype {data.dtype}")
-    values = np.unique(data)
+    values = _values_present(data)
     unknown = sorted(int(v) for v in values if v != 0 and int(v) not in LABELS)
     if unknown:
         raise ExportError(
-            f"label value(s) {unknown} are not in the label table (1..{max(LABELS)}, DESIGN.md "
-            "section 3); they cannot be coded in a DICOM SEG"
+            f"label value(s) {unknown} are not in the label table (1..{max(LABELS)}); they "
+            "cannot be coded in a DICOM SEG"
         )
     return labels.with_data(data.astype(np.uint8, copy=False))
 
@@ -208,7 +319,7 @@ def build_dicom_seg(
     Parameters
     ----------
     labels : Volume
-        Label map (DESIGN.md section 3 values), normally on the T2 grid.
+        Label map (the values of `nvc_viewer.export._labels.LABELS`), normally on the T2 grid.
     source_datasets : sequence of pydicom.Dataset
         The T2 series' headers (`read_source_datasets`).
     algorithm_type : {"AUTOMATIC", "SEMIAUTOMATIC", "MANUAL"}
@@ -237,9 +348,10 @@ def build_dicom_seg(
         raise ExportError("no source DICOM datasets to reference")
     frames = frame_geometries(source_datasets)
     on_frames = labels_on_source_frames(labels, frames)
-    present = [int(v) for v in np.unique(on_frames) if v != 0]
+    present = [int(v) for v in _values_present(on_frames) if v != 0]
     if not present:
         raise ExportError("the label map is empty on the source frames: nothing to segment")
+    sources = list(source_datasets)
     # DICOM segment numbers run 1..n without gaps: renumber the labels present.
     lut = np.zeros(256, dtype=np.uint8)
     descriptions = []
@@ -264,10 +376,11 @@ def build_dicom_seg(
             )
         )
     seg = hd.seg.Segmentation(
-        source_images=list(source_datasets),
+        source_images=sources,
         pixel_array=lut[on_frames],
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions,
+        omit_empty_frames=True,
         series_instance_uid=hd.UID(),
         series_number=series_number,
         sop_instance_uid=hd.UID(),
