@@ -54,7 +54,10 @@ every contact was missed and every Dice is 0.
 Output: one line per case, then one table: a row per factor level (sensitivity, false positives
 per side, grade agreement, VII and artery Dice, VII centreline, RDP error) and a summary row of
 the random draws, with the targets in the header; ``*`` marks a figure that misses its target.
-``--out FILE.json`` writes every case (factors, predicted and true findings) and the table.
+``--out FILE.json`` writes every case (factors, predicted and true findings) and the table, also
+every ten cases while it runs (``"complete": false``); ``--table FILE.json`` prints the table of
+such a file. Sweep cases and random draws are run interleaved, so a run stopped early has some of
+both.
 
 Usage (a shared 2-core machine: ``nice``; ``--cache`` outside the source tree)::
 
@@ -253,6 +256,20 @@ def random_cases(n: int, seed_base: int) -> list[dict]:
             }
         )
     return cases
+
+
+def interleave(sweep: list[dict], draws: list[dict]) -> list[dict]:
+    """Sweep cases and random draws in proportion (a run stopped early has some of both)."""
+    out: list[dict] = []
+    i = j = 0
+    while i < len(sweep) or j < len(draws):
+        if j >= len(draws) or (i < len(sweep) and i * len(draws) <= j * len(sweep)):
+            out.append(sweep[i])
+            i += 1
+        else:
+            out.append(draws[j])
+            j += 1
+    return out
 
 
 def _jsonable(value):
@@ -461,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--random", type=int, default=100, help="random joint draws (default 100)")
     ap.add_argument("--seed", type=int, default=SEED_BASE, help="base seed (default 3000)")
+    ap.add_argument(
+        "--table", default=None, metavar="FILE.json", help="print the table of a (partial) --out"
+    )
     args = ap.parse_args(argv)
     if args.random < 0:
         ap.error("--random must be >= 0")
@@ -469,10 +489,30 @@ def main(argv: list[str] | None = None) -> int:
         cache = Path(args.cache).resolve()
         if cache == repo or repo in cache.parents:
             ap.error("--cache must be outside the source tree")
-    cases = sweep_cases(args.factors, args.seed) + random_cases(args.random, args.seed)
+    if args.table:
+        doc = json.loads(Path(args.table).read_text())
+        print(format_table(summarise(doc["rows"])))
+        return 0
+    cases = interleave(sweep_cases(args.factors, args.seed), random_cases(args.random, args.seed))
     print(f"{len(cases)} cases, {args.jobs} jobs", flush=True)
     t_start = time.perf_counter()
     rows: list[dict] = []
+
+    def write(complete: bool) -> None:
+        if not args.out:
+            return
+        doc = {
+            "complete": complete,
+            "summary": summarise(rows),
+            "level_targets": LEVEL_TARGETS,
+            "random_targets": RANDOM_TARGETS,
+            "wall_seconds": round(time.perf_counter() - t_start, 1),
+            "rows": rows,
+        }
+        tmp = Path(f"{args.out}.tmp")
+        tmp.write_text(json.dumps(doc, indent=1))
+        os.replace(tmp, args.out)
+
     with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         futures = {pool.submit(evaluate, c, args.cache): c for c in cases}
         for fut in as_completed(futures):
@@ -498,24 +538,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"analyse={row.get('seconds')}s",
                 flush=True,
             )
+            if len(rows) % 10 == 0:
+                write(False)  # a long run that is stopped still leaves its table
     wall = time.perf_counter() - t_start
     summary = summarise(rows)
     print()
     print(format_table(summary))
     print(f"wall time {wall / 60:.1f} min for {len(rows)} cases ({args.jobs} jobs)")
-    if args.out:
-        Path(args.out).write_text(
-            json.dumps(
-                {
-                    "summary": summary,
-                    "level_targets": LEVEL_TARGETS,
-                    "random_targets": RANDOM_TARGETS,
-                    "wall_seconds": round(wall, 1),
-                    "rows": rows,
-                },
-                indent=1,
-            )
-        )
+    write(True)
     return 0 if any(r["status"] != "not built" for r in rows) else 1
 
 

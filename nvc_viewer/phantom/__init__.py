@@ -325,7 +325,7 @@ def make_phantom(
     tof_misregistration : bool or float
         True: move the anatomy of the TOF by a small random rigid motion (1-2 degrees, 0.5-1
         mm). A number ``x`` (0-10): a shift of exactly ``x`` mm in a random direction with a
-        rotation of ``x`` degrees about the grid centre (0: none, like False).
+        rotation of ``x`` degrees about the centre of the default grid (0: none, like False).
     tof_spacing_mm : float or (3,) floats, optional
         TOF voxel size; default 1.2 times the T2's.
     fov_mm : (3,) floats
