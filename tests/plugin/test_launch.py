@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import napari
 import numpy as np
 import pytest
+import qtpy
 from nvc_viewer_napari import _launch
 
 from nvc_viewer.errors import InputNotFoundError
@@ -111,3 +114,37 @@ def test_view_with_workspace_autosaves_there_and_reopening_restores(
     np.testing.assert_allclose(restored[0].position_ras, point_ras, atol=1e-6)
     np.testing.assert_array_equal(reopened.labels_layer.data[3, 4, 5:9], [6, 6, 6, 6])
     assert reopened.session.labels_edited  # the corrected map, not a machine one
+
+
+_FIRST_WINDOW = """
+from napari.utils.notifications import notification_manager
+from qtpy.QtCore import QEventLoop, QTimer
+from nvc_viewer_napari._launch import new_viewer
+import qtpy
+
+viewer = new_viewer(show=True)
+loop = QEventLoop()
+QTimer.singleShot(300, loop.quit)
+loop.exec()
+print(qtpy.API_NAME)
+for record in notification_manager.records:
+    print(record.message)
+viewer.close()
+"""
+
+
+@pytest.mark.xfail(
+    qtpy.API_NAME == "PyQt5",
+    reason="napari 0.9 warns on its first window that its PyQt5 support is deprecated",
+    strict=True,
+)
+def test_the_first_window_shows_no_qt_deprecation_warning() -> None:
+    """The `qt` extra's binding (PyQt6): napari's first window of a process says nothing about
+    a deprecated Qt backend (a fresh process: napari warns once per process)."""
+    run = subprocess.run(
+        [sys.executable, "-c", _FIRST_WINDOW], capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    binding, *messages = run.stdout.splitlines()
+    assert binding in ("PyQt6", "PySide6")
+    assert not [m for m in messages if "deprecated" in m], messages

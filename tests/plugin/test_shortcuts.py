@@ -39,9 +39,9 @@ def test_shortcuts_act_from_the_canvas_and_from_any_panel_button(
     canvas = _canvas(viewer)
     n_before = len(table.finding_ids)
 
-    # Shift+N on the canvas arms "Add finding"; the click places it; Ctrl+Z on the canvas
-    # (where the keyboard is after that click) undoes it, Ctrl+Shift+Z brings it back
-    qtbot.keyClick(canvas, Qt.Key_N, Qt.ShiftModifier)
+    # "Add finding", then the click that places it; Ctrl+Z on the canvas (where the keyboard is
+    # after that click) undoes it, Ctrl+Shift+Z brings it back
+    qtbot.mouseClick(table.buttons["add"], Qt.LeftButton)
     assert view.placing
     click(viewer, session.grid.ras_to_display(cpa_case.centrelines["VII_left"][60]))
     manual = table.selected_id
@@ -52,6 +52,10 @@ def test_shortcuts_act_from_the_canvas_and_from_any_panel_button(
     assert manual not in [f["id"] for f in _saved(tmp_path / "ws")["findings"]]
     qtbot.keyClick(canvas, Qt.Key_Z, Qt.ControlModifier | Qt.ShiftModifier)
     assert manual in table.finding_ids
+    qtbot.keyClick(canvas, Qt.Key_N, Qt.ShiftModifier)  # Shift+N arms it, and again disarms it
+    assert view.placing
+    qtbot.keyClick(canvas, Qt.Key_N, Qt.ShiftModifier)
+    assert not view.placing
 
     # after a View button of the Analysis panel was pressed, Shift+C confirms the selection
     first = table.finding_ids[0]
