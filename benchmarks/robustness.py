@@ -434,17 +434,12 @@ def _misses(targets: dict, key: str, value) -> bool:
 
 
 def format_table(summary: dict) -> str:
-    """The summary as a plain-text table with the targets in the header."""
+    """The summary as a plain-text table; the targets head it, ``*`` marks a miss."""
 
-    def target_text(key: str) -> str:
-        parts = []
-        if key in LEVEL_TARGETS:
-            parts.append("level " + "".join(map(str, LEVEL_TARGETS[key])))
-        if key in RANDOM_TARGETS:
-            parts.append("random " + "".join(map(str, RANDOM_TARGETS[key])))
-        return f" ({'; '.join(parts)})" if parts else ""
+    def targets_text(targets: dict) -> str:
+        return ", ".join(f"{dict(_COLUMNS)[k]} {op}{v}" for k, (op, v) in targets.items())
 
-    head = ["factor: level"] + [label + target_text(k) for k, label in _COLUMNS]
+    head = ["factor: level"] + [label for _, label in _COLUMNS]
     table = [head]
     for group, agg in summary.items():
         targets = RANDOM_TARGETS if group == "random draws" else LEVEL_TARGETS
@@ -455,12 +450,15 @@ def format_table(summary: dict) -> str:
         table.append(row)
     widths = [max(len(r[c]) for r in table) for c in range(len(head))]
     lines = ["  ".join(r[c].rjust(widths[c]) for c in range(len(head))) for r in table]
-    lines.insert(1, "-" * len(lines[0]))
+    rule = "-" * len(lines[0])
+    lines.insert(1, rule)
     if "random draws" in summary:
-        lines.insert(len(lines) - 1, "-" * len(lines[0]))
-    return "\n".join(
-        lines + ["* misses its target (factor levels: the level target; random draws: theirs)"]
-    )
+        lines.insert(len(lines) - 1, rule)
+    top = [
+        f"targets: random draws {targets_text(RANDOM_TARGETS)}",
+        f"         every factor level {targets_text(LEVEL_TARGETS)}",
+    ]
+    return "\n".join(top + lines + ["* misses its target"])
 
 
 def main(argv: list[str] | None = None) -> int:
