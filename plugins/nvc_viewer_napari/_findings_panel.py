@@ -42,7 +42,7 @@ from nvc_viewer.errors import NVCError
 from nvc_viewer.findings import GRADES, NERVES, SEGMENTS, SIDES, VESSELS, Finding
 
 from ._case_view import ORIGIN_COLORS, case_view_for
-from ._shortcuts import KEY_OF, bind_shortcuts, help_text, relay_shortcuts
+from ._shortcuts import KEY_OF, bind_shortcuts, help_html, relay_shortcuts
 
 if TYPE_CHECKING:
     import napari
@@ -158,7 +158,7 @@ class FindingsPanel(QWidget):
         self.keys_button.setCheckable(True)
         self.keys_button.setToolTip("List the keyboard shortcuts")
         grid.addWidget(self.keys_button, len(actions) // 4, len(actions) % 4)
-        self.keys_help = QLabel(help_text())
+        self.keys_help = QLabel(help_html())
         self.keys_help.setWordWrap(True)
         self.keys_help.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.keys_help.setVisible(False)

@@ -14,6 +14,7 @@ otherwise they undo / redo the last change to the findings.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ __all__ = [
     "relay_shortcuts",
     "shortcut_of",
     "help_text",
+    "help_html",
 ]
 
 
@@ -74,14 +76,24 @@ def shortcut_of(key: Any, modifiers: Any) -> Shortcut | None:
     return None
 
 
+_HELP_NOTE = (
+    "Keys act wherever the viewer has the keyboard (not while typing a note). With the label "
+    "layer active and a brush tool on, Ctrl+Z / Ctrl+Shift+Z undo / redo the brush."
+)
+
+
 def help_text() -> str:
-    """The shortcuts, one a line, as the panel's help lists them."""
-    lines = [f"{s.key:<13} {s.text}" for s in SHORTCUTS]
-    lines.append(
-        "Keys act wherever the viewer has the keyboard (not while typing a note). With the "
-        "label layer active and a brush tool on, Ctrl+Z / Ctrl+Shift+Z undo / redo the brush."
+    """The shortcuts, one a line, then where they act."""
+    return "\n".join([*(f"{s.key:<13} {s.text}" for s in SHORTCUTS), _HELP_NOTE])
+
+
+def help_html() -> str:
+    """`help_text` as the panel shows it (a table: keys and actions in columns)."""
+    rows = "".join(
+        f"<tr><td style='padding-right:12px'><b>{s.key}</b></td><td>{html.escape(s.text)}</td></tr>"
+        for s in SHORTCUTS
     )
-    return "\n".join(lines)
+    return f"<table>{rows}</table><p>{html.escape(_HELP_NOTE)}</p>"
 
 
 def bind_shortcuts(
