@@ -211,14 +211,24 @@ class FindingsPanel(QWidget):
                 "redo": self.redo,
             },
         )
-        unbind = self._unbind_keys
-        self.destroyed.connect(lambda *_: unbind())
         self.table.installEventFilter(self)  # Escape while adding
         relay_shortcuts(napari_viewer, self.table, *self.editors.values(), *self.clinical.values())
 
-        self.session.subscribe(self._on_session)
+        on_session = self._on_session
+        self.session.subscribe(on_session)
         self.view.on_selection(self._on_view_selection)
         self.refresh()
+
+        # A closed panel (e.g. the Plugins menu's, next to the docked one) hands the keys back
+        # and hears no more of the case: its widgets are gone.
+        self._closed = False
+
+        def closed(*_: Any) -> None:
+            self._closed = True
+            self._unbind_keys()
+            self.session.unsubscribe(on_session)
+
+        self.destroyed.connect(closed)
 
     def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
         """Escape in the table leaves "Add finding" (the other keys: see `._shortcuts`)."""
@@ -483,6 +493,8 @@ class FindingsPanel(QWidget):
         self.view.select(finding_id)
 
     def _on_view_selection(self, finding_id: str | None) -> None:
+        if self._closed:
+            return
         self._syncing = True
         try:
             self._select_row(finding_id)

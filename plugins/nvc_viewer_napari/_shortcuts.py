@@ -103,55 +103,78 @@ def bind_shortcuts(
 
     Ctrl+Z / Ctrl+Shift+Z are bound on every Labels layer of the viewer too (now and later), so
     that they undo the findings there as well unless a brush tool is on (see the module
-    docstring). Returns a function that removes these bindings again.
+    docstring). Several findings panels of one viewer (docked, and from the Plugins menu) share
+    the keys: the last one opened has them, and the one before it again once it is closed.
+    Returns the function that withdraws ``actions`` (the keys are unbound with the last).
     """
-    bound: dict[str, Callable[[Any], Any]] = {}
-    for shortcut in SHORTCUTS:
-        action = actions[shortcut.action]
+    from napari.utils.key_bindings import coerce_keybinding
 
-        def on_key(_viewer: Any, action: Callable[[], Any] = action) -> None:
-            action()
-
-        viewer.bind_key(shortcut.key, on_key, overwrite=True)
-        bound[shortcut.key] = on_key
-
-    layer_bound: dict[str, Callable[[Any], Any]] = {}
-    for name, method in _LAYER_ACTIONS.items():
-        action = actions[name]
-
-        def on_labels_key(layer: Any, action: Callable[[], Any] = action, method: str = method):
-            if str(layer.mode) in BRUSH_MODES:
-                getattr(layer, method)()  # napari's own binding for the brush
-            else:
-                action()
-
-        layer_bound[KEY_OF[name]] = on_labels_key
-
-    def bind_layer(layer: Any) -> None:
-        if _is_labels(layer):
-            for key, func in layer_bound.items():
-                layer.bind_key(key, func, overwrite=True)
-
-    def on_inserted(event: Any) -> None:
-        bind_layer(event.value)
-
-    for layer in viewer.layers:
-        bind_layer(layer)
-    viewer.layers.events.inserted.connect(on_inserted)
+    bound = viewer.keymap.get(coerce_keybinding(SHORTCUTS[0].key))
+    binding = getattr(bound, "binding", None)
+    if not isinstance(binding, _Binding):
+        binding = _Binding(viewer)
+    binding.owners.append(actions)
 
     def unbind() -> None:
-        from napari.utils.key_bindings import coerce_keybinding
-
-        for key, func in bound.items():
-            if viewer.keymap.get(coerce_keybinding(key)) is func:
-                viewer.bind_key(key, None)
-        for layer in list(viewer.layers):
-            for key, func in layer_bound.items():
-                if layer.keymap.get(coerce_keybinding(key)) is func:
-                    layer.bind_key(key, None)
-        viewer.layers.events.inserted.disconnect(on_inserted)
+        binding.owners[:] = [a for a in binding.owners if a is not actions]
+        if not binding.owners:
+            binding.unbind()
 
     return unbind
+
+
+class _Binding:
+    """The keys bound in one viewer; ``owners``: the findings panels' actions, the last acts."""
+
+    def __init__(self, viewer: Any) -> None:
+        self.viewer = viewer
+        self.owners: list[Mapping[str, Callable[[], Any]]] = []
+        self.keys: dict[str, Callable[[Any], None]] = {}
+        for shortcut in SHORTCUTS:
+
+            def on_key(_viewer: Any, name: str = shortcut.action) -> None:
+                self.call(name)
+
+            on_key.binding = self  # type: ignore[attr-defined]
+            viewer.bind_key(shortcut.key, on_key, overwrite=True)
+            self.keys[shortcut.key] = on_key
+        self.layer_keys: dict[str, Callable[[Any], None]] = {}
+        for name, method in _LAYER_ACTIONS.items():
+
+            def on_labels_key(layer: Any, name: str = name, method: str = method) -> None:
+                if str(layer.mode) in BRUSH_MODES:
+                    getattr(layer, method)()  # napari's own binding for the brush
+                else:
+                    self.call(name)
+
+            self.layer_keys[KEY_OF[name]] = on_labels_key
+        for layer in viewer.layers:
+            self.bind_layer(layer)
+        viewer.layers.events.inserted.connect(self._on_inserted)
+
+    def call(self, name: str) -> None:
+        if self.owners:
+            self.owners[-1][name]()
+
+    def bind_layer(self, layer: Any) -> None:
+        if _is_labels(layer):
+            for key, func in self.layer_keys.items():
+                layer.bind_key(key, func, overwrite=True)
+
+    def _on_inserted(self, event: Any) -> None:
+        self.bind_layer(event.value)
+
+    def unbind(self) -> None:
+        from napari.utils.key_bindings import coerce_keybinding
+
+        for key, func in self.keys.items():
+            if self.viewer.keymap.get(coerce_keybinding(key)) is func:
+                self.viewer.bind_key(key, None)
+        for layer in list(self.viewer.layers):
+            for key, func in self.layer_keys.items():
+                if layer.keymap.get(coerce_keybinding(key)) is func:
+                    layer.bind_key(key, None)
+        self.viewer.layers.events.inserted.disconnect(self._on_inserted)
 
 
 class _Relay(QObject):

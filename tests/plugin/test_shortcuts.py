@@ -217,13 +217,28 @@ def test_no_shortcut_is_one_of_napari_s_own_and_each_is_listed(
     assert panels.findings.keys_help.isVisibleTo(panels.findings)
 
 
-def test_a_closed_findings_panel_leaves_no_shortcut_behind(make_napari_viewer, qtbot) -> None:
+def test_two_findings_panels_share_the_keys_and_the_last_closed_unbinds_them(
+    make_napari_viewer, qtbot, tmp_path: Path, cpa_case: SyntheticCase
+) -> None:
+    """The docked panel and the Plugins menu's: the newer has the keys, the older again once
+    the newer is closed; none is left bound when both are gone."""
     from nvc_viewer_napari._findings_panel import FindingsPanel
     from qtpy import sip
 
-    viewer = make_napari_viewer()
-    panel = FindingsPanel(viewer)
-    assert coerce_keybinding("Shift+C") in viewer.keymap
-    panel.deleteLater()
-    qtbot.waitUntil(lambda: sip.isdeleted(panel))
+    viewer, panels, view, session = _reviewing(make_napari_viewer, tmp_path, cpa_case)
+    first = panels.findings.finding_ids[0]
+    panels.findings.select(first)
+    second = FindingsPanel(viewer)
+    canvas = _canvas(viewer)
+    qtbot.keyClick(canvas, Qt.Key_R, Qt.ShiftModifier)
+    assert session.finding(first).origin == "auto-rejected"
+    assert "auto-rejected" in second.status.text() and panels.findings.status.text() == ""
+    second.deleteLater()
+    qtbot.waitUntil(lambda: sip.isdeleted(second))
+    qtbot.keyClick(canvas, Qt.Key_C, Qt.ShiftModifier)
+    assert session.finding(first).origin == "auto-confirmed"
+    assert "auto-confirmed" in panels.findings.status.text()
+    panels.findings.deleteLater()
+    qtbot.waitUntil(lambda: sip.isdeleted(panels.findings))
     assert coerce_keybinding("Shift+C") not in viewer.keymap
+    assert coerce_keybinding("Ctrl+Z") not in view.labels_layer.keymap
