@@ -70,6 +70,12 @@ def test_shortcuts_act_from_the_canvas_and_from_any_panel_button(
     # ... and from the Case panel's table
     qtbot.keyClick(panels.case.table, Qt.Key_C, Qt.ShiftModifier)
     assert session.finding(first).origin == "auto-confirmed"
+    # ... and from napari's layer list
+    layer_list = viewer.window._qt_viewer.layers
+    qtbot.keyClick(layer_list, Qt.Key_R, Qt.ShiftModifier)
+    assert session.finding(first).origin == "auto-rejected"
+    qtbot.keyClick(layer_list, Qt.Key_C, Qt.ShiftModifier)
+    assert session.finding(first).origin == "auto-confirmed"
 
     # Ctrl+Y stays napari's 2-D/3-D toggle: it redoes nothing
     qtbot.keyClick(canvas, Qt.Key_Z, Qt.ControlModifier)
