@@ -1,6 +1,6 @@
 """Guess a series' role (heavy-T2 or TOF) from DICOM tags or a file name.
 
-The vocabulary is DESIGN.md section 5's: ``ciss``, ``fiesta``, ``space``, ``drive``, ``bffe``,
+The vocabulary: ``ciss``, ``fiesta``, ``space``, ``drive``, ``bffe``,
 ``t2`` -> T2; ``tof``, ``mra``, ``angio`` -> TOF. Scanner tags add a few more (Siemens sequence
 names ``*ci3d`` = CISS, ``*fl3d`` + "TOF", GE ``FIESTA``/``FIESTA-C``, Philips ``DRIVE``).
 """
