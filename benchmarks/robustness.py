@@ -66,9 +66,11 @@ Usage (a shared 2-core machine: ``nice``; ``--cache`` outside the source tree)::
                                                [--seed 3000]
 
 Cost (2 cores, ``--jobs 2``): a full run is 306 sweep cases and 100 random ones. Rendering is the
-slow part (anatomy plus partial volume, 5-40 s per case, the default-size cases about 25 s);
-the analysis takes 2-10 s per case. With a warm ``--cache`` (about 15 MB per case, 6 GB in all)
-only the analysis runs. Measured: see the closing lines of a run ("wall time").
+slow part: anatomy plus partial volume, 19 s per case on average (median 13 s, up to 75 s where
+the anatomy is drawn again many times; the default-size cases 20-30 s). The analysis takes 7.6 s
+per case on average (2-22 s). Measured on a shared 2-core machine (load average about 6): a cold
+run takes about 80 minutes; with a warm ``--cache`` only the analysis and a pickle load per case
+run, about 406 x 7.6 s / 2 = 26 minutes. The cache holds about 12 MB per case (5 GB in all).
 """
 
 from __future__ import annotations
