@@ -10,8 +10,8 @@ nerve and vessel centrelines (``(N, 3)`` patient RAS mm, keyed ``"VII_left"``, `
 centrelines, each nerve is approximated by the polyline through its landmarks (RExP -> RDP ->
 TZ), extended straight beyond the last one.
 
-``distance_from_brainstem_mm`` follows the findings schema (DESIGN.md section 4): arclength along
-the nerve from the root detachment point (RDP), negative on the attached segment. The segment
+``distance_from_brainstem_mm`` follows the findings schema (docs/design.md, section 4): arclength
+along the nerve from the root detachment point (RDP), negative on the attached segment. The segment
 names and boundaries are the analysis' own (`nvc_viewer.compression.segment_name`), so a
 hand-placed finding and a machine one at the same place get the same segment.
 
@@ -45,13 +45,13 @@ __all__ = [
 ]
 
 #: Transition zone, mm along the nerve from the RDP, when no TZ landmark is known. VII: 2.6 mm
-#: (DOMAIN.md); VIII *assumed* as VII; V and IX *assumed* 2.0 mm.
+#: (docs/anatomy.md); VIII *assumed* as VII; V and IX *assumed* 2.0 mm.
 TZ_FROM_RDP_MM: Mapping[str, float] = MappingProxyType(
     {"V": 2.0, "VII": 2.6, "VIII": 2.6, "IX": 2.0}
 )
 
 #: Where the cisternal course ends (porus), mm along the nerve from the RDP: the published
-#: cisternal lengths VII 12.4, VIII 11.5, V 13.6 mm (DOMAIN.md); IX *assumed* 12 mm.
+#: cisternal lengths VII 12.4, VIII 11.5, V 13.6 mm (docs/anatomy.md); IX *assumed* 12 mm.
 PORUS_FROM_RDP_MM: Mapping[str, float] = MappingProxyType(
     {"V": 13.6, "VII": 12.4, "VIII": 11.5, "IX": 12.0}
 )

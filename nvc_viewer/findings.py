@@ -2,8 +2,8 @@
 
 Design note
 -----------
-One file per case, ``findings.json``, schema ``"nvc-viewer/findings"`` version 1 (DESIGN.md
-section 4, shipped as ``nvc_viewer/schemas/findings.schema.json``). Every position is patient
+One file per case, ``findings.json``, schema ``"nvc-viewer/findings"`` version 2 (docs/design.md,
+section 4; shipped as ``nvc_viewer/schemas/findings.schema.json``). Every position is patient
 **RAS** mm (``position_ras``); unknown values are ``None`` / ``null``.
 
 The objects are frozen dataclasses that validate every field when built, so an invalid landmark,
@@ -13,7 +13,8 @@ changed copy with ``modified`` set to now and ``origin`` moved along the review 
 
 Reading accepts every schema version ever written: `CaseFindings.from_dict` upgrades an older
 document step by step through ``_MIGRATIONS`` (version ``n`` -> ``n + 1``) before validating it
-against the current JSON Schema. Only version 1 exists so far; a version 2 adds one function there.
+against the current JSON Schema. Version 2 added ``identification`` and ``warnings``; a version-1
+file opens with both empty.
 """
 
 from __future__ import annotations
@@ -106,14 +107,14 @@ CONDITIONS: tuple[str | None, ...] = ("hemifacial_spasm", "trigeminal_neuralgia"
 SYMPTOMATIC_SIDES: tuple[str | None, ...] = ("left", "right", "bilateral", None)
 EMG_LSR: tuple[str | None, ...] = ("present", "absent", "not_done", None)
 
-#: Order of a finding's fields in JSON and CSV (DESIGN.md section 4).
+#: Order of a finding's fields in JSON and CSV (docs/design.md, section 4).
 FINDING_FIELDS: tuple[str, ...] = (
     "id", "side", "nerve", "vessel", "vessel_kind", "segment", "grade", "position_ras",
     "distance_from_brainstem_mm", "vessel_diameter_mm", "crossing_angle_deg", "confidence",
     "origin", "author", "created", "modified", "note",
 )  # fmt: skip
 
-#: Nerve diameter in the CPA cistern, mm (DOMAIN.md; IX *assumed*). Used by the sandwich test.
+#: Nerve diameter in the CPA cistern, mm (docs/anatomy.md; IX *assumed*). Used by the sandwich test.
 NERVE_DIAMETER_MM: Mapping[str, float] = MappingProxyType(
     {"V": 2.5, "VII": 1.15, "VIII": 2.15, "IX": 1.0}
 )
@@ -255,7 +256,7 @@ class Landmark:
         _choice("landmark origin", self.origin, LANDMARK_ORIGINS)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (DESIGN.md section 4)."""
+        """JSON-ready dict (docs/design.md, section 4)."""
         return {
             "name": self.name,
             "side": self.side,
@@ -292,7 +293,7 @@ class Finding:
     vessel : {"AICA", "PICA", "VA", "BA", "SCA", "vein", "perforator", "unknown"}
     vessel_kind : {"artery", "vein", "unknown"}
     segment : {"attached", "RDP", "TZ", "cisternal", "meatal"}
-        Where on the nerve (REZ vocabulary, DOMAIN.md).
+        Where on the nerve (REZ vocabulary, docs/anatomy.md).
     grade : {"none", "contact", "indentation", "displacement"}
     position_ras : (3,) array_like
         The contact point, patient RAS mm: midway between the closest nerve-surface and
@@ -376,7 +377,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class Flags:
-    """Case-level observations (DOMAIN.md: multiple offenders, sandwich, VA tortuosity)."""
+    """Case-level observations (docs/anatomy.md: multiple offenders, sandwich, VA tortuosity)."""
 
     multiple_offenders: bool = False
     sandwich: bool = False
@@ -608,7 +609,7 @@ class CaseFindings:
 
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """The ``findings.json`` document (DESIGN.md section 4) as plain dicts and lists."""
+        """The ``findings.json`` document (docs/design.md, section 4) as plain dicts and lists."""
         return {
             "schema": SCHEMA_NAME,
             "schema_version": SCHEMA_VERSION,
@@ -790,7 +791,7 @@ def flags_from_findings(
         Not derivable from contacts; passed through.
     sandwich_window_mm : float, optional
         Largest separation along the nerve of two contacts that squeeze it from opposite sides
-        (DOMAIN.md: the facial nerve is vulnerable about 4 mm beyond the RDP).
+        (docs/anatomy.md: the facial nerve is vulnerable about 4 mm beyond the RDP).
 
     Returns
     -------

@@ -69,7 +69,7 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
 def dice_per_label(
     pred: np.ndarray, true: np.ndarray, labels: Iterable[int] = range(1, 8)
 ) -> dict[int, float]:
-    """Dice of each label value of two label maps (DESIGN.md section 3 values by default)."""
+    """Dice of each label value of two label maps (docs/design.md, section 3 by default)."""
     pred, true = np.asarray(pred), np.asarray(true)
     _same_shape(pred, true)
     return {int(v): dice(pred == v, true == v) for v in labels}
@@ -330,7 +330,7 @@ def match_findings(
 
     Parameters
     ----------
-    pred, true : list of finding dicts, or findings documents (DESIGN.md section 4)
+    pred, true : list of finding dicts, or findings documents (docs/design.md, section 4)
         Only positive findings take part: grade other than ``"none"``, origin other than
         ``"auto-rejected"``. Indices in the result refer to the given lists.
     max_distance_mm : float

@@ -10,7 +10,7 @@ folder, regenerated bit for bit by ``sample_data/make_sample.py``. It holds the 
 ``nifti/``
     ``t2_ciss.nii.gz`` and ``tof.nii.gz``: the same voxels on the same affines.
 ``labels_truth.nii.gz``
-    The truth label map on the T2 grid (DESIGN.md section 3 values).
+    The truth label map on the T2 grid (values: docs/design.md, section 3).
 ``truth.json``
     The true findings (schema ``nvc-viewer/findings``).
 
@@ -129,7 +129,7 @@ def load_sample(form: Literal["dicom", "nifti"] = "dicom") -> SampleCase:
     dict
         ``t2``: the reference volume (`Volume`, role ``"t2"``); ``tof``: the angiogram on its
         own grid (role ``"tof"``; resample it with `nvc_viewer.geometry.resample_like` to fuse
-        it); ``labels``: the truth label map on the ``t2`` grid (values of DESIGN.md section 3).
+        it); ``labels``: the truth label map on the ``t2`` grid (values: docs/design.md, section 3).
     """
     from .io import load_case, read_nifti
 

@@ -2,7 +2,7 @@
 
 Design note
 -----------
-A workspace is an output folder laid out as DESIGN.md section 5 says::
+A workspace is an output folder laid out as docs/design.md, section 5 says::
 
     ROOT/findings.csv, ROOT/batch_report.json       across cases (the batch command)
     ROOT/<case_id>/findings.json                    the case's findings (machine + surgeon)

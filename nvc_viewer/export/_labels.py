@@ -1,4 +1,5 @@
-"""The label table of DESIGN.md section 3: value, name, colour and coded anatomy of each structure.
+"""The label table (docs/design.md, section 3): value, name, colour and coded anatomy of each
+structure.
 
 Codes are SNOMED CT (``SCT``) concepts as pydicom's DICOM code dictionary lists them (CID 7140 /
 7151 / 7706 segmentation property types): brain stem 119238007, cerebrospinal fluid 65216001,
@@ -46,7 +47,7 @@ class LabelInfo:
 _ANATOMY = ("91723000", "SCT", "Anatomical Structure")
 _SUBSTANCE = ("91720002", "SCT", "Body Substance")
 
-#: value -> LabelInfo for every non-background label (DESIGN.md section 3).
+#: value -> LabelInfo for every non-background label (docs/design.md, section 3).
 LABELS: Mapping[int, LabelInfo] = MappingProxyType(
     {
         1: LabelInfo(1, "brainstem", "Brainstem (pons and medulla)", (222, 198, 150), _ANATOMY,

@@ -1,4 +1,6 @@
-"""Findings as CSV: one row per finding, every field of DESIGN.md section 4 flattened.
+"""Findings as CSV: one row per finding, every field of the findings schema flattened.
+
+Schema: docs/design.md, section 4.
 
 Columns: ``case_id``, the finding's fields in schema order with ``position_ras`` split into
 ``x_ras, y_ras, z_ras`` (patient RAS mm), then the case's flags and clinical record

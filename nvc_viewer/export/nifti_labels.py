@@ -3,8 +3,8 @@
 The NIfTI-1 file holds the uint8 label map on the T2 grid with the volume's exact affine in the
 sform (code 1, scanner anatomical) and, as far as a quaternion can hold it, the qform (code 1);
 NIfTI-1 stores the affine as float32, so positions survive to about 1e-5 mm at 100 mm. Label
-values are DESIGN.md section 3's; ``segmentation_labels.txt`` names and colours them for ITK-SNAP
-(and 3D Slicer, which reads the same format).
+values are those of docs/design.md, section 3; ``segmentation_labels.txt`` names and colours
+them for ITK-SNAP (and 3D Slicer, which reads the same format).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def write_segmentation_nifti(labels: Volume, path: str | os.PathLike[str]) -> Pa
     Parameters
     ----------
     labels : Volume
-        ``(I, J, K)`` integer label map (values 0..255; DESIGN.md section 3) with its voxel ->
+        ``(I, J, K)`` integer label map (values 0..255; docs/design.md, section 3) with its voxel ->
         RAS affine (the T2 grid).
     path : path-like
         ``.nii.gz`` (compressed) or ``.nii``.
@@ -81,7 +81,7 @@ def write_segmentation_nifti(labels: Volume, path: str | os.PathLike[str]) -> Pa
 
 
 def itksnap_label_text() -> str:
-    """The ITK-SNAP label description text for DESIGN.md section 3's labels."""
+    """The ITK-SNAP label description text for the labels of docs/design.md, section 3."""
     lines = [
         "################################################",
         "# ITK-SnAP Label Description File",

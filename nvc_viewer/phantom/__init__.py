@@ -2,7 +2,7 @@
 
 Design note
 -----------
-`make_phantom` draws a random but anatomically plausible CPA (DOMAIN.md "Anatomy and sizes"):
+`make_phantom` draws a random but anatomically plausible CPA (docs/anatomy.md):
 pons and medulla with the pontomedullary sulcus, cisterns, cerebellum, clivus, petrous bones with
 the internal auditory meatus; the facial (VII), vestibulocochlear (VIII) and trigeminal (V) roots
 of both sides; basilar, vertebral, AICA, PICA and SCA arteries and small veins. One of
@@ -19,10 +19,11 @@ voxels by default) after a small rigid patient motion (1-2 degrees, 0.5-1 mm), s
 affine alone does not align it with the T2: arteries bright, veins and CSF dark, some small
 arteries missing.
 
-Ground truth is measured on the final geometry: the label map on the T2 grid (DESIGN.md section
-3 values), a findings document (DESIGN.md section 4) with the true findings and the RExP/RDP/TZ
-landmarks, centrelines and radii of every nerve and vessel in patient RAS mm, and ``params``
-with the measured gaps, indentation ratio, displacement, misregistration and appearance.
+Ground truth is measured on the final geometry: the label map on the T2 grid (docs/design.md,
+section 3), a findings document (docs/design.md, section 4) with the true findings and the
+RExP/RDP/TZ landmarks, centrelines and radii of every nerve and vessel in patient RAS mm, and
+``params`` with the measured gaps, indentation ratio, displacement, misregistration and
+appearance.
 
 Factors that a robustness benchmark varies one at a time or together (``benchmarks/robustness.py``)
 are keyword arguments whose defaults keep the default output bit for bit: the T2 and TOF

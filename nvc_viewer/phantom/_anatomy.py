@@ -46,7 +46,8 @@ from ._shapes import (
 
 #: Patient RAS position (mm) of the local origin: brainstem axis, pontomedullary sulcus level.
 ORIGIN_RAS = np.array([0.0, -28.0, -40.0])
-#: VII: transition zone this far (mm) along the nerve from the root detachment point (DOMAIN.md).
+#: VII: transition zone this far (mm) along the nerve from the root detachment point
+#: (docs/anatomy.md).
 VII_TZ_MM = 2.6
 #: V: central-myelin length (mm) from the root exit to the transition zone (*assumed*).
 V_TZ_MM = 2.0

@@ -1,6 +1,6 @@
 """How the phantom looks on CISS and TOF: the scene's solids, their intensities and artefacts.
 
-Intensities (DOMAIN.md, *assumed* values): CISS -- CSF 1.0, brainstem 0.35-0.5, nerves 0.2-0.3,
+Intensities (docs/anatomy.md; *assumed*): CISS -- CSF 1.0, brainstem 0.35-0.5, nerves 0.2-0.3,
 vessels 0.1-0.3 varying along their length (large fast arteries darkest), bone and air dark,
 cerebellum grey with bright CSF between the folia; TOF -- arteries about 1.0 (less where they run
 in the slab plane), tissue 0.2-0.3, CSF, veins and bone dark, scalp fat bright, and some arteries

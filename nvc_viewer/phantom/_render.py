@@ -44,7 +44,7 @@ class Structure:
     name : str
     shape : Shape
     label : int
-        Label value (DESIGN.md section 3) of the points inside.
+        Label value (docs/design.md, section 3) of the points inside.
     smooth : bool
         A large solid: voxels crossed by its surface alone use the plane formula instead of
         sub-samples.

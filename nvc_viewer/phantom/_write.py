@@ -5,7 +5,7 @@ Layout of ``out_dir`` (written into a hidden temporary folder beside it, then re
     t2_ciss.nii.gz, tof.nii.gz          (fmt="nifti")
     t2_ciss/IM00001.dcm ..., tof/...    (fmt="dicom": one folder per series, one study)
     labels_truth.nii.gz                 uint8 label map on the T2 grid
-    truth.json                          findings document (DESIGN.md section 4)
+    truth.json                          findings document (docs/design.md, section 4)
     phantom.json                        scenario, seed, params, centrelines and radii (RAS mm)
 
 Images are stored as int16 in scanner-like units (``round(value * scale)``, CSF about 1000 with

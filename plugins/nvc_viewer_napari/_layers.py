@@ -42,7 +42,7 @@ __all__ = [
 #: napari ``dims.axis_labels`` of the display world (see `nvc_viewer.geometry`).
 AXIS_LABELS = ("S", "P", "L")
 
-#: One colour per label value of DESIGN.md section 3 (0 is transparent background).
+#: One colour per label value (docs/design.md, section 3; 0 is transparent background).
 LABEL_COLORS: dict[int | None, str] = {
     None: "yellow",  # any value outside the table stays visible
     0: "transparent",
@@ -125,7 +125,7 @@ def volume_to_layer_data(
     name : str, optional
         Layer name; default the volume's description, else its role.
     kind : {"image", "labels"}
-        ``"labels"`` gives a Labels layer (integer label map, DESIGN.md section 3 colours).
+        ``"labels"`` gives a Labels layer (integer label map, docs/design.md, section 3).
     reference_grid : DisplayGrid, optional
         The case's reference grid (from the T2 volume). A volume not on that grid is resampled
         into it (trilinear for images, nearest for labels), so every layer of a case shares one
@@ -225,7 +225,7 @@ def case_layers(
         The TOF angiogram, on any grid: resampled into the T2 grid (trilinear) and shown as a
         red additive overlay.
     labels : Volume, optional
-        A label map (DESIGN.md section 3 values), resampled into the T2 grid (nearest).
+        A label map (values: docs/design.md, section 3), resampled into the T2 grid (nearest).
 
     Returns
     -------

@@ -28,7 +28,7 @@ __all__ = ["SURFACE_STRUCTURES", "SLAB", "SurfaceMesh", "label_surfaces"]
 #: a few tens of milliseconds.
 SLAB = 8
 
-#: Label value -> surface name (DESIGN.md section 3); the CSF is left out (it hides the rest).
+#: Label value -> surface name (docs/design.md, section 3); the CSF is left out (it hides the rest).
 SURFACE_STRUCTURES: dict[int, str] = {
     1: "brainstem",
     3: "facial nerve (VII)",

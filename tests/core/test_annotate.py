@@ -16,7 +16,7 @@ from nvc_viewer.geometry import to_display
 from nvc_viewer.volume import Volume
 
 # A left facial nerve leaving the brainstem at x = -5 mm and running straight to the left (-x);
-# RExP at its start, RDP 4 mm out, TZ 2.6 mm further (DOMAIN.md).
+# RExP at its start, RDP 4 mm out, TZ 2.6 mm further (docs/anatomy.md).
 NERVE = np.column_stack([np.linspace(-5.0, -25.0, 201), np.zeros(201), np.zeros(201)])
 LANDMARKS = (
     Landmark("RExP", "left", "VII", (-5.0, 0.0, 0.0)),

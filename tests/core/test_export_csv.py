@@ -1,4 +1,5 @@
-"""Findings CSV: every field of DESIGN.md section 4 as a column, read back losslessly."""
+"""Findings CSV: every field of the findings schema (docs/design.md, section 4) as a column, read
+back losslessly."""
 
 from __future__ import annotations
 

@@ -166,7 +166,7 @@ def test_sigkill_during_autosave_never_loses_a_confirmed_finding(tmp_path):
 
 # -- files written by earlier versions -------------------------------------------------------
 
-#: A findings file as the first release wrote it (schema version 1, DESIGN.md section 4), by
+#: A findings file as the first release wrote it (schema version 1, docs/design.md, section 4), by
 #: hand: every field, a confirmed, a rejected and a manual finding, landmarks, clinical data.
 FIRST_RELEASE_FILE = r"""{
   "schema": "nvc-viewer/findings",
