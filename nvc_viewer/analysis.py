@@ -4,7 +4,7 @@ Public entry points::
 
     from nvc_viewer.analysis import analyse, refine
     result = analyse(t2, tof)                 # Volumes (TOF optional)
-    result.labels                             # uint8 Volume on the T2 grid (DESIGN.md values)
+    result.labels                             # uint8 label map on the T2 grid (docs/design.md, 3)
     result.findings, result.landmarks         # nvc_viewer.findings objects, origin "auto"
     result = refine(result, t2, tof, seed_ras=(x, y, z), kind="nerve")   # surgeon's click
 
@@ -101,7 +101,7 @@ class AnalysisResult:
         tof: Volume | None = None,
         source: Mapping[str, Any] | None = None,
     ) -> CaseFindings:
-        """The case's findings document (DESIGN.md section 4) from this result.
+        """The case's findings document (docs/design.md, section 4) from this result.
 
         ``source`` defaults to the one `nvc_viewer.findings.source_from_volumes` builds from
         ``t2`` (and ``tof``); volumes that are neither DICOM nor NIfTI (a phantom) are recorded
@@ -351,7 +351,7 @@ def analyse(
     settings : CompressionSettings, optional
         Contact thresholds (default `CompressionSettings()`).
     labels : Volume, optional
-        A label map on the T2 grid (DESIGN.md values) corrected by the surgeon, e.g. with
+        A label map on the T2 grid (docs/design.md, section 3) corrected by the surgeon, e.g. with
         napari's brush. Its artery (6) and vein (7) voxels replace the machine's vessels in
         contact detection -- an erased false vessel proposes nothing, a painted missed one is
         measured against the nerves -- and it is returned as ``result.labels`` unchanged. Nerve

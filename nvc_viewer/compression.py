@@ -27,15 +27,15 @@ heavy-T2 cannot tell from contact (signal up to ``gap_brightness`` 0.78, gap up 
 ``ambiguous_mm`` 0.45 mm) is reported as a *low-confidence* contact (confidence under 0.5); beyond
 that, nothing.
 
-Grades (DOMAIN.md): *indentation* when the nerve's width across the vessel (line integral of its
-darkness along the direction normal to the nerve and to the vessel, smallest of three directions)
-is at least ``indentation_ratio`` (15 %) below its width 2.5-6 mm away -- not on the attached
-segment, where those lines cross the pons's rim too (the width is kept as evidence and said in
-the note); *displacement* when the
-centreline at the contact deviates from the chord of the neighbouring free course (up to 8 mm
-either side -- a vessel bows the whole cisternal root -- but from the RDP on: the root's bend
-where it leaves the pons is no displacement) by more than ``displacement_mm`` (0.8 mm, about
-0.7 of VII's diameter), away from the vessel; otherwise *contact*. The segment (attached /
+Grades (docs/anatomy.md): *indentation* when the nerve's width across the vessel (line integral
+of its darkness along the direction normal to the nerve and to the vessel, smallest of three
+directions) is at least ``indentation_ratio`` (15 %) below its width 2.5-6 mm away -- not on
+the attached segment, where those lines cross the pons's rim too (the width is kept as evidence
+and said in the note); *displacement* when the centreline at the contact deviates from the
+chord of the neighbouring free course (up to 8 mm either side -- a vessel bows the whole
+cisternal root -- but from the RDP on: the root's bend where it leaves the pons is no
+displacement) by more than ``displacement_mm`` (0.8 mm, about 0.7 of VII's diameter), away from
+the vessel; otherwise *contact*. The segment (attached /
 RDP / TZ / cisternal / meatal) and ``distance_from_brainstem_mm`` follow from the arclength
 from the root detachment point.
 Everything measured is kept as evidence with the finding.

@@ -1,6 +1,6 @@
 """Root exit zone landmarks on a tracked nerve: RExP, RDP, TZ.
 
-Vocabulary (DOMAIN.md): the root exit point (RExP) is where the root leaves the brainstem; the
+Vocabulary (docs/anatomy.md): the root exit point (RExP) is where the root leaves the brainstem; the
 facial root then lies on the pons (the attached segment, about 10 mm) to the root detachment
 point (RDP), where it leaves the surface; the transition zone (TZ) between central and
 peripheral myelin lies 2.6 mm (1.6-3.5) beyond the RDP along the nerve. The trigeminal root
@@ -81,7 +81,7 @@ def landmarks_of(
 def rez_zone(track: NerveTrack, *, beyond_rdp_mm: float = 4.0) -> tuple[int, int]:
     """Index range of the root exit zone: from the RExP to ``beyond_rdp_mm`` past the RDP.
 
-    DOMAIN.md: the facial nerve is vulnerable from its exit over the attached segment to about
+    docs/anatomy.md: the facial nerve is vulnerable from its exit over the attached segment to about
     4 mm lateral to the RDP.
     """
     s_end = track.s_mm[track.i_rdp] + beyond_rdp_mm

@@ -53,9 +53,9 @@ __all__ = [
     "nerve_voxels",
 ]
 
-#: Typical radii (mm) in the CPA (DOMAIN.md: diameters 1.1-1.2, 2.1-2.2, about 2.5).
+#: Typical radii (mm) in the CPA (docs/anatomy.md: diameters 1.1-1.2, 2.1-2.2, about 2.5).
 NERVE_RADIUS_MM = {"VII": 0.58, "VIII": 1.08, "V": 1.25}
-#: Normalised T2 of nerve tissue (DOMAIN.md: 0.2-0.3, CSF = 1).
+#: Normalised T2 of nerve tissue (docs/anatomy.md: 0.2-0.3, CSF = 1).
 NERVE_LEVEL = 0.25
 #: Path sample spacing (mm).
 STEP_MM = 0.25
@@ -881,9 +881,9 @@ def _beside_viii(scene: Scene, ijk: np.ndarray, viii_start: np.ndarray) -> np.nd
     """Which crop voxels ``ijk`` could be VII's root exit point, given where VIII's path starts.
 
     VII leaves the lateral end of the pontomedullary sulcus, in front of VIII and about 1 mm
-    medial to it (DOMAIN.md): the exit is at VIII's height (5 mm below to 1.5 mm above its path's
-    start on the shell around the brainstem, which lies up to a few mm out along VIII), at least
-    0.5 mm nearer the midline and 1 mm more anterior.
+    medial to it (docs/anatomy.md): the exit is at VIII's height (5 mm below to 1.5 mm above its
+    path's start on the shell around the brainstem, which lies up to a few mm out along VIII), at
+    least 0.5 mm nearer the midline and 1 mm more anterior.
     """
     a = scene.to_ras(np.asarray(ijk, dtype=np.float64))
     b = scene.to_ras(np.asarray(viii_start, dtype=np.float64)[None])[0]

@@ -29,7 +29,7 @@ from .scene import Scene
 
 __all__ = ["VesselMasks", "segment_vessels", "identify", "VEIN_RADIUS_MM", "LARGE_RADIUS_MM"]
 
-#: Veins near the nerve roots are 0.5-1 mm wide (DOMAIN.md); arteries 1-4 mm.
+#: Veins near the nerve roots are 0.5-1 mm wide (docs/anatomy.md); arteries 1-4 mm.
 VEIN_RADIUS_MM = 0.5
 #: Vertebral (2.8-3.9 mm) and basilar (3.1-3.6 mm) arteries are wider than 2.5 mm.
 LARGE_RADIUS_MM = 1.25
