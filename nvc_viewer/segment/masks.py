@@ -25,6 +25,7 @@ from skimage.segmentation import watershed
 
 from ..errors import AnalysisError
 from .crop import Box
+from .normalise import IntensityReference
 
 __all__ = [
     "BrainstemFrame",
@@ -220,7 +221,7 @@ def _csf_directions(csf: np.ndarray, si_axis: int, spacing: np.ndarray,
 def localise_brainstem(
     data: np.ndarray,
     affine: np.ndarray,
-    csf_level: float,
+    ref: IntensityReference,
     *,
     seed_ras: np.ndarray | None = None,
     coarse_mm: float = 1.2,
@@ -236,8 +237,8 @@ def localise_brainstem(
         The T2 in scanner units.
     affine : (4, 4) ndarray
         Voxel -> RAS mm.
-    csf_level : float
-        The CSF peak (`IntensityReference.csf`).
+    ref : IntensityReference
+        The T2's levels (`normalise.t2_reference`): the coarse copy is normalised with them.
     seed_ras : (3,) array_like, optional
         A point inside the brainstem (a surgeon's click); default: found automatically.
     coarse_mm : float
@@ -258,9 +259,7 @@ def localise_brainstem(
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
     factors = tuple(int(max(1, round(coarse_mm / s))) for s in spacing)
     # a strided sample, smoothed: the whole scan is read once, cheaply
-    coarse = np.asarray(
-        data[:: factors[0], :: factors[1], :: factors[2]], dtype=np.float32
-    ) * np.float32(1.0 / csf_level)
+    coarse = ref.normalise(data[:: factors[0], :: factors[1], :: factors[2]])
     c_aff = affine @ np.diag(list(factors) + [1]).astype(np.float64)
     c_sp = spacing * np.asarray(factors)
     sm = ndimage.gaussian_filter(coarse, 0.8 * np.asarray(factors) / factors)

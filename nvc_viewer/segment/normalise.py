@@ -4,12 +4,16 @@ Design note
 -----------
 MR intensities have no absolute unit: the same scanner gives different scalings from one series
 to the next. On heavy-T2 (CISS/FIESTA) the cerebrospinal fluid is the brightest large class, so
-every threshold in the pipeline is expressed as a fraction of the *CSF peak*: the mode of the
-intensity histogram above the upper of two multi-Otsu thresholds (air and bone / tissue /
-fluid: a whole-head field of view holds more air than CSF). Percentiles guard the
-histogram's range against hot voxels, and air (near zero) is left out so that the size of the
-field of view does not move the threshold. On TOF the same is done with the arterial level: a
-high percentile of the bright tail.
+every threshold in the pipeline is expressed on a scale anchored on the case's own classes:
+the *CSF peak* (the mode of the intensity histogram above the upper of two multi-Otsu
+thresholds -- air and bone / tissue / fluid: a whole-head field of view holds more air than
+CSF) maps to 1.0 and the *tissue peak* (the main mode between bone-dark and that threshold) to
+`T2_TISSUE_LEVEL`, zero staying zero. Sequences and field strengths differ in how dark tissue
+is against CSF (CISS, FIESTA, SPACE: 2.5-4 times darker): anchored on both, a nerve or vessel
+as dark as tissue lands at the same level everywhere. Percentiles guard the histogram's range
+against hot voxels, and air (near zero) is left out so that the size of the field of view does
+not move the levels. On TOF the anchors are stationary tissue (inside the brainstem) and the
+arteries' bright cores (`tof_reference`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from skimage.filters import threshold_multiotsu, threshold_otsu
 
 from ..errors import InvalidVolumeError
 
-__all__ = ["IntensityReference", "t2_reference", "tof_reference", "sample_values"]
+__all__ = [
+    "IntensityReference",
+    "t2_reference",
+    "tof_reference",
+    "sample_values",
+    "T2_TISSUE_LEVEL",
+    "TOF_TISSUE_LEVEL",
+]
 
 
 @dataclass(frozen=True)
@@ -51,14 +62,18 @@ class IntensityReference:
         """The image on the reference scale, as float32.
 
         ``data / csf`` (the reference level becomes 1.0, zero stays zero); when ``tissue_to`` is
-        set, the affine map that also sends ``tissue`` to ``tissue_to``.
+        set, the piecewise-linear map through (0, 0), (``tissue``, ``tissue_to``) and
+        (``csf``, 1), continued beyond both ends with the slope of the nearest piece -- so that
+        the case's own tissue and reference levels land where the analysis expects them,
+        whatever the scanner's contrast between them.
         """
         a = np.asarray(data, dtype=np.float32)
         if self.tissue_to is None:
             return (a * np.float32(1.0 / self.csf)).astype(np.float32, copy=False)
-        gain = (1.0 - self.tissue_to) / (self.csf - self.tissue)
-        out = (a - np.float32(self.tissue)) * np.float32(gain) + np.float32(self.tissue_to)
-        return out.astype(np.float32, copy=False)
+        t, to = float(self.tissue), float(self.tissue_to)
+        upper = (a - np.float32(t)) * np.float32((1.0 - to) / (self.csf - t)) + np.float32(to)
+        lower = a * np.float32(to / t)
+        return np.where(a >= np.float32(t), upper, lower).astype(np.float32, copy=False)
 
     @property
     def relative_noise(self) -> float:
@@ -121,20 +136,29 @@ def t2_reference(data: np.ndarray, *, mask: np.ndarray | None = None) -> Intensi
     # Three classes (air and bone / tissue / fluid): a whole-head field of view holds more air
     # and noise than CSF, and a two-class split would cut between air and tissue.
     try:
-        thr_lo, thr = (float(t) for t in threshold_multiotsu(vals, classes=3))
+        thr = float(threshold_multiotsu(vals, classes=3)[1])
     except ValueError:
-        thr_lo, thr = 0.0, float(threshold_otsu(vals))
+        thr = float(threshold_otsu(vals))
     hist, centres = _histogram(vals, 0.0, 1.25 * hi)
     upper = centres > thr
     csf_bin = int(np.nonzero(upper)[0][np.argmax(hist[upper])])
-    lower = ~upper & (centres > max(thr_lo, 0.05 * hi))
-    tissue = (
-        float(centres[np.nonzero(lower)[0][np.argmax(hist[lower])]]) if lower.any() else thr / 2
-    )
     csf = float(centres[csf_bin])
-    return IntensityReference(csf, tissue, _peak_width(hist, centres, csf_bin), thr)
+    # tissue: the main peak between bone-dark and what heavy-T2 tissue can be (CSF is 2-4.5
+    # times brighter); the lower Otsu threshold may fall above the tissue peak when tissue is
+    # dark (CSF:tissue 4:1), or inside the CSF peak when the field is mostly fluid
+    lower = ~upper & (centres > TISSUE_RANGE[0] * csf) & (centres < TISSUE_RANGE[1] * csf)
+    noise = _peak_width(hist, centres, csf_bin)
+    if not lower.any():
+        return IntensityReference(csf, thr / 2, noise, thr)  # no tissue anchor: CSF alone
+    tissue = float(centres[np.nonzero(lower)[0][np.argmax(hist[lower])]])
+    return IntensityReference(csf, tissue, noise, thr, tissue_to=T2_TISSUE_LEVEL)
 
 
+#: Where brain tissue lies on the normalised T2 scale (CSF 1.0): CISS, FIESTA and SPACE show
+#: CSF 2.5-4 times as bright as brain tissue; the analysis' T2 levels are set for this one.
+T2_TISSUE_LEVEL = 0.38
+#: Where a heavy-T2 tissue peak is looked for, as fractions of the CSF peak.
+TISSUE_RANGE = (0.1, 0.6)
 #: Where brain tissue lies on the normalised TOF scale (arteries 1.0): stationary tissue is
 #: about a quarter as bright as inflowing arterial blood on 3-D TOF, and the analysis' TOF
 #: thresholds (a nerve's path pays from 0.3 on, a vessel is arterial from 0.42) sit above it.

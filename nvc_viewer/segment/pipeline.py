@@ -5,7 +5,7 @@ Design note
 Stages (each timed, each followed by a ``progress(fraction, message)`` call and a
 ``cancel()`` poll):
 
-1. ``normalise``  -- CSF peak of the T2 (`normalise.t2_reference`);
+1. ``normalise``  -- CSF peak and tissue level of the T2 (`normalise.t2_reference`);
 2. ``localise``   -- brainstem and its axis on a coarse copy (`masks.localise_brainstem`), the
    crop of both cerebellopontine angles;
 3. ``masks``      -- fine masks on the crop: brainstem, CSF, cisterns, bone, dark tubes;
@@ -44,7 +44,7 @@ from .vessels import VesselMasks, segment_vessels
 
 __all__ = ["Stages", "run_stages", "build_scene", "align_tof", "labels_of", "LABELS"]
 
-#: Label values (DESIGN.md section 3).
+#: Label values (docs/design.md, section 3).
 LABELS = {"brainstem": 1, "csf": 2, "VII": 3, "VIII": 4, "V": 5, "artery": 6, "vein": 7}
 
 Progress = Callable[[float, str], None]
@@ -133,7 +133,7 @@ def build_scene(
     stages.start("localise", "Finding the brainstem")
     seed = None if not seeds else seeds.get("brainstem")
     if frame is None:
-        frame = localise_brainstem(t2.data, t2.affine, ref.csf, seed_ras=seed)
+        frame = localise_brainstem(t2.data, t2.affine, ref, seed_ras=seed)
     if box is None:
         box = frame.box
     stages.finish("localise")
@@ -191,7 +191,7 @@ def align_tof(scene: Scene, tof: Volume, *, motion: np.ndarray | None = None) ->
 
 
 def labels_of(scene: Scene, vm: VesselMasks | None, shape: tuple[int, int, int]) -> np.ndarray:
-    """The uint8 label map (DESIGN.md values) on the full T2 grid."""
+    """The uint8 label map (docs/design.md, section 3) on the full T2 grid."""
     out = np.zeros(shape, np.uint8)
     crop = np.zeros(scene.shape, np.uint8)
     m = scene.masks
