@@ -247,4 +247,6 @@ def test_two_findings_panels_share_the_keys_and_the_last_closed_unbinds_them(
     panels.findings.deleteLater()
     qtbot.waitUntil(lambda: sip.isdeleted(panels.findings))
     assert coerce_keybinding("Shift+C") not in viewer.keymap
+    # the label layer is made a few turns of the event loop after the case opened
+    qtbot.waitUntil(lambda: view.labels_layer is not None)
     assert coerce_keybinding("Ctrl+Z") not in view.labels_layer.keymap
