@@ -159,7 +159,7 @@ def _findings_stage(
 ) -> tuple[list[Landmark], list[ContactFinding]]:
     landmarks: list[Landmark] = []
     contacts: list[ContactFinding] = []
-    costs = scene.info.get("_costs")
+    costs = scene.costs
     iam = costs.iam if costs is not None else None
     for side in ("left", "right"):
         vii = scene.nerves.get(f"VII_{side}")
@@ -278,9 +278,10 @@ def _result(
     centrelines = {k: scene.to_ras(t.points) for k, t in scene.nerves.items()}
     if previous is not None:
         centrelines = {**previous.centrelines, **centrelines}
-    hidden = ("iam", "warnings")
-    info = {k: v for k, v in scene.info.items() if not k.startswith("_") and k not in hidden}
-    warnings = list(scene.info.get("warnings", []))
+    info: dict[str, Any] = {}
+    if scene.tof_ncc is not None:
+        info["tof_ncc"] = scene.tof_ncc
+    warnings = list(scene.warnings)
     if previous is not None:
         warnings = [w for w in previous.warnings if not any(w.startswith(f"{i.side} {i.nerve} ")
                                                              for i in identification)]

@@ -9,7 +9,7 @@ principal direction to where it passes closest) -- and measured twice:
 
 - the *surface gap*: centre distance minus the nerve's usual radius minus the vessel's radius,
   the latter from the partial-volume darkness integral of its half cross-section facing away
-  from the nerve (`nvc_viewer.segment.nerves.radius_profile`);
+  from the nerve (`nvc_viewer.segment.roots.radius_profile`);
 - the *CSF signal between* them: the brightest T2 (CSF = 1) along the segment joining the two
   axes, averaged over three parallel lines. Touching tubes leave no CSF between them (below
   about 0.55); a gap of half a voxel or more shows CSF (above about 0.75).
@@ -53,7 +53,8 @@ from scipy.spatial import cKDTree
 from .segment import centreline as cl
 from .segment.crop import Box
 from .segment.landmarks import TZ_DISTANCE_MM
-from .segment.nerves import NerveTrack, nerve_voxels, radius_profile
+from .segment.nerves import NerveTrack
+from .segment.roots import nerve_voxels, radius_profile
 from .segment.scene import Scene
 from .segment.vessels import VesselMasks, identify
 

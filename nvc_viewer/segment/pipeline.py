@@ -36,9 +36,10 @@ from ..volume import Volume
 from .crop import Box
 from .identify import identify_nerves
 from .masks import BrainstemFrame, dilate_mm, erode_mm, fine_masks, localise_brainstem
-from .nerves import NerveTrack, nerve_voxels, track_nerves
+from .nerves import NerveTrack, track_nerves
 from .normalise import IntensityReference, t2_reference, tof_reference
 from .register import register_to_darkness
+from .roots import nerve_voxels
 from .scene import Scene
 from .vessels import VesselMasks, segment_vessels
 
@@ -182,7 +183,7 @@ def align_tof(scene: Scene, tof: Volume, *, motion: np.ndarray | None = None) ->
         m_grid, ncc = register_to_darkness(moving, darkness, pts, sp)
         g = scene.affine @ np.diag([1.0 / s for s in sp] + [1.0])
         motion = g @ m_grid @ np.linalg.inv(g)
-        scene.info["tof_ncc"] = round(float(ncc), 3)
+        scene.tof_ncc = round(float(ncc), 3)
     fixed = Volume(tof.data, np.linalg.inv(motion) @ tof.affine, tof.meta)
     aligned = resample_like(fixed, crop).data
     tr = tof_reference(aligned, mask=region, tissue_mask=tissue)

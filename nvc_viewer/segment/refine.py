@@ -28,19 +28,9 @@ from scipy import ndimage
 from . import centreline as cl
 from .crop import Box
 from .masks import dilate_mm
-from .nerves import (
-    NERVE_RADIUS_MM,
-    STEP_MM,
-    NerveTrack,
-    _cost_from_strength,
-    _costs,
-    _extend,
-    _path,
-    _voxel_path_to_track,
-    distance_to_surface,
-    find_rdp,
-    surface_tree,
-)
+from .nerves import NERVE_RADIUS_MM, NerveTrack, tracking_costs
+from .paths import cheapest_path, cost_from_strength, extend_tube
+from .roots import STEP_MM, centreline_from_path, distance_to_surface, find_rdp, surface_tree
 from .scene import Scene
 
 __all__ = ["refine_scene"]
@@ -72,9 +62,7 @@ def _stitch(scene: Scene, old: NerveTrack, local: np.ndarray, exclude: np.ndarra
     idx = np.flatnonzero(inside)
     before = old.points[: idx[0]] if idx.size else old.points
     after = old.points[idx[-1] + 1 :] if idx.size else np.zeros((0, 3))
-    pts_local, r_local = _voxel_path_to_track(
-        scene, local, old.name, old.side, NERVE_RADIUS_MM[old.name], exclude
-    )
+    pts_local, r_local = centreline_from_path(scene, local, NERVE_RADIUS_MM[old.name], exclude)
     pts = np.vstack([before, pts_local, after])
     r_med = float(np.median(old.radius_mm))
     mm = cl.resample(pts * sp, STEP_MM)
@@ -101,7 +89,7 @@ def _stitch(scene: Scene, old: NerveTrack, local: np.ndarray, exclude: np.ndarra
 
 
 def _route(scene: Scene, cost: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    return _path(cost, a[None].astype(int), b[None].astype(int), scene.spacing)
+    return cheapest_path(cost, a[None].astype(int), b[None].astype(int), scene.spacing)
 
 
 def refine_scene(
@@ -134,8 +122,8 @@ def refine_scene(
     seed_v = np.clip(np.rint(seed).astype(int), 0, np.array(scene.shape) - 1)
     x_mid = float(scene.frame.midline_x(seed_ras[2]))
     side = "right" if seed_ras[0] > x_mid else "left"
-    costs = _costs(scene)
-    scene.info["_costs"] = costs
+    costs = tracking_costs(scene)
+    scene.costs = costs
     changed: list[str] = []
     forced = None
     if kind == "vessel":
@@ -156,7 +144,7 @@ def refine_scene(
                 if not (ins & block[tuple(ij.T)]).any():
                     continue
                 idx = np.flatnonzero(ins)
-                cost = _cost_from_strength(costs.small if t.name == "VII" else costs.large, 0.2)
+                cost = cost_from_strength(costs.small if t.name == "VII" else costs.large, 0.2)
                 cost = cost * costs.penalty
                 cost[~costs.cand | block] = np.inf
                 a, b = t.points[idx[0]], t.points[idx[-1]]
@@ -178,7 +166,7 @@ def refine_scene(
         if cands and cands[0][0] <= 5.0:
             key = cands[0][1]
             t = tracks[key]
-            cost = _cost_from_strength(costs.at_scale(_SCALE[t.name]), 0.2) * costs.penalty
+            cost = cost_from_strength(costs.at_scale(_SCALE[t.name]), 0.2) * costs.penalty
             cost[~(costs.cand | dilate_mm(_point(seed_v, scene.shape), 0.6, sp))] = np.inf
             cost[tuple(seed_v)] = 1.0
             ins = np.flatnonzero(_inside(t.points, scene.shape))
@@ -198,11 +186,11 @@ def refine_scene(
                 z_exit = float(scene.to_ras(vii.points[0])[2])
                 if seed_ras[2] > z_exit + 6.0:
                     name = "V"
-            cost = _cost_from_strength(costs.at_scale(_SCALE[name]), 0.2) * costs.penalty
+            cost = cost_from_strength(costs.at_scale(_SCALE[name]), 0.2) * costs.penalty
             cost[~costs.cand] = np.inf
             cost[tuple(seed_v)] = 1.0
-            inward = _path(cost, seed_v[None], np.argwhere(costs.shell & costs.cand), sp)
-            outward = _extend(cost, seed_v, sp, max_mean_cost=8.0)
+            inward = cheapest_path(cost, seed_v[None], np.argwhere(costs.shell & costs.cand), sp)
+            outward = extend_tube(cost, seed_v, sp, max_mean_cost=8.0)
             parts = []
             if inward is not None:
                 parts.append(inward[::-1])
@@ -210,9 +198,7 @@ def refine_scene(
                 parts.append(outward[1:] if parts else outward)
             if parts:
                 path = np.vstack(parts)
-                pts, r = _voxel_path_to_track(
-                    scene, path, name, side, NERVE_RADIUS_MM[name], costs.arteries
-                )
+                pts, r = centreline_from_path(scene, path, NERVE_RADIUS_MM[name], costs.arteries)
                 s = cl.arclength(pts * sp)
                 dist = distance_to_surface(pts, scene.masks.brainstem, sp)
                 i_rdp = find_rdp(dist, s, NERVE_RADIUS_MM[name]) if name == "VII" else 0

@@ -7,13 +7,21 @@ of the crop (``ijk``); `Scene.to_ras` / `Scene.to_ijk` convert through the exact
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from scipy import ndimage
 
 from .crop import Box
 from .masks import BrainstemFrame, FineMasks
 from .normalise import IntensityReference
+from .roots import surface_tree
+
+if TYPE_CHECKING:
+    from scipy.spatial import cKDTree
+
+    from .nerves import TrackingCosts
+    from .tubes import ScaleSpace
 
 __all__ = ["Scene"]
 
@@ -53,8 +61,18 @@ class Scene:
         `nvc_viewer.segment.identify.Identification` per side and nerve.
     vessels : list
         `nvc_viewer.segment.vessels.VesselPiece` objects.
-    info : dict
-        Free-form diagnostics (timings, registration quality).
+    costs : TrackingCosts or None
+        The trackers' maps (`nvc_viewer.segment.nerves.tracking_costs`), set when the nerves
+        are tracked; later stages read the meatus from it.
+    scales : ScaleSpace or None
+        The dark-tube scale space, computed once (`nvc_viewer.segment.nerves.tube_scales`).
+    warnings : list of str
+        Plain-language warnings about what the analysis had to do without.
+    tof_ncc : float or None
+        Normalised cross-correlation of the TOF registration (None: no TOF, or its alignment
+        was given rather than measured).
+
+    Derived maps computed once on demand: `z_ras`, `smoothed_norm`, `brainstem_tree`.
     """
 
     box: Box
@@ -71,7 +89,13 @@ class Scene:
     unnamed: list[Any] = field(default_factory=list)
     identification: list[Any] = field(default_factory=list)
     vessels: list[Any] = field(default_factory=list)
-    info: dict[str, Any] = field(default_factory=dict)
+    costs: TrackingCosts | None = None
+    scales: ScaleSpace | None = None
+    warnings: list[str] = field(default_factory=list)
+    tof_ncc: float | None = None
+    _z_ras: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _norm_smooth: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _bs_tree: cKDTree | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -90,14 +114,25 @@ class Scene:
 
     def z_ras(self) -> np.ndarray:
         """RAS height (mm) of every voxel of the crop (computed once)."""
-        z = self.info.get("_z_ras")
-        if z is None:
+        if self._z_ras is None:
             a = self.affine
             i, j, k = (np.arange(n, dtype=np.float32) for n in self.shape)
-            z = (a[2, 0] * i[:, None, None] + a[2, 1] * j[None, :, None]
-                 + a[2, 2] * k[None, None, :] + a[2, 3]).astype(np.float32)
-            self.info["_z_ras"] = z
-        return z
+            self._z_ras = (a[2, 0] * i[:, None, None] + a[2, 1] * j[None, :, None]
+                           + a[2, 2] * k[None, None, :] + a[2, 3]).astype(np.float32)
+        return self._z_ras
+
+    def smoothed_norm(self) -> np.ndarray:
+        """The normalised T2 smoothed by 0.3 mm (computed once)."""
+        if self._norm_smooth is None:
+            self._norm_smooth = ndimage.gaussian_filter(self.norm, 0.3 / self.spacing)
+        return self._norm_smooth
+
+    def brainstem_tree(self) -> cKDTree:
+        """k-d tree (mm) of the brainstem's surface voxels (`roots.surface_tree`; computed
+        once: the brainstem mask is final when the nerves are tracked)."""
+        if self._bs_tree is None:
+            self._bs_tree = surface_tree(self.masks.brainstem, self.spacing)
+        return self._bs_tree
 
     def side_mask(self, side: str) -> np.ndarray:
         """Voxels on ``side`` ("left"/"right") of the brainstem midline."""

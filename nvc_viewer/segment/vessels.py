@@ -24,7 +24,8 @@ from skimage.graph import MCP_Geometric
 
 from .crop import Box
 from .masks import dilate_mm
-from .nerves import nerve_voxels, tube_scales
+from .nerves import tube_scales
+from .roots import nerve_voxels
 from .scene import Scene
 
 __all__ = ["VesselMasks", "segment_vessels", "identify", "VEIN_RADIUS_MM", "LARGE_RADIUS_MM"]
@@ -113,7 +114,7 @@ def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> Vesse
             keep[0] = False
             tof_bright = keep[lab]
         cand |= tof_bright
-    costs = scene.info.get("_costs")
+    costs = scene.costs
     if costs is not None:
         # in the meatus the roots fill the canal: a vessel there must show on the TOF
         cand &= ~costs.iam_near | tof_bright
