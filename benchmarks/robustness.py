@@ -65,12 +65,13 @@ Usage (a shared 2-core machine: ``nice``; ``--cache`` outside the source tree)::
                                                [--factors t2 snr ...] [--random 100]
                                                [--seed 3000]
 
-Cost (2 cores, ``--jobs 2``): a full run is 306 sweep cases and 100 random ones. Rendering is the
-slow part: anatomy plus partial volume, 19 s per case on average (median 13 s, up to 75 s where
-the anatomy is drawn again many times; the default-size cases 20-30 s). The analysis takes 7.6 s
-per case on average (2-22 s). Measured on a shared 2-core machine (load average about 6): a cold
-run takes about 80 minutes; with a warm ``--cache`` only the analysis and a pickle load per case
-run, about 406 x 7.6 s / 2 = 26 minutes. The cache holds about 12 MB per case (5 GB in all).
+Cost (2 cores, ``--jobs 2``, measured on a machine shared with other jobs, load average 3-7):
+a full run is 306 sweep cases and 100 random ones. Rendering is the slow part: anatomy plus
+partial volume, 14 s per case on average (median 9 s, up to 75 s where the anatomy is drawn again
+many times; the default-size cases 20-30 s); the analysis 4.7 s per case on average (2-22 s).
+A cold run took 61 minutes; with a warm ``--cache`` only a pickle load and the analysis run per
+case: 18 cases took 0.4 minutes, the whole run's analyses add up to 1,893 s, so a warm full run
+takes 10-16 minutes. The cache holds about 11 MB per case (4.4 GB in all).
 """
 
 from __future__ import annotations
