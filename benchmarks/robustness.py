@@ -70,8 +70,7 @@ a full run is 306 sweep cases and 100 random ones. Rendering is the slow part: a
 partial volume, 14 s per case on average (median 9 s, up to 75 s where the anatomy is drawn again
 many times; the default-size cases 20-30 s); the analysis 4.7 s per case on average (2-22 s).
 A cold run took 61 minutes; with a warm ``--cache`` only a pickle load and the analysis run per
-case: 18 cases took 0.4 minutes, the whole run's analyses add up to 1,893 s, so a warm full run
-takes 10-16 minutes. The cache holds about 11 MB per case (4.4 GB in all).
+case: a warm full run took 12.5 minutes. The cache holds about 11 MB per case (4.4 GB in all).
 """
 
 from __future__ import annotations
