@@ -12,7 +12,7 @@ TZ), extended straight beyond the last one.
 
 ``distance_from_brainstem_mm`` follows the findings schema (docs/design.md, section 4): arclength
 along the nerve from the root detachment point (RDP), negative on the attached segment. The segment
-names and boundaries are the analysis' own (`nvc_viewer.compression.segment_name`), so a
+names and boundaries are the analysis' own (`nvc_viewer.anatomy.segment_name`), so a
 hand-placed finding and a machine one at the same place get the same segment.
 
 `volume_from_display` undoes the viewer's flips and transposes (`nvc_viewer.geometry.to_display`)
@@ -28,6 +28,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .anatomy import segment_name
 from .errors import InvalidFindingError, InvalidVolumeError
 from .findings import LANDMARK_NAMES, Landmark
 from .geometry import DisplayGrid, to_display
@@ -240,8 +241,6 @@ def describe_point(
         if tz <= 1e-6:
             tz = float(tz_from_rdp_mm.get(nerve, TZ_FROM_RDP_MM["VII"]))
         porus = float(porus_from_rdp_mm.get(nerve, PORUS_FROM_RDP_MM["VII"]))
-        from .compression import segment_name  # the analysis' own boundaries (heavy import)
-
         segment = segment_name(distance, tz, porus)
 
     vessel, kind, vessel_distance, angle = "unknown", "unknown", None, None

@@ -50,6 +50,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from .anatomy import segment_name
 from .segment import centreline as cl
 from .segment.crop import Box
 from .segment.landmarks import TZ_DISTANCE_MM
@@ -98,24 +99,6 @@ class ContactFinding:
     confidence: float
     note: str = ""
     evidence: dict[str, Any] = field(default_factory=dict)
-
-
-def segment_name(d_from_rdp_mm: float, tz_mm: float, porus_mm: float | None) -> str:
-    """REZ segment of a point ``d_from_rdp_mm`` along the nerve from the RDP.
-
-    ``attached`` more than 1 mm proximal to the RDP; ``RDP`` up to half way to the TZ; ``TZ``
-    up to half that distance again past it; ``cisternal`` to the porus of the internal auditory
-    meatus; ``meatal`` beyond.
-    """
-    if d_from_rdp_mm < -1.0:
-        return "attached"
-    if d_from_rdp_mm < tz_mm / 2:
-        return "RDP"
-    if d_from_rdp_mm < 1.5 * tz_mm:
-        return "TZ"
-    if porus_mm is None or d_from_rdp_mm < porus_mm:
-        return "cisternal"
-    return "meatal"
 
 
 def _runs(idx: np.ndarray, max_gap: int) -> list[np.ndarray]:

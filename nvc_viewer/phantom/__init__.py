@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from ..anatomy import segment_name
 from ..volume import Volume, VolumeMeta
 from ._anatomy import (
     CLEARANCE_MM,
@@ -102,25 +103,6 @@ DEFAULT_FOV_MM = (64.0, 64.0, 40.0)
 _GRID_CENTRE_LOCAL = np.array([0.0, 1.0, 3.0])
 #: Largest TOF misregistration (mm) accepted as a number.
 _MAX_MISREGISTRATION_MM = 10.0
-
-
-def segment_name(d_from_rdp_mm: float, tz_mm: float, porus_mm: float | None) -> str:
-    """REZ segment of a point ``d_from_rdp_mm`` along the nerve from the RDP (the truth's own
-    copy of the boundaries the findings use, so that the phantom needs no analysis code).
-
-    ``attached`` more than 1 mm proximal to the RDP; ``RDP`` up to half way to the TZ; ``TZ``
-    up to half that distance again past it; ``cisternal`` to the porus of the internal auditory
-    meatus; ``meatal`` beyond.
-    """
-    if d_from_rdp_mm < -1.0:
-        return "attached"
-    if d_from_rdp_mm < tz_mm / 2:
-        return "RDP"
-    if d_from_rdp_mm < 1.5 * tz_mm:
-        return "TZ"
-    if porus_mm is None or d_from_rdp_mm < porus_mm:
-        return "cisternal"
-    return "meatal"
 
 
 @dataclass(frozen=True)
