@@ -46,14 +46,18 @@ CONFIDENT = 0.5
 _SHOWN = ("side", "nerve", "vessel", "grade", "segment", "distance_from_brainstem_mm")
 
 
-def _phantom(scenario: str, side: str, seed: int, snr: str, cache: Path | None):
-    from nvc_viewer.phantom import make_phantom
+def cached_phantom(path: Path | None, build) -> tuple[SimpleNamespace, float]:
+    """A phantom from the pickle at ``path`` when there, else ``build()`` kept there.
 
-    path = None if cache is None else cache / f"{scenario}_{side}_{seed}_{snr}.pkl"
+    Returns the phantom's volumes, truth and parameters and the seconds it took to build
+    (0 from the cache). The pickle is written atomically (a process's own temporary file).
+    """
     if path is not None and path.exists():
         with open(path, "rb") as fh:
-            return pickle.load(fh)
-    ph = make_phantom(scenario, side=side, seed=seed, snr=snr, threads=1)
+            return pickle.load(fh), 0.0
+    t0 = time.perf_counter()
+    ph = build()
+    seconds = time.perf_counter() - t0
     keep = SimpleNamespace(
         t2=ph.t2,
         tof=ph.tof,
@@ -68,11 +72,20 @@ def _phantom(scenario: str, side: str, seed: int, snr: str, cache: Path | None):
     )
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         with open(tmp, "wb") as fh:
-            pickle.dump(keep, fh)
+            pickle.dump(keep, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-    return keep
+    return keep, seconds
+
+
+def _phantom(scenario: str, side: str, seed: int, snr: str, cache: Path | None):
+    from nvc_viewer.phantom import make_phantom
+
+    path = None if cache is None else cache / f"{scenario}_{side}_{seed}_{snr}.pkl"
+    return cached_phantom(
+        path, lambda: make_phantom(scenario, side=side, seed=seed, snr=snr, threads=1)
+    )[0]
 
 
 def _mean_distance(a: np.ndarray, b: np.ndarray) -> float:

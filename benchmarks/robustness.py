@@ -80,18 +80,16 @@ import hashlib
 import json
 import math
 import os
-import pickle
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality import aggregate, score_analysis  # noqa: E402  (benchmarks/ is not a package)
+from quality import aggregate, cached_phantom, score_analysis  # noqa: E402  (benchmarks/ is not a package)
 
 #: Field of view (mm) and sub-samples per axis of every case except the default-size ones.
 CASE_FOV_MM = (80.0, 80.0, 32.0)
@@ -297,34 +295,15 @@ def _phantom(case: dict, cache: Path | None):
     from nvc_viewer.phantom import make_phantom
 
     path = None if cache is None else cache / f"{_case_key(case)}.pkl"
-    if path is not None and path.exists():
-        with open(path, "rb") as fh:
-            return pickle.load(fh), 0.0
     kwargs = dict(case["kwargs"])
     if kwargs.get("fov_mm") is None:  # the generator's own default field of view
         kwargs.pop("fov_mm", None)
-    t0 = time.perf_counter()
-    ph = make_phantom(case["scenario"], side=case["side"], seed=case["seed"], threads=1, **kwargs)
-    seconds = time.perf_counter() - t0
-    keep = SimpleNamespace(
-        t2=ph.t2,
-        tof=ph.tof,
-        labels=ph.labels,
-        truth=ph.truth,
-        centrelines=ph.centrelines,
-        radii=ph.radii,
-        scenario=ph.scenario,
-        side=ph.side,
-        seed=ph.seed,
-        params=ph.params,
+    return cached_phantom(
+        path,
+        lambda: make_phantom(
+            case["scenario"], side=case["side"], seed=case["seed"], threads=1, **kwargs
+        ),
     )
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            pickle.dump(keep, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    return keep, seconds
 
 
 def _failed_analysis(ph) -> dict:
