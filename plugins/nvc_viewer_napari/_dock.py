@@ -65,6 +65,10 @@ def dock_panels(
     window.add_dock_widget(panels.findings, name="Findings", area="right", tabify=True)
     window.add_dock_widget(panels.analysis, name="Analysis", area="right")
     panels.case.opened.connect(lambda _case_id: raise_dock(panels.findings))
+    # after an analysis the surgeon reviews: its proposals and what it could not establish
+    panels.analysis.finished.connect(
+        lambda outcome: raise_dock(panels.findings) if outcome == "done" else None
+    )
     # Tabs settle when the window is shown: raise the Case tab after that.
     QTimer.singleShot(0, lambda: raise_dock(panels.case))
     return panels

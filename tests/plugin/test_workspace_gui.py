@@ -246,10 +246,12 @@ def test_open_analyse_review_annotate_reopen_export(
                                expected_world, atol=1e-6)  # fmt: skip
     assert len(view.landmarks_layer.data) == len(cpa_case.truth["landmarks"])
     assert [f["origin"] for f in _saved(workspace)["findings"]] == ["auto"] * len(truth_findings)
-    # what the analysis could not establish is saved and shown beside the findings
+    # what the analysis could not establish is saved and shown beside the findings, whose tab
+    # comes to the front
     assert _saved(workspace)["warnings"] == [TRUTH_WARNING]
     assert TRUTH_WARNING in panels.findings.warnings_label.text()
     assert not panels.findings.warnings_label.isHidden()
+    assert _front_tab(viewer, "Case") == "Findings"
 
     # 3. review in the table: select centres the views, combos edit, confirm/reject/delete
     table = panels.findings
@@ -484,6 +486,17 @@ def test_brush_corrections_survive_a_rerun_by_an_analysis_that_cannot_take_them(
     assert not np.any(view.labels_layer.data == 7)
     assert not view.session.labels_edited
     assert not (folder / "segmentation_corrected.nii.gz").exists()
+
+
+def _front_tab(viewer: Any, beside: str) -> str | None:
+    """The text of the front tab of the window's dock tab bar that holds ``beside``."""
+    from qtpy.QtWidgets import QTabBar
+
+    for bar in viewer.window._qt_window.findChildren(QTabBar):
+        texts = [bar.tabText(i) for i in range(bar.count())]
+        if beside in texts:
+            return bar.tabText(bar.currentIndex())
+    return None
 
 
 def _case_opened(make_napari_viewer: Any, tmp_path: Path, cpa_case: SyntheticCase):
