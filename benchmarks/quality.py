@@ -279,10 +279,15 @@ def format_table(summary: dict) -> str:
             v = agg.get(k)
             row.append("-" if v is None else f"{v}{_meets(k, v)}")
         rows.append(row)
-    widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
-    lines = ["  ".join(r[c].rjust(widths[c]) for c in range(len(head))) for r in rows]
+    lines = aligned(rows)
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(lines + ["* misses the target of the issue"])
+
+
+def aligned(rows: list[list[str]]) -> list[str]:
+    """Rows of cells as lines, each column right-aligned to its widest cell."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    return ["  ".join(cell.rjust(w) for cell, w in zip(r, widths)) for r in rows]
 
 
 def main(argv: list[str] | None = None) -> int:

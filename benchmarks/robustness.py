@@ -89,7 +89,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality import aggregate, cached_phantom, score_analysis  # noqa: E402  (benchmarks/ is not a package)
+from quality import aggregate, aligned, cached_phantom, score_analysis  # noqa: E402  (benchmarks/ is not a package)
 
 #: Field of view (mm) and sub-samples per axis of every case except the default-size ones.
 CASE_FOV_MM = (80.0, 80.0, 32.0)
@@ -429,8 +429,7 @@ def format_table(summary: dict) -> str:
             v = agg.get(k)
             row.append("-" if v is None else f"{v}{'*' if _misses(targets, k, v) else ''}")
         table.append(row)
-    widths = [max(len(r[c]) for r in table) for c in range(len(head))]
-    lines = ["  ".join(r[c].rjust(widths[c]) for c in range(len(head))) for r in table]
+    lines = aligned(table)
     rule = "-" * len(lines[0])
     lines.insert(1, rule)
     if "random draws" in summary:
