@@ -25,16 +25,19 @@ What a case needs is decided by `plan_case` from its done marker
     saved findings (`nvc_viewer.workspace.Workspace.save_analysis`: surgeons' findings stay),
     export;
 ``"export"``
-    the analysis is current but a surgeon changed ``findings.json`` or ``segmentation.nii.gz``
-    since (the viewer autosaves there), or new formats are asked for: re-export from what is
+    the analysis is current but a surgeon changed ``findings.json`` or a label map since (the
+    viewer autosaves there), or new formats are asked for: re-export from what is
     saved, no analysis (`export_saved_case`, also behind ``nvc-viewer export``);
 ``"skip"``
     nothing to do: the report says ``skipped``.
 
 A batch killed at any point leaves whole files only (every write is atomic) and no marker for an
 unfinished case, so running it again finishes the rest. A label map the surgeon corrected in the
-viewer (a ``segmentation.nii.gz`` other than the last one the analysis produced) is kept by a
-re-analysis, as are the surgeon's findings; ``--force`` replaces both. A case folder whose
+viewer (``segmentation_corrected.nii.gz``, or a ``segmentation.nii.gz`` other than the last one
+the analysis produced) is kept by a re-analysis and exported, as are the surgeon's findings;
+``--force`` replaces both (the corrected map is kept aside, renamed). Which series are the T2
+and the TOF, and how a saved case is opened and exported, is the case model's
+(`nvc_viewer.session`), shared with the viewer. A case folder whose
 ``case.json`` names another input is not merged into (two inputs of the same name).
 
 Each case runs in `run_case`, a function of one picklable `CaseJob` that never raises, submitted
@@ -66,6 +69,8 @@ import numpy as np
 from .atomic import atomic_write_text
 from .errors import InputError, InputNotFoundError, NVCError
 from .io.nifti import is_nifti_path
+from .io.sniff import holds_images, iter_files
+from .session import SavedExport, case_volumes, export_saved_case, saved_labels
 from .workspace import CaseRecord, Workspace, case_id_for
 
 __all__ = [
@@ -152,24 +157,12 @@ class CaseReport:
 # -- discovery -----------------------------------------------------------------------------
 
 
-def _is_image_file(path: Path) -> bool:
-    if path.name.startswith("."):
-        return False
-    from .io.dicom import looks_like_dicom
-
-    return is_nifti_path(path) or looks_like_dicom(path)
-
-
 def _holds_images_directly(folder: Path) -> bool:
-    return any(p.is_file() and _is_image_file(p) for p in folder.iterdir())
+    return holds_images(folder, recursive=False)
 
 
 def _holds_images(folder: Path) -> bool:
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        if any(_is_image_file(Path(dirpath) / f) for f in sorted(filenames)):
-            return True
-    return False
+    return holds_images(folder)
 
 
 #: At most this many files are looked at to say what a folder without images holds.
@@ -182,15 +175,11 @@ def _contents(folder: Path) -> str:
 
     files: list[Path] = []
     more = 0
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for f in sorted(filenames):
-            if f.startswith("."):
-                continue
-            if len(files) < _MAX_DESCRIBED:
-                files.append(Path(dirpath) / f)
-            else:
-                more += 1
+    for path in iter_files(folder):
+        if len(files) < _MAX_DESCRIBED:
+            files.append(path)
+        else:
+            more += 1
     if not files:
         return "the folder is empty" if not any(folder.iterdir()) else "no file, hidden ones aside"
     text = describe_files(files)
@@ -339,6 +328,9 @@ def _write_marker(
         "outputs": outputs,
         "findings_sha256": _sha256(workspace.findings_path(job.case_id)),
         "segmentation_sha256": _sha256(workspace.segmentation_path(job.case_id)),
+        "corrected_segmentation_sha256": _sha256(
+            workspace.corrected_segmentation_path(job.case_id)
+        ),
         "machine_segmentation_sha256": machine_labels_sha256,
         "finished": _now(),
     }
@@ -365,6 +357,8 @@ def plan_case(job: CaseJob, marker: dict | None = None) -> str:
         not set(job.formats) <= set(marker.get("formats", []))
         or _sha256(workspace.findings_path(job.case_id)) != marker.get("findings_sha256")
         or _sha256(workspace.segmentation_path(job.case_id)) != marker.get("segmentation_sha256")
+        or _sha256(workspace.corrected_segmentation_path(job.case_id))
+        != marker.get("corrected_segmentation_sha256")
     ):
         return "export"
     return "skip"
@@ -400,24 +394,6 @@ def _labels_volume(labels: Any, t2: Any) -> Any:
     if labels is None or isinstance(labels, Volume):
         return labels
     return t2.with_data(np.asarray(labels, dtype=np.uint8), role="label", description="labels")
-
-
-def _saved_labels(path: Path, t2: Any) -> tuple[Any, str | None]:
-    """The label map saved in the workspace, on ``t2``'s grid; (None, why) when unusable."""
-    from .io.nifti import read_nifti
-
-    if not path.is_file():
-        return None, None
-    try:
-        saved = read_nifti(path)
-    except NVCError as exc:
-        return None, f"the saved label map cannot be read ({exc.reason})"
-    if t2 is None:
-        return saved.with_data(saved.data.astype(np.uint8), role="label"), None
-    # NIfTI-1 keeps the affine in float32: compare to about a micrometre per 100 mm.
-    if saved.shape != t2.shape or not np.allclose(saved.affine, t2.affine, atol=1e-3):
-        return None, "the saved label map is on another grid than the T2 series"
-    return t2.with_data(saved.data.astype(np.uint8), role="label", description="labels"), None
 
 
 def _check_owner(workspace: Workspace, job: CaseJob, marker: dict | None) -> None:
@@ -546,14 +522,13 @@ def _analyse_and_export(
     """Plan "analyse": load, analyse, merge into the workspace, export."""
     from .analysis import analyse
     from .export import export_case
-    from .io import load_case
 
     case_dir = workspace.case_dir(job.case_id)
     case_dir.mkdir(parents=True, exist_ok=True)
     if not job.force:
         _check_owner(workspace, job, marker)
     t0 = time.perf_counter()
-    volumes = load_case(job.path, t2=job.t2, tof=job.tof)
+    volumes = case_volumes(job.path, t2=job.t2, tof=job.tof)
     timings["load"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -565,8 +540,12 @@ def _analyse_and_export(
     seg_path = workspace.segmentation_path(job.case_id)
     machine_sha = marker.get("machine_segmentation_sha256") if marker else None
     kept = None
-    if not job.force and seg_path.is_file() and _sha256(seg_path) != machine_sha:
-        kept, _ = _saved_labels(seg_path, volumes.t2)  # a surgeon's correction: keep it
+    if job.force:
+        _set_aside_corrections(workspace, job.case_id)
+    else:
+        saved, corrected, _ = saved_labels(workspace, job.case_id, volumes.t2)
+        if saved is not None and (corrected or _sha256(seg_path) != machine_sha):
+            kept = saved  # a surgeon's correction: keep it
     labels = kept if kept is not None else labels
     merged = workspace.save_analysis(_case_findings(result, job.case_id, volumes), force=job.force)
     workspace.save_record(
@@ -597,109 +576,16 @@ def _analyse_and_export(
 
 
 # -- re-export from the workspace ----------------------------------------------------------
+# `export_saved_case` and `SavedExport` are the case model's (`nvc_viewer.session`): the batch
+# and ``nvc-viewer export`` re-export a saved case as the viewer would, corrected map included.
 
 
-@dataclass
-class SavedExport:
-    """What `export_saved_case` wrote and what it could not write (and why)."""
-
-    outputs: list[Path] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-
-def _source_t2(record: CaseRecord | None, case: Any) -> tuple[Any, str | None]:
-    """The T2 volume a saved case was made from; (None, why) when it cannot be had."""
-    from .findings import uid_sha256
-    from .io import load
-
-    if record is None:
-        return None, "no case.json records where the images are"
-    if not Path(record.path).exists():
-        return None, f"the source images are gone ({record.path})"
-    series = record.t2 if Path(record.path).is_dir() else None
-    try:
-        t2 = load(record.path, series=series)
-    except NVCError as exc:
-        return None, f"the source images cannot be read ({exc})"
-    # The findings name the series they were made on (sha256 of its UID): check it is the same.
-    wanted = [s["uid_sha256"] for s in case.source["series"] if s["role"] == "t2"]
-    if wanted and wanted[0] and t2.meta.series_uid and uid_sha256(t2.meta.series_uid) != wanted[0]:
-        return None, f"the source folder now holds another T2 series ({record.path})"
-    return t2, None
-
-
-def export_saved_case(
-    workspace: Workspace | str | os.PathLike[str],
-    case_id: str,
-    out_dir: str | os.PathLike[str],
-    *,
-    formats: Sequence[str] = DEFAULT_FORMATS,
-    include_phi: bool = False,
-) -> SavedExport:
-    """Re-export one saved case of a workspace without re-running any analysis.
-
-    Reads ``findings.json``, ``segmentation.nii.gz`` and ``case.json`` (the source images, for
-    the T2 header and image that DICOM SEG/SR and the report need). What cannot be written is
-    listed in ``skipped`` with the reason: no source images (gone, changed, never recorded), no
-    label map. A NIfTI case has no DICOM SEG/SR: that is not a skip.
-
-    Parameters
-    ----------
-    workspace : Workspace or path-like
-    case_id : str
-    out_dir : path-like
-        Files go to ``out_dir/<case_id>/`` (the workspace itself by default of the command).
-    formats : sequence of str
-        Of `FORMATS`; ``csv`` is the merged table, not written here.
-    include_phi : bool, optional
-        As `nvc_viewer.export.export_case`.
-
-    Raises
-    ------
-    NVCError
-        The saved findings cannot be read (`FindingsFileError`), or a writer failed.
-    """
-    from .export import export_case
-    from .export.nifti_labels import write_itksnap_labels, write_segmentation_nifti
-    from .export.slicer import write_slicer_markups
-    from .findings import write_findings_json
-
-    ws = workspace if isinstance(workspace, Workspace) else Workspace(workspace)
-    case = ws.load(case_id)
-    if case is None:
-        raise InputNotFoundError("no saved findings.json for this case", path=ws.case_dir(case_id))
-    dest = Path(out_dir) / case_id
-    dest.mkdir(parents=True, exist_ok=True)
-    formats = tuple(f for f in formats if f != "csv")
-    result = SavedExport()
-    try:
-        record = ws.load_record(case_id)
-    except NVCError as exc:
-        record, result.skipped = None, [f"case.json is unusable: {exc}"]
-    t2, why_no_t2 = _source_t2(record, case)
-    labels, why_no_labels = _saved_labels(ws.segmentation_path(case_id), t2)
-    if labels is None and why_no_labels is None:
-        why_no_labels = "no label map was saved (segmentation.nii.gz)"
-    is_dicom = case.source["kind"] == "dicom"
-    if t2 is not None:
-        result.outputs = export_case(
-            case, dest, t2=t2, labels=labels, formats=formats, include_phi=include_phi
-        )
-    else:
-        if "json" in formats:
-            result.outputs.append(write_findings_json(case, dest / "findings.json"))
-        if "mrk" in formats:
-            result.outputs.append(write_slicer_markups(case, dest / "findings.mrk.json"))
-        if "nifti" in formats and labels is not None:
-            result.outputs.append(write_segmentation_nifti(labels, dest / "segmentation.nii.gz"))
-            result.outputs.append(write_itksnap_labels(dest / "segmentation_labels.txt"))
-        lost = [f for f in formats if f == "report" or (is_dicom and f in _DICOM_FORMATS)]
-        if lost:
-            result.skipped.append(f"{', '.join(lost)} not written: {why_no_t2}")
-    needs_labels = [f for f in formats if f == "nifti" or (is_dicom and f == "seg")]
-    if labels is None and needs_labels:
-        result.skipped.append(f"{', '.join(needs_labels)} not written: {why_no_labels}")
-    return result
+def _set_aside_corrections(workspace: Workspace, case_id: str) -> None:
+    """``--force``: the surgeon's corrected label map is replaced too; kept aside, renamed."""
+    path = workspace.corrected_segmentation_path(case_id)
+    if path.is_file():
+        stamp = _now().replace(":", "").replace("+0000", "Z")
+        path.replace(path.with_name(f"segmentation_corrected.before-force-{stamp}.nii.gz"))
 
 
 def _write_merged_csv(workspace: Workspace, out: Path) -> tuple[Path, list[str]]:

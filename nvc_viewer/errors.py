@@ -23,6 +23,7 @@ __all__ = [
     "SeriesError",
     "NoSeriesFoundError",
     "SeriesSelectionError",
+    "SeriesMismatchError",
     "MixedGeometryError",
     "MissingSliceError",
     "UnevenSpacingError",
@@ -94,6 +95,10 @@ class NoSeriesFoundError(SeriesError):
 
 class SeriesSelectionError(SeriesError):
     """Several series fit and none was chosen, or the chosen one does not exist."""
+
+
+class SeriesMismatchError(SeriesError):
+    """Saved findings were made on another series than the one opened."""
 
 
 class MixedGeometryError(SeriesError):

@@ -61,6 +61,7 @@ __all__ = [
     "NerveIdentification",
     "CaseFindings",
     "uid_sha256",
+    "series_fingerprint",
     "utc_now",
     "new_finding_id",
     "source_from_volumes",
@@ -447,9 +448,11 @@ class NerveIdentification:
         _choice("identification nerve", self.nerve, LANDMARK_NERVES)
         object.__setattr__(self, "found", _flag("identification found", self.found))
         object.__setattr__(
-            self, "confidence", _number(
+            self,
+            "confidence",
+            _number(
                 "identification confidence", self.confidence, optional=False, low=0.0, high=1.0
-            )
+            ),
         )
         _text("identification reason", self.reason, optional=True)
 
@@ -682,10 +685,35 @@ def source_from_volumes(volumes: Sequence[Any]) -> dict[str, Any]:
         )
     series = []
     for vol in volumes:
-        uid = vol.meta.series_uid
         role = vol.meta.role if vol.meta.role in SERIES_ROLES else "unknown"
-        series.append({"role": role, "uid_sha256": uid_sha256(uid) if uid else None})
+        series.append({"role": role, "uid_sha256": series_fingerprint(vol)})
     return {"kind": kind, "series": series}
+
+
+def series_fingerprint(volume: Any) -> str | None:
+    """What names a series in ``findings.json`` (``source.series[].uid_sha256``), or None.
+
+    DICOM: the sha256 of its SeriesInstanceUID (`uid_sha256`). NIfTI: the sha256 of the file
+    name, the shape and the voxel -> RAS affine (to 1e-4 mm), so that findings are not attached
+    to another file by mistake while a moved or copied file keeps its fingerprint. None for a
+    volume that is neither (in memory) or a DICOM series without a UID.
+    """
+    meta = volume.meta
+    if meta.kind == "dicom":
+        return uid_sha256(meta.series_uid) if meta.series_uid else None
+    if meta.kind != "nifti" or not meta.source_paths:
+        return None
+    name = Path(meta.source_paths[0]).name
+    affine = np.asarray(volume.affine, dtype=np.float64)
+    text = "\n".join(
+        (
+            "nvc-viewer/nifti-series/1",
+            name,
+            "x".join(str(int(n)) for n in volume.shape),
+            ",".join(f"{v:.4f}" for v in (affine.ravel() + 0.0)),
+        )
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # -- review actions -------------------------------------------------------------------------------

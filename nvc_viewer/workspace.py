@@ -7,6 +7,7 @@ A workspace is an output folder laid out as docs/design.md, section 5 says::
     ROOT/findings.csv, ROOT/batch_report.json       across cases (the batch command)
     ROOT/<case_id>/findings.json                    the case's findings (machine + surgeon)
     ROOT/<case_id>/segmentation.nii.gz              the label map on the T2 grid
+    ROOT/<case_id>/segmentation_corrected.nii.gz    the same, as a surgeon corrected it
     ROOT/<case_id>/case.json                        where the images are (`CaseRecord`)
     ROOT/<case_id>/...                              the other exports
 
@@ -169,8 +170,15 @@ class Workspace:
         Created on first write.
     """
 
+    #: The case's findings (machine and surgeon).
     FINDINGS = "findings.json"
+    #: The machine's label map (the batch command's; an export writes the map in use here).
     SEGMENTATION = "segmentation.nii.gz"
+    #: The label map as a surgeon corrected it with the brush: a file of its own, which a
+    #: re-analysis never overwrites; it wins over `SEGMENTATION` wherever a case is opened or
+    #: exported.
+    CORRECTED_SEGMENTATION = "segmentation_corrected.nii.gz"
+    #: Where the images are (`CaseRecord`).
     CASE_RECORD = "case.json"
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
@@ -194,6 +202,20 @@ class Workspace:
     def segmentation_path(self, case_id: str) -> Path:
         """``ROOT/<case_id>/segmentation.nii.gz`` (the label map, as the viewer saves it too)."""
         return self.case_dir(case_id) / self.SEGMENTATION
+
+    def corrected_segmentation_path(self, case_id: str) -> Path:
+        """``ROOT/<case_id>/segmentation_corrected.nii.gz`` (the surgeon's corrected map)."""
+        return self.case_dir(case_id) / self.CORRECTED_SEGMENTATION
+
+    def labels_paths(self, case_id: str) -> list[tuple[Path, bool]]:
+        """The saved label maps of a case to try, in order: ``(path, corrected)``.
+
+        The corrected map first: a surgeon's work wins over the machine's.
+        """
+        return [
+            (self.corrected_segmentation_path(case_id), True),
+            (self.segmentation_path(case_id), False),
+        ]
 
     def case_ids(self) -> list[str]:
         """Ids of the cases that have a saved ``findings.json``, sorted."""

@@ -15,8 +15,22 @@ from ..errors import InputNotFoundError, SeriesSelectionError
 from ..volume import Volume
 from .nifti import is_nifti_path, read_nifti
 from .roles import guess_role
+from .sniff import FolderImages, holds_images, is_image_file, is_label_map, sniff_folder
 
-__all__ = ["load", "load_case", "CaseVolumes", "read_nifti", "guess_role", "is_nifti_path"]
+__all__ = [
+    "load",
+    "load_case",
+    "CaseVolumes",
+    "read_nifti",
+    "guess_role",
+    "is_nifti_path",
+    "FolderImages",
+    "sniff_folder",
+    "holds_images",
+    "is_image_file",
+    "is_label_map",
+    "pick_nifti",
+]
 
 
 def load(
@@ -34,9 +48,10 @@ def load(
     path : path-like
         A NIfTI file (``.nii``/``.nii.gz``), a DICOM file (single slice or Enhanced multi-frame),
         or a folder. A folder is scanned recursively for DICOM; when it holds several series the
-        heavy-T2 one is taken, or the one ``series`` names. A folder of NIfTI files (and no DICOM)
-        gives the file whose name says T2 (``ciss``, ``fiesta``, ``t2`` ...), or the one
-        ``series`` names.
+        heavy-T2 one is taken, or the one ``series`` names. A folder of NIfTI files (and no DICOM;
+        `nvc_viewer.io.sniff.sniff_folder`) gives the only file that is not a label map, else
+        the file whose name says T2 (``ciss``, ``fiesta``, ``t2`` ...), or the one ``series``
+        names.
     series : str, optional
         Which series: a SeriesInstanceUID, a series number, a role (``"t2"``, ``"tof"``), a
         SeriesDescription, or (for NIfTI folders) a file name.
@@ -65,25 +80,34 @@ def load(
         from .dicom import load_dicom
 
         return load_dicom(path, series=series)
-    niftis = sorted(p for p in path.iterdir() if p.is_file() and is_nifti_path(p))
-    if niftis and not _has_non_nifti_files(path):
-        chosen = _pick_nifti(path, niftis, series)
+    found = sniff_folder(path)
+    if found.nifti_only:
+        chosen = pick_nifti(path, list(found.nifti), series)
         return read_nifti(chosen, volume=volume, nonfinite=nonfinite, affine=affine)  # type: ignore[arg-type]
     from .dicom import load_dicom
 
     return load_dicom(path, series=series)
 
 
-def _has_non_nifti_files(folder: Path) -> bool:
-    for p in folder.rglob("*"):
-        if p.is_file() and not is_nifti_path(p) and not p.name.startswith("."):
-            if p.suffix.lower() in (".json", ".txt", ".md", ".csv", ".bvec", ".bval"):
-                continue
-            return True
-    return False
+def pick_nifti(folder: Path, files: list[Path], series: str | None) -> Path:
+    """The NIfTI file of a folder that ``series`` names, or the T2 one.
 
+    Parameters
+    ----------
+    folder : Path
+        For the messages.
+    files : list of Path
+        The folder's NIfTI files.
+    series : str, optional
+        A file name (with or without its suffix) or a role (``"t2"``, ``"tof"``). Without it:
+        the only file that is not a label map (`nvc_viewer.io.sniff.is_label_map`), else the
+        only one named as a T2 series.
 
-def _pick_nifti(folder: Path, files: list[Path], series: str | None) -> Path:
+    Raises
+    ------
+    SeriesSelectionError
+        No file, or several, fit; the message lists the files.
+    """
     names = ", ".join(p.name for p in files)
     if series is not None:
         for p in files:
@@ -98,7 +122,10 @@ def _pick_nifti(folder: Path, files: list[Path], series: str | None) -> Path:
         )
     if len(files) == 1:
         return files[0]
-    t2 = [p for p in files if guess_role([p.name]) == "t2"]
+    images = [p for p in files if not is_label_map(p)]
+    if len(images) == 1:
+        return images[0]
+    t2 = [p for p in images if guess_role([p.name]) == "t2"]
     if len(t2) == 1:
         return t2[0]
     raise SeriesSelectionError(
@@ -133,7 +160,9 @@ def load_case(
 ) -> CaseVolumes:
     """Open a case: its T2 series and, when there is one, its TOF series.
 
-    A DICOM folder is scanned once for both series.
+    The rule of which series are the T2 and the TOF is the case model's
+    (`nvc_viewer.session.choose_series`), the same in the viewer and the batch command. A
+    DICOM folder is scanned once for both series.
 
     Parameters
     ----------
@@ -154,38 +183,6 @@ def load_case(
         A subclass naming the file and the problem: no T2, a series asked for that does not
         exist, or a series that cannot be read.
     """
-    path = Path(path)
-    if not path.exists():
-        raise InputNotFoundError("no such file or folder", path=path)
-    if path.is_file() and is_nifti_path(path):
-        return CaseVolumes(read_nifti(path))
-    if path.is_dir():
-        niftis = sorted(p for p in path.iterdir() if p.is_file() and is_nifti_path(p))
-        if niftis and not _has_non_nifti_files(path):
-            t2_path = _pick_nifti(path, niftis, t2 or None)
-            tof_path = None
-            if tof != "none":
-                try:
-                    tof_path = _pick_nifti(path, niftis, tof or "tof")
-                except SeriesSelectionError:
-                    if tof:  # asked for explicitly: say so
-                        raise
-            t2_volume = read_nifti(t2_path)
-            if tof_path is None or tof_path == t2_path:
-                return CaseVolumes(t2_volume, t2_key=t2_path.name)
-            return CaseVolumes(t2_volume, read_nifti(tof_path), t2_path.name, tof_path.name)
-    from .dicom import pick_series, read_series, scan_dicom
+    from ..session import case_volumes
 
-    scan = scan_dicom(path)
-    t2_info = pick_series(scan, t2 or None)
-    tof_info = None
-    if tof != "none":
-        try:
-            tof_info = pick_series(scan, tof or "tof")
-        except SeriesSelectionError:
-            if tof:
-                raise
-    t2_volume = read_series(t2_info)
-    if tof_info is None or tof_info.key == t2_info.key:
-        return CaseVolumes(t2_volume, t2_key=t2_info.key)
-    return CaseVolumes(t2_volume, read_series(tof_info), t2_info.key, tof_info.key)
+    return case_volumes(path, t2=t2, tof=tof)

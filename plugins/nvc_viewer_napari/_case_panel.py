@@ -1,10 +1,13 @@
 """The case panel: pick the input, see every series it holds, choose the T2 and the TOF, open.
 
-The table lists each series with its description, sequence, number of slices, voxel size, the
-role guessed from its tags or file name, and any problem that stops it from being read. The T2
-and TOF choices start at the guessed roles; the surgeon can change both. Opening loads the two
-series through the core, fuses the TOF over the T2 (resampled into the T2 grid, additive red
-overlay with its own contrast) and restores whatever the workspace holds for the case.
+The table lists each series of the input -- DICOM series and NIfTI files alike -- with its
+description, sequence, number of slices, voxel size, the role guessed from its tags or file
+name (``label`` for a label map, never offered as the T2 or the TOF), and any problem that stops
+it from being read. The T2 and TOF choices start at the core's proposal
+(`nvc_viewer.session.default_roles`, the batch command's rule); the surgeon can change both.
+Opening loads the two series through the core, fuses the TOF over the T2 (resampled into the
+T2 grid, additive red overlay with its own contrast) and restores whatever the workspace holds
+for the case; saved findings made on another series are refused with the reason.
 """
 
 from __future__ import annotations
@@ -32,10 +35,10 @@ from qtpy.QtWidgets import (
 )
 
 from nvc_viewer.errors import NVCError
+from nvc_viewer.session import SeriesEntry, default_roles, list_series, read_entry
 from nvc_viewer.workspace import Workspace, case_id_for, sanitize_case_id
 
 from ._case_view import case_view_for
-from ._session import SeriesEntry, default_roles, list_series, read_entry
 from ._shortcuts import relay_shortcuts
 
 if TYPE_CHECKING:
@@ -281,7 +284,7 @@ class CasePanel(QWidget):
             if first is not None:
                 combo.addItem(first, None)
             for e in entries:
-                if not e.problems:
+                if not e.problems and not e.is_label_map:
                     combo.addItem(f"{e.key}: {e.description} ({e.role})", e.key)
         self.open_button.setEnabled(False)
 

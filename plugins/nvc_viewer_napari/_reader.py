@@ -2,8 +2,10 @@
 
 `get_reader` only sniffs (file names, the 4-byte DICOM magic of a few files) and returns None
 for what it cannot read, so other readers get their turn. The reader function loads through the
-core (`nvc_viewer.load`) and builds layers with `case_layers`: a folder holding a T2 and a TOF
-series (DICOM, or NIfTI files named ``*t2*`` / ``*tof*`` ...) opens as one fused case.
+core's case model (`nvc_viewer.session.case_volumes`: the same choice of T2 and TOF as the
+batch command) and builds layers with `case_layers`: a folder holding a T2 and a TOF series
+(DICOM, or NIfTI files named ``*t2*`` / ``*tof*`` ...) opens as one fused case. The folder
+sniffing is the core's (`nvc_viewer.io.sniff`).
 
 Errors: an `NVCError` raised while reading propagates unchanged; its message names the file and
 the problem. ``viewer.open(path, plugin="nvc-viewer")`` -- and napari's reader dialog, when the
@@ -16,14 +18,11 @@ message (the traceback only behind "View Traceback"). When napari picks the plug
 from __future__ import annotations
 
 import os
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from nvc_viewer.errors import NVCError
 from nvc_viewer.io.nifti import is_nifti_path
-from nvc_viewer.io.roles import guess_role
+from nvc_viewer.io.sniff import iter_files, looks_like_dicom_file
 from nvc_viewer.volume import Volume
 
 from ._layers import LayerDataTuple, case_layers
@@ -34,13 +33,10 @@ ReaderFunction = Callable[[str | list[str]], list[LayerDataTuple]]
 
 # How many directory entries the folder sniffing looks at before giving up.
 _MAX_SNIFF_ENTRIES = 2000
-_DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 
 
 def looks_like_dicom(path: str | os.PathLike[str]) -> bool:
-    """Cheap test: a DICOM file name suffix, or DICOM content.
-
-    The content test is the core's (`nvc_viewer.io.dicom.looks_like_dicom`).
+    """Cheap test: a DICOM file name suffix, or DICOM content (`nvc_viewer.io.sniff`).
 
     Parameters
     ----------
@@ -52,39 +48,17 @@ def looks_like_dicom(path: str | os.PathLike[str]) -> bool:
     bool
         Reads at most 132 bytes; False for anything unreadable.
     """
-    from nvc_viewer.io.dicom import looks_like_dicom as dicom_content
-
-    return Path(path).suffix.lower() in _DICOM_SUFFIXES or dicom_content(path)
-
-
-def _iter_files(folder: Path) -> Iterator[Path]:
-    """Files under ``folder`` (recursively), hidden ones skipped, at most a bounded number."""
-    seen = 0
-    stack = [folder]
-    while stack:
-        try:
-            entries = sorted(os.scandir(stack.pop()), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in entries:
-            seen += 1
-            if seen > _MAX_SNIFF_ENTRIES:
-                return
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(Path(entry.path))
-            elif entry.is_file():
-                yield Path(entry.path)
+    return looks_like_dicom_file(path)
 
 
 def _folder_is_readable(folder: Path) -> bool:
+    """NIfTI files in the folder, or a DICOM file (name or content) in the first entries."""
     try:
         if any(is_nifti_path(p) for p in folder.iterdir() if p.is_file()):
             return True
     except OSError:  # unreadable folder: not ours to report, napari tries other readers
         return False
-    return any(looks_like_dicom(p) for p in _iter_files(folder))
+    return any(looks_like_dicom_file(p) for p in iter_files(folder, limit=_MAX_SNIFF_ENTRIES))
 
 
 def get_reader(path: str | list[str]) -> ReaderFunction | None:
@@ -134,64 +108,31 @@ def load_case_volumes(
 ) -> dict[str, Volume | None]:
     """The T2 reference and, when the same input holds one, the TOF series.
 
+    The case model's rule (`nvc_viewer.session.case_volumes`), the batch command's too.
+
     Parameters
     ----------
     path : path-like
         A NIfTI file, a DICOM file, or a folder.
     series : str, optional
-        Load only this series (see `nvc_viewer.load`); no TOF is looked for.
+        Load only this series as the reference (see `nvc_viewer.session.choose_series`); no
+        TOF is looked for.
 
     Returns
     -------
     dict
-        ``t2``: the reference `Volume` (whatever `nvc_viewer.load` picks: the T2 series when
-        there are several); ``tof``: the TOF `Volume` when exactly one other series (DICOM) or
-        file (NIfTI) is recognised as TOF, else None. A TOF that cannot be read is left out
-        with a ``UserWarning`` (napari shows it) rather than hiding the T2.
+        ``t2``: the reference `Volume`; ``tof``: the TOF `Volume` when exactly one other
+        series is recognised as TOF, else None. A TOF that cannot be read is left out with a
+        ``UserWarning`` (napari shows it) rather than hiding the T2.
 
     Raises
     ------
     NVCError
-        From the core readers.
+        From the core readers; a label map is never opened as the T2 unless named.
     """
-    from nvc_viewer import load
+    from nvc_viewer.session import case_volumes
 
-    path = Path(path)
-    reference = load(path, series=series)
-    if series is not None or not path.is_dir() or reference.meta.role == "tof":
-        return {"t2": reference, "tof": None}
-    if reference.meta.kind == "nifti":
-        chosen = {str(Path(s).resolve()) for s in reference.meta.source_paths}
-        tof_files = [
-            p
-            for p in sorted(path.iterdir())
-            if p.is_file()
-            and is_nifti_path(p)
-            and str(p.resolve()) not in chosen
-            and guess_role([p.name]) == "tof"
-        ]
-        if len(tof_files) != 1:
-            return {"t2": reference, "tof": None}
-        return {"t2": reference, "tof": _optional_tof(load, tof_files[0])}
-
-    from nvc_viewer.io.dicom import read_series, scan_dicom
-
-    # A second header scan (headers only), to find the TOF beside the chosen series.
-    tof_series = [
-        s
-        for s in scan_dicom(path).series
-        if s.role == "tof" and s.series_uid != reference.meta.series_uid
-    ]
-    if len(tof_series) != 1:
-        return {"t2": reference, "tof": None}
-    return {"t2": reference, "tof": _optional_tof(read_series, tof_series[0])}
-
-
-def _optional_tof(read: Callable[[Any], Volume], source: Any) -> Volume | None:
-    """Read the TOF; if it cannot be read, warn (napari shows a notification) and go on."""
-    try:
-        return read(source)
-    except NVCError as exc:
-        # The T2 alone is still worth showing, but the user must know the TOF is missing.
-        warnings.warn(f"the TOF series is not shown: {exc}", UserWarning, stacklevel=3)
-        return None
+    volumes = case_volumes(
+        path, t2=series, tof="none" if series is not None else None, tof_errors="warn"
+    )
+    return {"t2": volumes.t2, "tof": volumes.tof}
