@@ -127,16 +127,14 @@ def score_analysis(ph, res) -> dict:
     """Score an analysis result ``res`` (`nvc_viewer.analysis.analyse`) against the truth of
     phantom ``ph`` (labels, truth findings and landmarks, centrelines): Dice per structure, VII
     centreline distance, RDP error and the findings' detection (see the module docstring)."""
+    from nvc_viewer.labels import LABEL_VALUES
     from nvc_viewer.metrics import dice, match_findings
 
     lab, tl = res.labels.data, ph.labels.data
     out: dict = {}
-    out["dice_VII"] = round(dice(lab == 3, tl == 3), 3)
-    out["dice_VIII"] = round(dice(lab == 4, tl == 4), 3)
-    out["dice_V"] = round(dice(lab == 5, tl == 5), 3)
-    out["dice_artery"] = round(dice(lab == 6, tl == 6), 3)
-    out["dice_vein"] = round(dice(lab == 7, tl == 7), 3)
-    out["dice_brainstem"] = round(dice(lab == 1, tl == 1), 3)
+    for name in ("VII", "VIII", "V", "artery", "vein", "brainstem"):
+        value = LABEL_VALUES[name]
+        out[f"dice_{name}"] = round(dice(lab == value, tl == value), 3)
     cl_dist, cl_sym, rdp_err = {}, {}, {}
     truth_lm = {
         (m["name"], m["nerve"], m["side"]): np.asarray(m["position_ras"])

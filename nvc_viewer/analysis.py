@@ -34,6 +34,7 @@ from .findings import (
     new_finding_id,
     source_from_volumes,
 )
+from .labels import ARTERY, VEIN
 from .segment.crop import Box
 from .segment.landmarks import landmarks_of
 from .segment.pipeline import Stages, align_tof, build_scene, labels_of, run_stages
@@ -397,7 +398,7 @@ def _check_on_grid(labels: Volume, t2: Volume) -> None:
 def _vessels_from_labels(scene: Scene, vm: VesselMasks, labels: Volume) -> VesselMasks:
     """The machine's vessel masks of the crop, overruled by the surgeon's artery/vein voxels."""
     crop = np.asarray(labels.data[scene.box.slices])
-    artery, vein = crop == 6, crop == 7
+    artery, vein = crop == ARTERY, crop == VEIN
     vessel = artery | vein
     # a painted vessel has no Hessian scale: its radius is its half-width in the painted mask
     painted_radius = ndimage.distance_transform_edt(vessel, sampling=scene.spacing)

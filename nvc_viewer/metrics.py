@@ -22,6 +22,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from .labels import LABELS
+
 __all__ = [
     "dice",
     "dice_per_label",
@@ -67,9 +69,9 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def dice_per_label(
-    pred: np.ndarray, true: np.ndarray, labels: Iterable[int] = range(1, 8)
+    pred: np.ndarray, true: np.ndarray, labels: Iterable[int] = tuple(LABELS)
 ) -> dict[int, float]:
-    """Dice of each label value of two label maps (docs/design.md, section 3 by default)."""
+    """Dice of each label value of two label maps (every value of the label table by default)."""
     pred, true = np.asarray(pred), np.asarray(true)
     _same_shape(pred, true)
     return {int(v): dice(pred == v, true == v) for v in labels}

@@ -94,7 +94,7 @@ def export_case(
     t2 : Volume
         The reference T2 volume (DICOM SEG/SR re-read its source files' headers).
     labels : Volume, optional
-        The label map on the T2 grid (the values of `nvc_viewer.export._labels.LABELS`).
+        The label map on the T2 grid (the values of `nvc_viewer.labels.LABELS`).
     formats : iterable of str
         Any of `FORMATS`.
     include_phi : bool, optional

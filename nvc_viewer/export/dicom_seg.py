@@ -1,7 +1,7 @@
 """The label map as a DICOM Segmentation (``segmentation.dcm``), written with highdicom.
 
 One segment per structure present in the label map, numbered 1..n in label order, each coded with
-its SNOMED CT anatomy (`nvc_viewer.export._labels`). The SEG references the T2 series it was made
+its SNOMED CT anatomy (`nvc_viewer.labels`). The SEG references the T2 series it was made
 from and inherits its patient and study modules, as the standard requires.
 
 Frame correspondence is computed from geometry, not assumed from array order: for every frame of
@@ -29,7 +29,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..errors import ExportError
 from ..volume import Volume
-from ._labels import LABELS
+from ..labels import LABELS
 
 __all__ = [
     "FrameGeometry",
@@ -319,7 +319,7 @@ def build_dicom_seg(
     Parameters
     ----------
     labels : Volume
-        Label map (the values of `nvc_viewer.export._labels.LABELS`), normally on the T2 grid.
+        Label map (the values of `nvc_viewer.labels.LABELS`), normally on the T2 grid.
     source_datasets : sequence of pydicom.Dataset
         The T2 series' headers (`read_source_datasets`).
     algorithm_type : {"AUTOMATIC", "SEMIAUTOMATIC", "MANUAL"}

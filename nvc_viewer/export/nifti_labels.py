@@ -17,7 +17,7 @@ import numpy as np
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import ExportError
 from ..volume import Volume
-from ._labels import LABELS
+from ..labels import LABELS
 
 __all__ = ["write_segmentation_nifti", "write_itksnap_labels", "itksnap_label_text"]
 

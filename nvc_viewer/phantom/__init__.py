@@ -117,8 +117,8 @@ class Phantom:
         TOF angiogram, role ``"tof"``, float32 (arteries about 1.0), on its own grid, with a
         small rigid misregistration against ``t2`` (``params["tof_motion"]``).
     labels : Volume
-        uint8 truth label map on the T2 grid (0 background, 1 brainstem, 2 cisternal CSF,
-        3 VII, 4 VIII, 5 V, 6 artery, 7 vein).
+        uint8 truth label map on the T2 grid, in the values of the label table
+        (`nvc_viewer.labels`: 1 brainstem, 2 cisternal CSF, 3 VII, 4 VIII, 5 V, 6 artery, 7 vein).
     truth : dict
         Findings document (schema ``nvc-viewer/findings`` version 1): true findings, landmarks
         RExP/RDP/TZ of VII and V on both sides, flags and clinical side.

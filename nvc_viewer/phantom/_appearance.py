@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..labels import ARTERY, BRAINSTEM, CSF, NERVE_LABELS, VEIN
 from ._anatomy import ORIGIN_RAS, SIDES, Anatomy
 from ._render import Structure
 from ._shapes import Ellipsoid, Tube
@@ -198,7 +199,7 @@ def make_appearance(
 
     csf_t2 = _csf_texture(anatomy, rng, flow_voids)
     csf_domain = Ellipsoid([0.0, -4.0, 5.0], [37.0, 33.0, 32.0])
-    add(Structure("csf", csf_domain, 2, smooth=True), csf_t2, _constant(tof_levels["csf"]))
+    add(Structure("csf", csf_domain, CSF, smooth=True), csf_t2, _constant(tof_levels["csf"]))
     for side in SIDES:
         cb = anatomy.solids[f"cerebellum_{side}"]
         add(
@@ -207,7 +208,7 @@ def make_appearance(
             _textured(tof_levels["cerebellum"], fine),
         )
     add(
-        Structure("brainstem", anatomy.brainstem, 1),
+        Structure("brainstem", anatomy.brainstem, BRAINSTEM),
         _textured(t2_levels["brainstem"], _Waves(rng, 6, (5.0, 15.0), 0.025)),
         _textured(tof_levels["brainstem"], fine),
     )
@@ -229,11 +230,10 @@ def make_appearance(
         )
     for side in SIDES:
         add(
-            Structure(f"iam_{side}", anatomy.solids[f"iam_{side}"], 2),
+            Structure(f"iam_{side}", anatomy.solids[f"iam_{side}"], CSF),
             csf_t2,
             _constant(tof_levels["csf"]),
         )
-    nerve_labels = {"V": 5, "VIII": 4, "VII": 3}
     for name in ("V", "VIII", "VII"):
         for side in SIDES:
             nerve = anatomy.nerves[f"{name}_{side}"]
@@ -242,7 +242,7 @@ def make_appearance(
                 level = float(t2_set["nerve"])
             t2_levels[nerve.key] = level
             add(
-                Structure(nerve.key, nerve.tube(), nerve_labels[name]),
+                Structure(nerve.key, nerve.tube(), NERVE_LABELS[name]),
                 _textured(level, _Waves(rng, 4, (2.0, 6.0), 0.012)),
                 _constant(tof_levels["nerve"]),
             )
@@ -275,7 +275,7 @@ def make_appearance(
                 else _constant(tof_levels["brainstem"])
             )
         t2_levels[vessel.key] = level
-        label = 7 if vessel.kind == "vein" else 6
+        label = VEIN if vessel.kind == "vein" else ARTERY
         ceiling = 0.35 if not t2_set else max(0.35, level + 0.1)
         add(
             Structure(vessel.key, tube, label),

@@ -32,6 +32,7 @@ from scipy import ndimage
 
 from ..errors import AnalysisCancelled, AnalysisError, InvalidVolumeError
 from ..geometry import resample_like
+from ..labels import LABEL_VALUES
 from ..volume import Volume
 from .crop import Box
 from .identify import identify_nerves
@@ -45,8 +46,8 @@ from .vessels import VesselMasks, segment_vessels
 
 __all__ = ["Stages", "run_stages", "build_scene", "align_tof", "labels_of", "LABELS"]
 
-#: Label values (docs/design.md, section 3).
-LABELS = {"brainstem": 1, "csf": 2, "VII": 3, "VIII": 4, "V": 5, "artery": 6, "vein": 7}
+#: Label values by key and by nerve name (the label table, `nvc_viewer.labels`).
+LABELS = dict(LABEL_VALUES)
 
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]

@@ -43,6 +43,7 @@ from qtpy.QtWidgets import (
 
 from nvc_viewer.errors import AnalysisCancelled, NVCError
 from nvc_viewer.geometry import DisplayGrid
+from nvc_viewer.labels import LABELS
 from nvc_viewer.volume import Volume
 
 from ._case_view import PLANES, SURFACE_GROUPS, case_view_for
@@ -58,7 +59,7 @@ __all__ = ["AnalysisPanel", "run_analysis", "run_refine"]
 #: the result's (or None), the label layer data, the surfaces.
 Prepared = tuple[Any, Volume | None, LayerDataTuple | None, list[SurfaceMesh]]
 
-_STRUCTURE_SHORT_NAMES = {1: "brainstem", 3: "VII", 4: "VIII", 5: "V", 6: "arteries", 7: "veins"}
+_STRUCTURE_SHORT_NAMES = {value: LABELS[value].short for value in SURFACE_STRUCTURES}
 
 
 def _accepts(func: Any, name: str) -> bool:

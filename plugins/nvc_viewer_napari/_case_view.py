@@ -21,6 +21,7 @@ import numpy as np
 
 from nvc_viewer.findings import Finding
 from nvc_viewer.geometry import apply_affine
+from nvc_viewer.labels import ARTERY, BRAINSTEM, CN5, CN7, CN8, LABELS, NERVE_LABELS, VEIN
 from nvc_viewer.volume import Volume
 from nvc_viewer.workspace import Workspace
 
@@ -40,13 +41,14 @@ ORIGIN_COLORS: dict[str, str] = {
     "manual": "#30b0ff",
     "auto-rejected": "#808080",
 }
-_LANDMARK_COLORS = {"V": "#ff9000", "VII": "#ffe000", "VIII": "#40e0a0"}
+#: A landmark is drawn in its nerve's label colour.
+_LANDMARK_COLORS = {nerve: LABELS[value].hex for nerve, value in NERVE_LABELS.items()}
 # Marker diameters in mm (converted to data units of the T2 layer).
 _FINDING_SIZE_MM = 2.5
 _SELECTED_SIZE_MM = 4.0
 _LANDMARK_SIZE_MM = 1.6
 # Labels the 3-D click picks first: nerves and vessels, then the brainstem.
-_PICK_FIRST = (3, 4, 5, 6, 7)
+_PICK_FIRST = (CN7, CN8, CN5, ARTERY, VEIN)
 #: The cursor's position readout on the canvas starts with this.
 _CURSOR_PREFIX = "RAS "
 #: Display-axis order and screen-vertical direction of each 2-D plane (world axes S, P, L).
@@ -473,7 +475,11 @@ class CaseView:
     def _draw_surface_group(self, group: str) -> None:
         from napari.utils.colormaps.standardize_color import transform_color
 
-        values = (1,) if group == "brainstem" else tuple(v for v in self.meshes if v != 1)
+        values = (
+            (BRAINSTEM,)
+            if group == "brainstem"
+            else tuple(v for v in self.meshes if v != BRAINSTEM)
+        )
         parts = [
             self.meshes[v]
             for v in values
@@ -828,7 +834,7 @@ class CaseView:
         ray = np.linspace(start, end, n)
         index = np.clip(np.rint(ray).astype(int), 0, np.array(labels.shape) - 1)
         values = labels[tuple(index.T)]
-        for wanted in (_PICK_FIRST, (1,)):
+        for wanted in (_PICK_FIRST, (BRAINSTEM,)):
             hits = np.flatnonzero(np.isin(values, wanted))
             if len(hits):
                 return apply_affine(grid.affine_ras, ray[hits[0]])

@@ -29,6 +29,7 @@ import numpy as np
 
 from nvc_viewer.errors import InvalidVolumeError
 from nvc_viewer.geometry import DisplayGrid, resample_like, to_display
+from nvc_viewer.labels import LABELS
 from nvc_viewer.volume import Volume
 
 __all__ = [
@@ -42,17 +43,12 @@ __all__ = [
 #: napari ``dims.axis_labels`` of the display world (see `nvc_viewer.geometry`).
 AXIS_LABELS = ("S", "P", "L")
 
-#: One colour per label value (docs/design.md, section 3; 0 is transparent background).
+#: One colour per label value: the label table's (`nvc_viewer.labels`, the exported colours);
+#: 0 is transparent background.
 LABEL_COLORS: dict[int | None, str] = {
     None: "yellow",  # any value outside the table stays visible
     0: "transparent",
-    1: "#c8a878",  # brainstem
-    2: "#3070ff",  # CSF of the cisterns
-    3: "#ffe000",  # facial nerve (VII)
-    4: "#40e0a0",  # vestibulocochlear nerve (VIII)
-    5: "#ff9000",  # trigeminal nerve (V)
-    6: "#ff2020",  # artery
-    7: "#a040ff",  # vein
+    **{value: info.hex for value, info in LABELS.items()},
 }
 
 #: (data, kwargs, layer type), as a napari reader or sample-data function returns it.

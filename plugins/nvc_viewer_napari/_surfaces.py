@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from nvc_viewer.labels import CSF, LABELS
+
 from ._layers import LABEL_COLORS
 
 __all__ = ["SURFACE_STRUCTURES", "SLAB", "SurfaceMesh", "label_surfaces"]
@@ -28,14 +30,10 @@ __all__ = ["SURFACE_STRUCTURES", "SLAB", "SurfaceMesh", "label_surfaces"]
 #: a few tens of milliseconds.
 SLAB = 8
 
-#: Label value -> surface name (docs/design.md, section 3); the CSF is left out (it hides the rest).
+#: Label value -> surface name (the label table, `nvc_viewer.labels`); the CSF is left out (it
+#: hides the rest).
 SURFACE_STRUCTURES: dict[int, str] = {
-    1: "brainstem",
-    3: "facial nerve (VII)",
-    4: "vestibulocochlear nerve (VIII)",
-    5: "trigeminal nerve (V)",
-    6: "arteries",
-    7: "veins",
+    value: info.display_name for value, info in LABELS.items() if value != CSF
 }
 
 

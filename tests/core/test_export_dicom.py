@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 import nvc_viewer
 from nvc_viewer.errors import ExportError
 from nvc_viewer.export import FILE_NAMES, export_case
-from nvc_viewer.export._labels import LABELS
+from nvc_viewer.labels import LABELS
 from nvc_viewer.export.dicom_seg import write_dicom_seg
 from nvc_viewer.export.dicom_sr import CODES, write_dicom_sr
 from nvc_viewer.export.nifti_labels import write_segmentation_nifti
@@ -132,6 +132,9 @@ def test_seg_read_back_with_highdicom_matches_labels_in_space(t2, tmp_path):
         value = by_code[desc.segmented_property_type.value]
         assert desc.segmented_property_type.scheme_designator == "SCT"
         assert desc.segment_label == LABELS[value].name
+        # the colour of the label table, as the viewer shows it
+        lab = hd.color.CIELabColor.from_dicom_value(desc.RecommendedDisplayCIELabValue)
+        assert lab.to_rgb() == LABELS[value].rgb
         seg_to_label[n] = value
     assert sorted(seg_to_label[1:]) == present
     assert {

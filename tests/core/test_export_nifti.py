@@ -10,7 +10,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from nvc_viewer.errors import ExportError
-from nvc_viewer.export._labels import LABELS
+from nvc_viewer.labels import LABELS
 from nvc_viewer.export.nifti_labels import (
     itksnap_label_text,
     write_itksnap_labels,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from nvc_viewer_napari._layers import case_layers, volume_to_layer_data
+from nvc_viewer_napari._surfaces import label_surfaces
 
 from nvc_viewer.errors import InvalidVolumeError
+from nvc_viewer.export.nifti_labels import write_itksnap_labels
 from nvc_viewer.geometry import RAS_TO_SPL, apply_affine
+from nvc_viewer.labels import LABELS
 from nvc_viewer.volume import Volume, VolumeMeta
 
 from ._phantoms import make_volume
@@ -141,3 +144,36 @@ def test_tof_overlay_colours_only_the_arterial_inflow_inside_the_t2_field() -> N
     assert np.mean(background < lo) >= 0.9
     assert lo < 1000.0 <= hi + 1e-3  # the arteries are at full red
     assert kw["blending"] == "additive" and kw["colormap"] == "red"
+
+
+def _itksnap_colours(path) -> dict[int, tuple[int, int, int]]:
+    """Label value -> (R, G, B) as an ITK-SNAP / 3D Slicer label description file gives it."""
+    colours = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            idx, r, g, b = (int(v) for v in line.split()[:4])
+            colours[idx] = (r, g, b)
+    return colours
+
+
+def test_label_layer_and_surface_colours_are_the_exported_ones(tmp_path) -> None:
+    """The viewer shows every structure in the colour the exported label file gives it."""
+    from napari.layers import Labels
+
+    exported = _itksnap_colours(write_itksnap_labels(tmp_path / "segmentation_labels.txt"))
+    assert sorted(exported) == [0, *sorted(LABELS)]
+    # One slab per label value, along the first axis.
+    data = np.repeat(np.arange(8, dtype=np.uint8), 4)[:, None, None] * np.ones((1, 6, 6), np.uint8)
+    volume = make_volume("axial", shape=data.shape, data=data, role="label", description="seg")
+    layer_data, kwargs, layer_type = volume_to_layer_data(volume, kind="labels")
+    layer = Labels(layer_data, **kwargs)
+    for value in LABELS:
+        rgba = np.asarray(layer.colormap.map(np.array([value], dtype=np.uint8)))[0]
+        shown = tuple(int(round(c * 255)) for c in rgba[:3])
+        assert shown == exported[value], f"label {value}: napari {shown}, exported {exported[value]}"
+    assert np.asarray(layer.colormap.map(np.array([0], dtype=np.uint8)))[0][3] == 0
+    meshes = label_surfaces(layer_data, np.ones(3), smooth_mm=0.3)
+    assert {m.value for m in meshes} == set(LABELS) - {2}  # the CSF has no surface
+    for mesh in meshes:
+        rgb = tuple(int(mesh.color[i : i + 2], 16) for i in (1, 3, 5))
+        assert rgb == exported[mesh.value], f"surface {mesh.name}"
