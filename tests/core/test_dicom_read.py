@@ -20,8 +20,8 @@ from pydicom.uid import (
 
 from nvc_viewer.errors import InvalidVolumeError, SeriesSelectionError
 from nvc_viewer.geometry import lps_to_ras
-from nvc_viewer.io import dicom, load
-from nvc_viewer.io.dicom import describe_scan, load_dicom, read_series, scan_dicom
+from nvc_viewer.io import load
+from nvc_viewer.io.dicom import _header, _scan, describe_scan, load_dicom, read_series, scan_dicom
 from nvc_viewer.io.dicom_write import write_series
 from nvc_viewer.volume import Volume
 
@@ -503,13 +503,13 @@ def test_fast_header_parser_agrees_with_pydicom_on_real_files(tmp_path: Path) ->
     fast_paths = 0
     for path in sources:
         with open(path, "rb") as fp:
-            head = fp.read(dicom._HEADER_CHUNK)
+            head = fp.read(_header._HEADER_CHUNK)
             if not (len(head) >= 132 and head[128:132] == b"DICM"):
                 continue  # without the preamble, pydicom always reads it
-            if dicom._parse_header(head, whole_file=len(head) == path.stat().st_size):
+            if _header._parse_header(head, whole_file=len(head) == path.stat().st_size):
                 fast_paths += 1
-            slow = dicom._scan_with_pydicom(fp, str(path), path.stat().st_size, False)
-        fast = dicom._scan_file(str(path))
+            slow = _scan._scan_with_pydicom(fp, str(path), path.stat().st_size, False)
+        fast = _scan._scan_file(str(path))
         assert fast == slow, path.name
     assert fast_paths >= 40  # the fast parser really ran on most of them
 

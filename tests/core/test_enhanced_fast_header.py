@@ -14,8 +14,8 @@ import pydicom
 import pytest
 from dicom_cases import small_volume
 
-import nvc_viewer.io.dicom as dicom
 from nvc_viewer.io import load
+from nvc_viewer.io.dicom import _scan
 from nvc_viewer.io.dicom_write import write_series
 
 NICOM = Path(nib.__file__).parent / "nicom" / "tests" / "data"
@@ -23,18 +23,18 @@ NICOM = Path(nib.__file__).parent / "nicom" / "tests" / "data"
 
 def _both_ways(path: Path, monkeypatch) -> tuple:
     used = []
-    split = dicom._split_per_frame
+    split = _scan._split_per_frame
 
     def spy(fp, size):
         found = split(fp, size)
         used.append(found is not None)
         return found
 
-    monkeypatch.setattr(dicom, "_split_per_frame", spy)
-    fast = dicom._scan_file(str(path))
-    monkeypatch.setattr(dicom, "_split_per_frame", lambda fp, size: None)
-    full = dicom._scan_file(str(path))
-    monkeypatch.setattr(dicom, "_split_per_frame", split)
+    monkeypatch.setattr(_scan, "_split_per_frame", spy)
+    fast = _scan._scan_file(str(path))
+    monkeypatch.setattr(_scan, "_split_per_frame", lambda fp, size: None)
+    full = _scan._scan_file(str(path))
+    monkeypatch.setattr(_scan, "_split_per_frame", split)
     return used == [True], fast, full
 
 
