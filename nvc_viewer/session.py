@@ -229,7 +229,7 @@ def list_series(path: str | os.PathLike[str]) -> list[SeriesEntry]:
     """Every image series of an input: DICOM series first, then the folder's NIfTI files.
 
     ``path`` is a DICOM folder or file, a NIfTI file, or a folder holding both. Label maps are
-    listed (``role == "label"``) but never proposed. Reads headers only (and the middle slice
+    listed (``role == "label"``) but never proposed. Reads headers only (and three slices
     of an integer NIfTI file, to tell a label map).
 
     Raises

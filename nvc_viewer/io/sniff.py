@@ -47,7 +47,7 @@ __all__ = [
 DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 #: Files that sit beside NIfTI images (dcm2niix, BIDS) and say nothing about the folder's kind.
 SIDE_FILE_SUFFIXES = (".json", ".txt", ".md", ".csv", ".bvec", ".bval")
-#: A NIfTI file whose middle slice holds at most this many whole-number values is a label map.
+#: A NIfTI file of integers with at most this many values (in three slices) is a label map.
 LABEL_MAP_MAX_VALUES = 64
 
 _LABEL_NAME = re.compile(
@@ -186,9 +186,10 @@ def is_label_map(path: str | os.PathLike[str]) -> bool:
     """Whether a NIfTI file is a label map (a segmentation), not an image to read as a series.
 
     A file named like one (``labels``, ``seg``, ``segmentation``, ``mask``, ``truth``, ``aseg``
-    ... as a word of its name), or one of an integer type whose middle slice holds between 2 and
-    `LABEL_MAP_MAX_VALUES` distinct values. Reads the header and at most the middle slice;
-    False for a file that cannot be read (its reader says why).
+    ... as a word of its name), or one of an integer type whose slices at a quarter, half and
+    three quarters of its depth hold between 2 and `LABEL_MAP_MAX_VALUES` distinct values
+    together. Reads the header and those three slices; False for a file that cannot be read
+    (its reader says why).
     """
     path = Path(path)
     name = path.name
@@ -209,8 +210,16 @@ def is_label_map(path: str | os.PathLike[str]) -> bool:
         shape = img.shape
         if len(shape) < 3 or any(n < 1 for n in shape[:3]):
             return False
-        index = (slice(None), slice(None), shape[2] // 2) + (0,) * (len(shape) - 3)
-        values = np.unique(np.asarray(img.dataobj[index]))
+        rest = (0,) * (len(shape) - 3)
+        slices = sorted({shape[2] // 4, shape[2] // 2, (3 * shape[2]) // 4})
+        values = np.unique(
+            np.concatenate(
+                [
+                    np.asarray(img.dataobj[(slice(None), slice(None), k, *rest)]).ravel()
+                    for k in slices
+                ]
+            )
+        )
     except Exception:  # nibabel raises many types for a broken file; its reader reports it
         return False
     return 2 <= values.size <= LABEL_MAP_MAX_VALUES

@@ -527,3 +527,53 @@ def test_the_cursor_shows_its_patient_ras_position(
     viewer.dims.ndisplay = 3  # in 3-D the cursor is a ray: no position is claimed
     move(viewer, view.ras_to_world(target) + 1.0)
     assert not overlay.visible and overlay.text == ""
+
+
+def test_the_picker_offers_both_dicom_series_beside_a_label_map_and_refuses_another_series(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    from nvc_viewer.io.dicom_write import write_series
+
+    from ._phantoms import make_volume
+
+    folder = tmp_path / "study_2031"
+    t2 = make_volume("axial", shape=(16, 12, 10))
+    tof = make_volume("oblique", shape=(14, 10, 6), spacing=(0.7, 0.7, 1.0), role="tof")
+    write_series(t2, folder / "s3", series_description="t2_ciss_3d_0.5iso", series_number=3)
+    write_series(
+        tof, folder / "s5", series_description="tof_fl3d_tra", sequence_name="*fl3d1r_t70",
+        series_number=5,
+    )  # fmt: skip
+    truth = np.zeros(t2.shape, np.uint8)
+    truth[2:8, 3:9, 1:9] = 1
+    nib.Nifti1Image(truth, t2.affine).to_filename(folder / "labels_truth.nii.gz")
+
+    viewer = make_napari_viewer()
+    panels = dock_panels(viewer, workspace=tmp_path / "ws")
+    picker = panels.case
+    entries = picker.scan(folder)
+    # every series is listed, the label map too (as a label map) ...
+    assert {e.key: e.role for e in entries} == {
+        "3": "t2",
+        "5": "tof",
+        "labels_truth.nii.gz": "label",
+    }
+    rows = {picker.table.item(r, 0).text(): picker.table.item(r, 5).text() for r in range(3)}
+    assert rows["labels_truth.nii.gz"] == "label"
+    # ... but only the two DICOM series are offered as the T2 and the TOF, proposed as such
+    t2_offered = [picker.t2_combo.itemData(i) for i in range(picker.t2_combo.count())]
+    tof_offered = [picker.tof_combo.itemData(i) for i in range(picker.tof_combo.count())]
+    assert t2_offered == ["3", "5"] and tof_offered == [None, "3", "5"]
+    assert (picker.t2_key, picker.tof_key) == ("3", "5")
+    assert picker.open_case(), picker.status.text()
+    view = case_view_for(viewer)
+    assert view.session.tof is not None
+    view.session.add_manual(view.session.t2.ras_of((8.0, 6.0, 5.0)), grade="contact")
+
+    # The same case id on another series: refused, the saved finding is not attached to it.
+    picker.set_t2("5")
+    picker.set_tof(None)
+    assert not picker.open_case()
+    assert "another T2 series" in picker.status.text()
+    assert "findings.json" in picker.status.text()
+    assert view.session.t2.meta.extra["series_key"] == "3"  # the open case stays as it was
