@@ -93,7 +93,7 @@ def _check_raw_pixdim(path: Path, header_class: type, ndim: int) -> None:
     would then carry a made-up voxel size, wrong for every distance measured on it.
     """
     try:
-        with nib.openers.ImageOpener(path) as fh:
+        with nib.openers.ImageOpener(str(path)) as fh:
             raw = header_class.from_fileobj(fh, check=False)  # type: ignore[attr-defined]
         zooms = np.asarray(raw["pixdim"][1 : 1 + min(ndim, 3)], dtype=np.float64)
     except Exception as exc:  # noqa: BLE001 -- read once already; any failure here is corrupt

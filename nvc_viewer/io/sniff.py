@@ -202,6 +202,8 @@ def is_label_map(path: str | os.PathLike[str]) -> bool:
         import nibabel as nib
 
         img = nib.load(path)
+        if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
+            return False  # not read as NIfTI: not a label map (its reader says what it is)
         if not np.issubdtype(img.header.get_data_dtype(), np.integer):
             return False
         slope, inter = img.header.get_slope_inter()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, overload
 
 from ._records import _DEFLATED, _FLOAT_PIXEL_TAGS, _PIXEL_DATA_TAG
 
@@ -37,7 +37,14 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+@overload
+def _floats(value: Any, n: Literal[2]) -> tuple[float, float] | None: ...
+@overload
+def _floats(value: Any, n: Literal[3]) -> tuple[float, float, float] | None: ...
+@overload
+def _floats(value: Any, n: int) -> tuple[float, ...] | None: ...
 def _floats(value: Any, n: int) -> tuple[float, ...] | None:
+    """``n`` finite numbers, or None (the overloads give the tuple its length)."""
     try:
         out = tuple(float(v) for v in value)
     except (TypeError, ValueError):
@@ -156,7 +163,8 @@ def _wanted() -> dict[int, tuple[str, str]]:
 
         for keyword in _KEYWORDS:
             tag = tag_for_keyword(keyword)
-            _WANTED[tag] = (keyword, dictionary_VR(tag))  # type: ignore[index]
+            assert tag is not None, keyword  # every keyword above is in pydicom's dictionary
+            _WANTED[tag] = (keyword, dictionary_VR(tag))
     return _WANTED
 
 

@@ -156,7 +156,7 @@ def _read_into(frames: Sequence[_Frame], raw: np.ndarray) -> None:
                 arr = decoded[h.path]
                 raw[k] = arr[f.index] if arr.ndim == 3 else arr
                 continue
-            if handle_path != h.path:
+            if handle is None or handle_path != h.path:
                 if handle is not None:
                     handle.close()
                 handle = open(h.path, "rb", buffering=0)  # noqa: SIM115 -- closed below
@@ -166,7 +166,7 @@ def _read_into(frames: Sequence[_Frame], raw: np.ndarray) -> None:
             # Straight into the output when the stored type is the output type (the usual case).
             direct = h.raw_dtype == raw.dtype
             target = raw[k] if direct else np.empty((h.rows, h.columns), dtype=h.raw_dtype)
-            got = handle.readinto(memoryview(target).cast("B"))
+            got = handle.readinto(target.data.cast("B"))
             if got != frame_bytes:
                 raise CorruptFileError(
                     f"pixel data truncated: {f.label()} needs {frame_bytes} bytes, "

@@ -532,7 +532,7 @@ def _frames_of(
 # Scanning a folder
 # ---------------------------------------------------------------------------------------------
 def _list_files(root: Path) -> list[str]:
-    out = []
+    out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         out.extend(os.path.join(dirpath, f) for f in sorted(filenames))

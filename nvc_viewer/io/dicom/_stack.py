@@ -56,7 +56,7 @@ def _cluster(values: Sequence[tuple[float, ...]], tolerance: float) -> list[int]
     return labels
 
 
-def _normal(orientation: Sequence[float]) -> np.ndarray:
+def _normal(orientation: Sequence[float] | np.ndarray) -> np.ndarray:
     n = np.cross(orientation[:3], orientation[3:])
     norm = np.linalg.norm(n)
     return n / norm if norm > 0 else n
@@ -132,7 +132,7 @@ def _split_uid_group(frames: list[_Frame]) -> list[tuple[list[str], list[str], l
 
     Returns [(key suffixes, reasons, frames, mixed-geometry problem)].
     """
-    out = []
+    out: list[tuple[list[str], list[str], list[_Frame], str]] = []
     parts, mixed = _geometry_split(frames)
     for suffix, part in parts:
         suffixes = [suffix] if suffix else []
@@ -344,7 +344,7 @@ def _stack_problems(
     if dup.size:
         # Runs of slices at one position: name the files of the first few.
         runs: list[list[int]] = []
-        for t in dup:
+        for t in dup.tolist():
             if runs and runs[-1][-1] == t:
                 runs[-1].append(int(t) + 1)
             else:
