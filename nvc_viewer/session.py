@@ -163,7 +163,7 @@ def _nifti_entry(path: Path) -> SeriesEntry:
     shape: tuple[int, ...] = ()
     spacing: tuple[float, ...] = ()
     try:
-        header = nib.load(path).header  # the header only: no voxel is read
+        header: Any = nib.load(path).header  # the header only: no voxel is read
         shape = tuple(int(n) for n in header.get_data_shape())
         spacing = tuple(float(z) for z in header.get_zooms()[:3])
         if len(shape) > 3 and int(np.prod(shape[3:])) > 1:
@@ -354,6 +354,8 @@ def default_roles(entries: Sequence[SeriesEntry]) -> tuple[str | None, str | Non
     recognised as TOF, else none.
     """
     readable = [e for e in entries if not e.problems]
+    t2: str | None
+    tof: str | None
     try:
         t2_entry, tof_entry = choose_series(readable)
         if t2_entry.problems or t2_entry.is_label_map:
