@@ -79,6 +79,7 @@ def export_case(
     *,
     t2: Volume,
     labels: Volume | None = None,
+    tof: Volume | None = None,
     formats: Iterable[str] = FORMATS,
     include_phi: bool = False,
     timings: dict[str, float] | None = None,
@@ -95,6 +96,8 @@ def export_case(
         The reference T2 volume (DICOM SEG/SR re-read its source files' headers).
     labels : Volume, optional
         The label map on the T2 grid (the values of `nvc_viewer.labels.LABELS`).
+    tof : Volume, optional
+        The TOF angiogram, drawn in red over the T2 on the report's key images.
     formats : iterable of str
         Any of `FORMATS`.
     include_phi : bool, optional
@@ -179,7 +182,7 @@ def export_case(
 
         patient = _patient_lines(datasets) if include_phi and is_dicom else None
         png, pdf = (out / n for n in FILE_NAMES["report"])
-        return list(write_case_report(case, t2, png, pdf, patient=patient))
+        return list(write_case_report(case, t2, png, pdf, patient=patient, tof=tof, labels=labels))
 
     writers: dict[str, Callable[[], list[Path]]] = {
         "json": write_json,
