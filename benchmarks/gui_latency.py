@@ -126,7 +126,7 @@ def _process(app: Any, seconds: float = 0.3) -> None:
 
 def _shot(viewer: Any, app: Any, path: Path) -> Path:
     """Save a window screenshot as a palette PNG (small enough for the docs)."""
-    from nvc_viewer_napari._launch import dismiss_notifications
+    from nvc_viewer_napari._viewer import dismiss_notifications
     from PIL import Image
 
     _process(app)
@@ -142,7 +142,7 @@ def _shot(viewer: Any, app: Any, path: Path) -> Path:
 def freeze_during_analysis(case: Path, workspace: Path, screenshots: Path | None) -> dict:
     """Open ``case``, analyse it with the panels, record GUI-thread gaps; optional screenshots."""
     from nvc_viewer_napari._dock import dock_panels
-    from nvc_viewer_napari._launch import new_viewer
+    from nvc_viewer_napari._viewer import new_viewer
     from qtpy.QtWidgets import QApplication
 
     viewer = new_viewer(show=True, title="nvc-viewer")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import NoSeriesFoundError, NVCError
@@ -125,16 +126,57 @@ def _scan_json(scan) -> dict:  # type: ignore[no-untyped-def]
     return {"folder": str(scan.folder), "series": series, "skipped_files": scan.n_skipped}
 
 
-def _cmd_view(args: argparse.Namespace) -> int:
-    from nvc_viewer_napari._launch import view
+#: Entry-point group through which ``view`` and ``demo`` reach the viewer (pyproject.toml).
+VIEWER_ENTRY_POINTS = "nvc_viewer.viewer"
+_VIEWER_INSTALL = "install nvc-viewer with napari and a Qt binding: pip install 'nvc-viewer[qt]'"
 
+
+def _viewer_command(name: str) -> Callable[..., Any]:
+    """The viewer's ``name`` command (``view``, ``demo``), found by its entry point.
+
+    Calling it turns a missing napari or Qt into an `NVCError` that says what to install.
+    """
+    from importlib.metadata import entry_points
+
+    found = list(entry_points(group=VIEWER_ENTRY_POINTS, name=name))
+    if not found:
+        raise NVCError(
+            f"no viewer is installed (no {name!r} entry point in the group "
+            f"{VIEWER_ENTRY_POINTS!r}): {_VIEWER_INSTALL}"
+        )
+    entry = found[0]
+    try:
+        command = entry.load()
+    except ImportError as exc:
+        raise NVCError(
+            f"the viewer ({entry.value}) could not be loaded: {exc}; {_VIEWER_INSTALL}"
+        ) from exc
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ImportError as exc:
+            if exc.name is not None and exc.name.split(".")[0] not in _GUI_PACKAGES:
+                raise
+            raise NVCError(f"the viewer could not start: {exc}; {_VIEWER_INSTALL}") from exc
+
+    return run
+
+
+#: Packages the viewer needs beyond the core (an ImportError naming another one is a bug).
+_GUI_PACKAGES = frozenset(
+    {"napari", "magicgui", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "vispy", "superqt"}
+)
+
+
+def _cmd_view(args: argparse.Namespace) -> int:
+    view = _viewer_command("view")
     view([str(p) for p in args.paths], series=args.series, workspace=args.workspace)
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from nvc_viewer_napari._launch import demo
-
+    demo = _viewer_command("demo")
     out_dir = Path(args.out)
     result = demo(headless=args.headless, out_dir=out_dir)
     if args.headless:

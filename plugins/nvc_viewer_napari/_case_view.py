@@ -216,7 +216,7 @@ class CaseView:
         """
         self.flush_labels()
         self.session.open(t2, tof, case_id=case_id, input_path=input_path)
-        from ._launch import show_axial_centre
+        from ._viewer import show_axial_centre
 
         # A label layer for every case, empty for a new one: the surgeon can paint before any
         # analysis, and the analysis' map later only replaces its data (making a Labels layer

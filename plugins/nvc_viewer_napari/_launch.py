@@ -13,40 +13,21 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from nvc_viewer.errors import NVCError
 from nvc_viewer.geometry import DisplayGrid
 from nvc_viewer.volume import Volume
 
-from ._layers import AXIS_LABELS, LayerDataTuple, volume_to_layer_data
+from ._layers import LayerDataTuple, volume_to_layer_data
 from ._reader import load_case_volumes
+from ._viewer import dismiss_notifications, new_viewer
 
 if TYPE_CHECKING:
     import napari
 
-__all__ = ["view", "demo", "new_viewer", "add_layer_data", "show_axial_centre"]
+__all__ = ["view", "demo", "open_workspace"]
 
 # Window size of the headless demo, in pixels (width, height).
 _WINDOW_SIZE = (1400, 900)
-
-
-def new_viewer(*, show: bool = True, title: str = "nvc-viewer") -> napari.Viewer:
-    """A napari viewer with the (S, P, L) axis labels of the display world."""
-    import napari
-
-    viewer = napari.Viewer(title=title, show=show)
-    viewer.dims.axis_labels = AXIS_LABELS
-    return viewer
-
-
-def add_layer_data(viewer: napari.Viewer, layers: Sequence[LayerDataTuple]) -> list[Any]:
-    """Add ``(data, kwargs, layer_type)`` tuples to ``viewer``; returns the new layers."""
-    added = []
-    for data, kwargs, layer_type in layers:
-        added.append(getattr(viewer, f"add_{layer_type}")(data, **kwargs))
-    viewer.dims.axis_labels = AXIS_LABELS
-    return added
 
 
 def _extra_layer(volume: Volume, grid: DisplayGrid) -> LayerDataTuple:
@@ -116,7 +97,7 @@ def open_workspace(
     from ._dock import dock_panels
 
     case = _case_for_paths(paths, series)
-    viewer = new_viewer(show=True, title=title)
+    viewer = new_viewer(show=True, title=title)  # looked up here: tests and benchmarks wrap it
     panels = dock_panels(viewer, workspace=workspace)
     if case is not None:
         t2, tof, extra = case
@@ -150,16 +131,6 @@ def _case_for_paths(
 
     _, grid = to_display(t2)
     return t2, tof, [_extra_layer(v, grid) for v in others]
-
-
-def show_axial_centre(viewer: napari.Viewer) -> None:
-    """2-D axial view (anterior up, patient's left on the right) through the data's centre."""
-    viewer.dims.ndisplay = 2
-    viewer.dims.order = (0, 1, 2)
-    extent = np.asarray(viewer.layers.extent.world, dtype=float)
-    centre = extent.mean(axis=0)
-    viewer.dims.point = tuple(float(c) for c in centre)
-    viewer.reset_view()
 
 
 def _require_display(example: str) -> None:
@@ -257,16 +228,6 @@ def _settle(viewer: napari.Viewer, ms: int = 300) -> None:
     QTimer.singleShot(ms, loop.quit)
     loop.exec()
     dismiss_notifications(viewer)
-
-
-def dismiss_notifications(viewer: napari.Viewer) -> None:
-    """Close napari's notification toasts (e.g. a Qt backend deprecation) over the canvas."""
-    from qtpy.QtWidgets import QApplication, QWidget
-
-    widgets = viewer.window._qt_window.findChildren(QWidget) + QApplication.topLevelWidgets()
-    for widget in widgets:
-        if type(widget).__name__ == "NapariQtNotification":
-            widget.close()
 
 
 def _wait_for(signal: Any, start: Any, *, timeout_s: float) -> str:

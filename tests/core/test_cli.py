@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from dicom_cases import small_volume, write_case
 
-from nvc_viewer.cli import main
+from nvc_viewer.cli import VIEWER_ENTRY_POINTS, main
 
 
 @pytest.fixture
@@ -102,6 +102,26 @@ def test_usage_error_exits_2(capsys):
     assert exc.value.code == 2
 
 
+def _fake_viewer(monkeypatch, **commands) -> None:
+    """Stand-in ``nvc_viewer.viewer`` entry points: the core tests never import napari or Qt."""
+    import importlib.metadata
+    import types
+
+    module = types.ModuleType("fake_viewer_for_tests")
+    for name, command in commands.items():
+        setattr(module, name, command)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    points = [
+        importlib.metadata.EntryPoint(name, f"{module.__name__}:{name}", VIEWER_ENTRY_POINTS)
+        for name in commands
+    ]
+
+    def entry_points(*, group: str, name: str) -> list:
+        return [e for e in points if e.group == group and e.name == name]
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", entry_points)
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
@@ -111,17 +131,62 @@ def test_usage_error_exits_2(capsys):
     ],
 )
 def test_view_hands_paths_series_and_workspace_to_the_launcher(monkeypatch, argv, expected):
-    # A stand-in launcher module: the core tests never import napari or Qt.
-    import types
-
     calls = []
-    fake = types.ModuleType("nvc_viewer_napari._launch")
-    fake.view = lambda paths, *, series=None, workspace=None: calls.append(
-        (paths, series, workspace)
+    _fake_viewer(
+        monkeypatch,
+        view=lambda paths, *, series=None, workspace=None: calls.append((paths, series, workspace)),
     )
-    monkeypatch.setitem(sys.modules, "nvc_viewer_napari._launch", fake)
     assert main(argv) == 0
     assert calls == [expected]
+
+
+def test_the_installed_viewer_entry_points_are_the_plugins_public_commands() -> None:
+    # Loading them imports the plugin package only: napari and Qt wait for a command to run.
+    code = (
+        "import sys\n"
+        "from importlib.metadata import entry_points\n"
+        f"found = {{e.name: e for e in entry_points(group={VIEWER_ENTRY_POINTS!r})}}\n"
+        "print(sorted(found))\n"
+        "for e in found.values():\n"
+        "    command = e.load()\n"
+        "    print(e.name, command.__module__, command.__name__)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('napari', 'qtpy', 'vispy')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "['demo', 'view']"
+    assert sorted(lines[1:3]) == ["demo nvc_viewer_napari demo", "view nvc_viewer_napari view"]
+    assert lines[3] == "[]"
+
+
+def test_view_without_a_viewer_says_what_to_install(monkeypatch, capsys) -> None:
+    _fake_viewer(monkeypatch)  # no entry point at all
+    assert main(["view", "caseA"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nvc-viewer: error: no viewer is installed")
+    assert "pip install 'nvc-viewer[qt]'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("missing", ["napari", "qtpy.QtWidgets", None])
+def test_view_without_napari_or_qt_says_what_to_install(monkeypatch, capsys, missing) -> None:
+    def view(paths, *, series=None, workspace=None):
+        raise ModuleNotFoundError(f"No module named {missing!r}", name=missing)
+
+    _fake_viewer(monkeypatch, view=view)
+    assert main(["view", "caseA"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("nvc-viewer: error: the viewer could not start")
+    assert "napari and a Qt binding" in err
+
+
+def test_a_bug_in_the_viewer_is_not_taken_for_a_missing_napari(monkeypatch) -> None:
+    def demo(*, headless, out_dir):
+        raise ModuleNotFoundError("No module named 'nvc_viewer.gone'", name="nvc_viewer.gone")
+
+    _fake_viewer(monkeypatch, demo=demo)
+    with pytest.raises(ModuleNotFoundError):
+        main(["demo", "--headless"])
 
 
 def test_view_help_names_the_workspace_option(capsys):

@@ -119,7 +119,7 @@ def test_view_with_workspace_autosaves_there_and_reopening_restores(
 _FIRST_WINDOW = """
 from napari.utils.notifications import notification_manager
 from qtpy.QtCore import QEventLoop, QTimer
-from nvc_viewer_napari._launch import new_viewer
+from nvc_viewer_napari._viewer import new_viewer
 import qtpy
 
 viewer = new_viewer(show=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from nvc_viewer_napari._launch import add_layer_data
 from nvc_viewer_napari._layers import volume_to_layer_data
+from nvc_viewer_napari._viewer import add_layer_data
 from scipy import ndimage
 
 from nvc_viewer.volume import Volume, VolumeMeta

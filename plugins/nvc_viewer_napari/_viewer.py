@@ -1,0 +1,57 @@
+"""Small helpers on a napari viewer: making one, adding layer data, the first view, toasts.
+
+A leaf of the plugin's import graph (it imports only `_layers`): the launcher and the case view
+both use it, so neither needs the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._layers import AXIS_LABELS, LayerDataTuple
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["new_viewer", "add_layer_data", "show_axial_centre", "dismiss_notifications"]
+
+
+def new_viewer(*, show: bool = True, title: str = "nvc-viewer") -> napari.Viewer:
+    """A napari viewer with the (S, P, L) axis labels of the display world."""
+    import napari
+
+    viewer = napari.Viewer(title=title, show=show)
+    viewer.dims.axis_labels = AXIS_LABELS
+    return viewer
+
+
+def add_layer_data(viewer: napari.Viewer, layers: Sequence[LayerDataTuple]) -> list[Any]:
+    """Add ``(data, kwargs, layer_type)`` tuples to ``viewer``; returns the new layers."""
+    added = []
+    for data, kwargs, layer_type in layers:
+        added.append(getattr(viewer, f"add_{layer_type}")(data, **kwargs))
+    viewer.dims.axis_labels = AXIS_LABELS
+    return added
+
+
+def show_axial_centre(viewer: napari.Viewer) -> None:
+    """2-D axial view (anterior up, patient's left on the right) through the data's centre."""
+    viewer.dims.ndisplay = 2
+    viewer.dims.order = (0, 1, 2)
+    extent = np.asarray(viewer.layers.extent.world, dtype=float)
+    centre = extent.mean(axis=0)
+    viewer.dims.point = tuple(float(c) for c in centre)
+    viewer.reset_view()
+
+
+def dismiss_notifications(viewer: napari.Viewer) -> None:
+    """Close napari's notification toasts (e.g. a Qt backend deprecation) over the canvas."""
+    from qtpy.QtWidgets import QApplication, QWidget
+
+    widgets = viewer.window._qt_window.findChildren(QWidget) + QApplication.topLevelWidgets()
+    for widget in widgets:
+        if type(widget).__name__ == "NapariQtNotification":
+            widget.close()
