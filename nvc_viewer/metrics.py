@@ -298,12 +298,15 @@ class MatchResult:
         }
 
 
-def _findings_list(findings: Sequence[Mapping[str, Any]] | Mapping[str, Any], name: str):
+def _findings_list(
+    findings: Sequence[Mapping[str, Any]] | Mapping[str, Any], name: str
+) -> list[Mapping[str, Any]]:
     if isinstance(findings, Mapping):
         if "findings" not in findings:
             raise ValueError(f"{name} is a mapping without a 'findings' list")
-        findings = findings["findings"]
-    out = list(findings)
+        out = list(findings["findings"])
+    else:
+        out = list(findings)
     for k, f in enumerate(out):
         for key in ("side", "nerve", "position_ras"):
             if key not in f:
@@ -363,10 +366,10 @@ def match_findings(
     for p_keys, t_keys in groups.values():
         pairs = []
         for pk in p_keys:
-            pp = np.asarray(pred_list[pk]["position_ras"], dtype=np.float64)
+            p_ras = np.asarray(pred_list[pk]["position_ras"], dtype=np.float64)
             for tk in t_keys:
-                tp = np.asarray(true_list[tk]["position_ras"], dtype=np.float64)
-                d = float(np.linalg.norm(pp - tp))
+                t_ras = np.asarray(true_list[tk]["position_ras"], dtype=np.float64)
+                d = float(np.linalg.norm(p_ras - t_ras))
                 if d <= max_distance_mm:
                     pairs.append((d, pk, tk))
         used_p: set[int] = set()

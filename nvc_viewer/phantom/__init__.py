@@ -245,7 +245,8 @@ def grid_affine(
     (about the R-L axis, then the A-P axis)."""
     base = np.diag([-1.0, -1.0, 1.0])
     oblique_deg = np.zeros(2) if oblique_deg is None else np.asarray(oblique_deg, dtype=float)
-    tilt = _rotation([0, 1, 0], oblique_deg[1]) @ _rotation([1, 0, 0], oblique_deg[0])
+    x_axis, y_axis = np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])
+    tilt = _rotation(y_axis, oblique_deg[1]) @ _rotation(x_axis, oblique_deg[0])
     linear = tilt @ base @ np.diag(spacing_mm)
     centre_index = (np.asarray(shape, dtype=np.float64) - 1.0) / 2.0
     affine = np.eye(4)
@@ -394,7 +395,8 @@ def make_phantom(
 
     # --- grids ------------------------------------------------------------------------------
     if shape is None:
-        shape = tuple(max(int(round(f / s)), 1) for f, s in zip(fov_mm, spacing))
+        ni, nj, nk = (max(int(round(f / s)), 1) for f, s in zip(fov_mm, spacing))
+        shape = (ni, nj, nk)
     centre_ras = ORIGIN_RAS + _GRID_CENTRE_LOCAL
     t2_affine = grid_affine(shape, spacing, centre_ras, oblique)
     slab_shift = 0.0
@@ -410,7 +412,8 @@ def make_phantom(
         else np.broadcast_to(np.asarray(tof_spacing_mm, dtype=np.float64), (3,)).copy()
     )
     extent = np.asarray(shape) * spacing
-    tof_shape = tuple(max(int(np.ceil(e / s)), 1) for e, s in zip(extent, tof_spacing))
+    ti, tj, tk = (max(int(np.ceil(e / s)), 1) for e, s in zip(extent, tof_spacing))
+    tof_shape = (ti, tj, tk)
     tof_affine = grid_affine(tof_shape, tof_spacing, centre_ras + [0.0, 0.0, 1.0], oblique)
     motion = np.eye(4)
     rot_deg = shift = 0.0
@@ -449,6 +452,7 @@ def make_phantom(
         labels=True,
         threads=threads,
     )
+    assert label_data is not None  # asked for: labels=True
     t2_data *= look.t2_modulate(t2_to_local, shape)
     tof_data, _ = render(
         look.structures,
@@ -552,7 +556,7 @@ def _round(values, nd: int = 4):
 
 def _truth(anatomy: Anatomy, scenario: str, side: str, seed: int) -> tuple[dict, list[dict]]:
     """The findings document and the measured relations."""
-    findings = []
+    findings: list[dict] = []
     relations = []
     for c in anatomy.contacts:
         nerve = anatomy.nerves[f"VII_{c.side}"]

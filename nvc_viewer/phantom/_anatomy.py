@@ -368,14 +368,14 @@ class _Base:
         s7 = nerve7.s
         s_rdp, s_porus = s7[marks["RDP"]], s7[marks["porus"]]
         s_join = s_rdp + u(2.5, 3.5)
-        along = []
+        along_points = []
         for idx in range(nerve7.index_at(s_join), len(vii)):
             t = nerve7.tangent(idx)
             o = _perp(np.array([0.0, -0.6, -0.8]), t)
             frac = np.clip((s7[idx] - s_join) / max(s_porus - 3.0 - s_join, 1e-6), 0.0, 1.0)
             g = g0 + (0.1 - g0) * frac * frac * (3 - 2 * frac)
-            along.append(vii[idx] + o * (r7 + r8 + g))
-        along = np.array(along)
+            along_points.append(vii[idx] + o * (r7 + r8 + g))
+        along = np.array(along_points)
         entry, n_entry = self.surface(z_e + u(0.5, 2.0), phi_r + u(8.0, 18.0), sg, 0.6 * r8)
         entry, n_entry = entry[0], n_entry[0]
         join_dir = _unit(along[3] - along[0])
@@ -631,15 +631,18 @@ def _choose_arc(
     hard = [v for k, v in base.solids.items() if k.startswith(("petrous", "clivus", "cereb"))]
     iams = [v for k, v in base.solids.items() if k.startswith("iam")]
     sg = sigma_of(contact.side)
-    home = {
+    home_direction = {
         "AICA": [-sg * 0.3, 0.8, -0.5],
         "PICA": [0.0, -0.6, -0.8],
         "VA": [-sg * 0.4, 0.6, -0.7],
     }[contact.vessel]
-    home = _perp(np.asarray(home, dtype=np.float64), t)
+    home = _perp(np.asarray(home_direction, dtype=np.float64), t)
     if contact.against is not None and contact.against.u is not None:
         home = -contact.against.u  # sandwich: the other side of the nerve
-    opposite = None if contact.against is None else -contact.against.u
+    opposite = None
+    if contact.against is not None:
+        assert contact.against.u is not None  # a sandwich's first vessel is placed first
+        opposite = -contact.against.u
     keep_u = contact.u if (keep_direction and contact.u is not None) else None
     options, weights = [], []
     for theta in np.radians(np.arange(0.0, 360.0, 10.0)):
@@ -670,8 +673,8 @@ def _choose_arc(
         raise PhantomBuildError(
             f"no room for a {contact.vessel} at VII {contact.d_from_rdp:+.1f} mm from the RDP"
         )
-    weights = np.asarray(weights)
-    k = int(rng.choice(len(options), p=weights / weights.sum()))
+    p = np.asarray(weights)
+    k = int(rng.choice(len(options), p=p / p.sum()))
     contact.u, contact.d, contact.bend, contact.half = options[k]
 
 
@@ -744,6 +747,7 @@ def _deform_nerve(nerve: Nerve, contact: Contact, companion: Nerve | None = None
         # The course is pushed aside around the vessel: rising from the RDP to the contact,
         # easing back to the porus (the nerve still enters the meatus).
         amplitude = contact.shift * 2.0 * nerve.radius0
+        assert contact.u is not None  # set when the vessel was placed
         s_rdp, s_porus = nerve.s_of("RDP"), nerve.s_of("porus")
         rise = np.clip((s - (s_rdp - 0.5)) / max(sc - (s_rdp - 0.5), 1e-6), 0.0, 1.0)
         fall = np.clip((s_porus - 1.5 - s) / max(s_porus - 1.5 - sc, 1e-6), 0.0, 1.0)
@@ -928,7 +932,9 @@ class _Router:
         body = (s >= skip_start) & (s <= s[-1] - skip_end)
         end_zone = s > s[-1] - 6.0
         solids = self.base.solids
-        checks = [("brainstem", self.base.brainstem, 0.6 * r + 0.1, body)]
+        checks: list[tuple[str, Shape, float, np.ndarray]] = [
+            ("brainstem", self.base.brainstem, 0.6 * r + 0.1, body)
+        ]
         for name, solid in solids.items():
             if name.startswith(("petrous", "clivus")):
                 checks.append((name, solid, 0.4 * r + 0.1, body))
@@ -1021,6 +1027,7 @@ class _Router:
         """Where a vessel leaving ``p`` (going along ``heading``) ends, ``depth`` mm inside the
         cerebellum: it keeps its heading, turning gradually towards the hemisphere."""
         cb = self.base.solids[f"cerebellum_{side}"]
+        assert isinstance(cb, Ellipsoid)
         q = p.copy()
         d = _unit(cb.centre - p) if heading is None else _unit(heading)
         for k in range(600):

@@ -202,6 +202,7 @@ def make_appearance(
     add(Structure("csf", csf_domain, CSF, smooth=True), csf_t2, _constant(tof_levels["csf"]))
     for side in SIDES:
         cb = anatomy.solids[f"cerebellum_{side}"]
+        assert isinstance(cb, Ellipsoid)
         add(
             Structure(f"cerebellum_{side}", cb, 0, smooth=True),
             _folia(cb, t2_levels["cerebellum"], rng),
@@ -364,7 +365,7 @@ def _csf_texture(anatomy: Anatomy, rng: np.random.Generator, flow_voids: bool) -
     in the prepontine and CPA cisterns."""
     if not flow_voids:
         return _constant(1.0)
-    pts = []
+    pts: list[np.ndarray] = []
     while len(pts) < int(rng.integers(3, 7)):
         side = rng.choice([-1.0, 1.0])
         p = np.array(

@@ -102,7 +102,7 @@ def render(
     image : (I, J, K) float32
     label_map : (I, J, K) uint8 or None
     """
-    shape = tuple(int(n) for n in shape)
+    shape = (int(shape[0]), int(shape[1]), int(shape[2]))
     if len(textures) != len(structures):
         raise ValueError("one texture per structure is needed")
     vox_to_local = np.asarray(vox_to_local, dtype=np.float64)
@@ -309,7 +309,7 @@ class _SlabJob:
         if self.modulate is not None:
             values = self.modulate(pts, values)
         self.image[:, :, k0:k1] = values.reshape(ni, nj, nk)
-        if self.label_map is not None:
+        if self.label_map is not None and labels is not None:  # both or neither
             self.label_map[:, :, k0:k1] = labels.reshape(ni, nj, nk)
 
     def _supersample(self, pts, full, vox, sids, hints, values, labels) -> None:

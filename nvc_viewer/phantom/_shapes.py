@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
@@ -74,7 +75,7 @@ class Shape:
         return (self.sdf(pts) < 0).reshape(len(centres), len(offsets))
 
 
-@dataclass
+@dataclass(init=False)
 class Ellipsoid(Shape):
     """Axis-aligned ellipsoid; ``radii`` are the three semi-axes in mm."""
 
@@ -82,9 +83,9 @@ class Ellipsoid(Shape):
     radii: np.ndarray
     exact = False
 
-    def __post_init__(self) -> None:
-        self.centre = np.asarray(self.centre, dtype=np.float64)
-        self.radii = np.asarray(self.radii, dtype=np.float64)
+    def __init__(self, centre: ArrayLike, radii: ArrayLike) -> None:
+        self.centre = np.asarray(centre, dtype=np.float64)
+        self.radii = np.asarray(radii, dtype=np.float64)
 
     def sdf(self, points: np.ndarray) -> np.ndarray:
         q = (points - self.centre.astype(points.dtype)) / self.radii.astype(points.dtype)
@@ -308,6 +309,7 @@ class Tube(Shape):
             d = points - self.points[kk].astype(dt)
             dist = np.sqrt(np.einsum("ij,ij->i", d, d)) - self.radii[kk].astype(dt)
             best = dist if best is None else np.minimum(best, dist)
+        assert best is not None  # the loop ran
         return best.astype(dt)
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:

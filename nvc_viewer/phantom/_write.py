@@ -44,7 +44,7 @@ PHANTOM_PATIENT = {
 PHANTOM_DATE = "20000101"
 PHANTOM_TIME = "120000"
 
-_SERIES = {
+_SERIES: dict[str, dict[str, Any]] = {
     "t2": {
         "folder": "t2_ciss",
         "nifti": "t2_ciss.nii.gz",
@@ -239,10 +239,11 @@ def _make_reproducible(files: list[Path], series_uid: str) -> None:
     """Replace the random instance UIDs and the current date the writer put in by values
     derived from the series UID and a fixed date (files stay valid DICOM)."""
     import pydicom
+    from pydicom.uid import UID
 
     for n, path in enumerate(files):
         ds = pydicom.dcmread(path)
-        sop = _uid(series_uid, "instance", n + 1)
+        sop = UID(_uid(series_uid, "instance", n + 1))
         ds.SOPInstanceUID = sop
         ds.file_meta.MediaStorageSOPInstanceUID = sop
         for tag in ("StudyDate", "SeriesDate", "ContentDate", "AcquisitionDate"):
