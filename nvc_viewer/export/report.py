@@ -64,9 +64,9 @@ _MARGIN = 12.0
 _CONTENT_W = PAGE_SIZE_MM[0] - 2 * _MARGIN
 _BOTTOM = PAGE_SIZE_MM[1] - 16.0  # the footer lives below
 #: Field of view of a key image (left-right x anterior-posterior, mm): both sides of the pons.
-_FOV_MM = (64.0, 44.0)
+_FOV_MM = (64.0, 40.0)
 #: Field of view of the close-up beside it, centred on the finding (same aspect).
-_ZOOM_FOV_MM = (24.0, 16.5)
+_ZOOM_FOV_MM = (24.0, 15.0)
 #: Raster width of a key image, pixels.
 _RASTER_W = 512
 _PANEL_GAP = 6.0
@@ -359,7 +359,7 @@ class _Imaging:
         _, self.grid = to_display(self.t2)
         self.t2_window = _window(self.t2.data, 1.0, 99.5)
         # Vessels are the brightest few percent of a TOF: the red starts above the background.
-        self.tof_window = _window(self.tof.data, 97.0, 99.9) if self.tof is not None else None
+        self.tof_window = _window(self.tof.data, 98.5, 99.8) if self.tof is not None else None
 
     def index_of(self, position_ras: Sequence[float]) -> np.ndarray:
         """Patient RAS mm -> fractional display index (s, p, l)."""
@@ -547,11 +547,11 @@ def _midline(case: CaseFindings, t2: Volume, labels: Volume | None) -> float:
     return float(t2.ras_of((np.asarray(t2.shape) - 1) / 2.0)[0])
 
 
-def _series_line(volume: Volume) -> str:
+def _series_line(volume: Volume, kind: str) -> str:
     sx, sy, sz = (float(v) for v in volume.spacing_mm)
     nx, ny, nz = volume.shape
     desc = volume.meta.description or "(no description)"
-    return f"{desc}; voxel {sx:.2f} x {sy:.2f} x {sz:.2f} mm; grid {nx} x {ny} x {nz}"
+    return f"{desc} ({kind}); voxel {sx:.2f} x {sy:.2f} x {sz:.2f} mm; grid {nx} x {ny} x {nz}"
 
 
 def _identification_rows(case: CaseFindings) -> list[tuple[list[str], RGB]]:
@@ -620,8 +620,8 @@ def _build_layout(
     authors = sorted({f.author for f in reviewed if f.author})
     who = reviewer or ", ".join(authors) or ("-" if reviewed else "not reviewed yet")
     last = max((f.modified or f.created for f in reviewed), default=None)
+    kind = {"dicom": "DICOM", "nifti": "NIfTI"}.get(case.source["kind"], case.source["kind"])
     rows: list[tuple[str, str]] = [
-        ("Case", case.case_id),
         ("Reviewer", who),
         ("Review time", _when(last) if last else "not reviewed yet"),
         (
@@ -629,14 +629,13 @@ def _build_layout(
             f"{generated or datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} "
             f"by nvc-viewer {__version__}",
         ),
-        ("T2 series", _series_line(t2)),
+        ("T2 series", _series_line(t2, kind)),
     ]
     if tof is not None:
-        rows.append(("TOF series", _series_line(tof)))
+        rows.append(("TOF series", _series_line(tof, kind)))
     else:
         roles = [s["role"] for s in case.source["series"] if s["role"] != "t2"]
         rows.append(("Other series", ", ".join(roles) + " (not shown)" if roles else "none"))
-    rows.append(("Source", f"{case.source['kind']}; series identified by sha256 of their UIDs"))
     for key, value in (patient or {}).items():
         rows.append((str(key), str(value)))
     c = case.clinical
@@ -730,7 +729,9 @@ def _build_layout(
     layout.heading("Key images", keep_with=_PANEL_H + 14)
     legend = (
         "Axial, radiological: the patient's left on the image's right, anterior up. T2 in grey, "
-        "TOF in red, outlines of the segmentation; cyan circle: the finding."
+        + ("TOF in red, " if tof is not None else "no TOF given, ")
+        + ("outlines of the segmentation" if labels is not None else "no segmentation given")
+        + "; cyan circle: the finding."
     )
     layout.paragraph(legend, size=7.5, colour=_GREY)
     x = _MARGIN

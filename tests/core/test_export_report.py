@@ -126,8 +126,8 @@ def test_pdf_text_names_the_case_series_and_voxel_size(tmp_path):
     tof = world_volume("LPS", role="tof")
     text = " ".join(report_text(tmp_path, case(), tof=tof))
     assert "Case rep-1" in text
-    assert "t2_world_0.5iso; voxel 0.50 x 0.50 x 0.50 mm" in text
-    assert "tof_world_0.5iso; voxel 0.50 x 0.50 x 0.50 mm" in text
+    assert "t2_world_0.5iso (NIfTI); voxel 0.50 x 0.50 x 0.50 mm" in text
+    assert "tof_world_0.5iso (NIfTI); voxel 0.50 x 0.50 x 0.50 mm" in text
 
 
 def test_draft_on_every_page_while_a_proposal_is_unreviewed(tmp_path):
@@ -141,8 +141,11 @@ def test_no_draft_once_every_proposal_is_reviewed(tmp_path):
     c = review_case()
     c = c.with_finding(reviewed(c.finding("a1")))
     pages = report_text(tmp_path, c)
+    text = " ".join(pages)
+    assert "1. Left VII \u2014 AICA" in key_images(text)  # now confirmed: file order
+    assert "confirmed (dr.lee)" in text
     assert not any("DRAFT" in page for page in pages)
-    assert "UNREVIEWED" not in " ".join(pages)
+    assert "UNREVIEWED" not in text
 
 
 def test_confirmed_and_surgeon_findings_come_before_unreviewed_ones(tmp_path):
@@ -246,7 +249,7 @@ def test_key_image_fuses_the_tof_in_red_and_outlines_the_labels():
     t2 = world_volume("RAS")
     tof = world_volume("LPS", role="tof")  # the same content on another grid
     labels = t2.with_data(((t2.data > 900) * 3).astype(np.uint8))  # the centre cube as VII
-    view = _View("1", tuple(CENTRE), None, "t", "d", fov=(24.0, 16.5))
+    view = _View("1", tuple(CENTRE), None, "t", "d", fov=(24.0, 15.0))
     image, _ = _key_image(_Imaging(t2, tof, labels), view)
     rgb = np.asarray(image).astype(int)
     cy, cx = rgb.shape[0] // 2, rgb.shape[1] // 2
