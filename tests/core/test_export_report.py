@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -315,7 +314,6 @@ def test_bad_arguments():
 @pytest.mark.slow
 def test_phantom_with_two_findings(tmp_path):
     """The sandwich phantom (two vessels on the left VII): both key images on page 1."""
-    sys.path.insert(0, str(Path(__file__).parent))
     from phantom_cases import small_phantom
 
     from nvc_viewer.findings import validate_findings_dict
