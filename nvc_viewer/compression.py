@@ -22,10 +22,14 @@ the run more than 2.5 mm away on either side is searched again, and the far side
 Decision (`CompressionSettings`): contact when the CSF signal is at most ``contact_brightness``
 (0.56) and the gap is not plainly apart (at most ``apart_mm``, 0.7 mm: the vessel model rests on
 the few voxels the vessel and the nerve's partial-volume halo share, and its gap is off by a few
-tenths of a mm where they are contested), with confidence 0.75-0.85; a sub-voxel gap that
-heavy-T2 cannot tell from contact (signal up to ``gap_brightness`` 0.78, gap up to
-``ambiguous_mm`` 0.45 mm) is reported as a *low-confidence* contact (confidence under 0.5); beyond
-that, nothing.
+tenths of a mm where they are contested) and some straight path from the nerve's axis to a
+voxel of the vessel crosses no CSF (its brightest sample at most ``gap_brightness``: a vessel
+axis fitted to a neighbour's darkness sees no CSF where the vessel itself is apart), with
+confidence 0.75-0.85; a sub-voxel gap that heavy-T2 cannot tell from contact (signal up to
+``gap_brightness`` 0.78, gap up to ``ambiguous_mm`` 0.45 mm) is reported as a *low-confidence*
+contact (confidence under 0.5); beyond that, nothing. A vessel that touches the root at several points along it (running along it,
+or winding round it) is one finding; a contact with a structure that the TOF shows in part
+but that leads to no arterial trunk is reported as possible only.
 
 Grades (docs/anatomy.md): *indentation* when the nerve's width across the vessel (line integral
 of its darkness along the direction normal to the nerve and to the vessel, smallest of three
@@ -73,6 +77,8 @@ class CompressionSettings:
     indentation_ratio: float = 0.15
     displacement_mm: float = 0.8
     displacement_window_mm: float = 8.0
+    #: Two contacts of one vessel within this distance along the nerve are one finding.
+    same_vessel_mm: float = 3.5
     vessel_level: float = 0.18
     contact_brightness: float = 0.56
     gap_brightness: float = 0.78
@@ -219,6 +225,7 @@ def find_contacts(
     other = np.zeros(scene.shape, bool)
     other[box.slices] = others_wide
     out: list[ContactFinding] = []
+    vessel_ijk: list[np.ndarray] = []
     for run in _runs(near, max(1, int(round(1.0 / step)))):
         # the vessel voxels around this stretch of nerve, split into connected pieces (a
         # sandwich: one piece on each side)
@@ -234,6 +241,7 @@ def find_contacts(
             for gap, i, info in _contacts_of_piece(
                 scene, track, vm, piece_vox, run, other, r_nom, settings
             ):
+                vessel_ijk.append(info["q"] / sp)
                 out.append(
                     _finding(
                         scene,
@@ -250,6 +258,7 @@ def find_contacts(
                         tangents,
                     )
                 )
+    out = _merge_one_vessel(out, [q - lo for q in vessel_ijk], vessel[box.slices], sp, settings)
     return _merge_close(out)
 
 
@@ -271,7 +280,7 @@ def _contacts_of_piece(
     gap, i, info = cand
     found = []
     if depth == 0:
-        ok = _plain_contact(gap, info["bright"], settings) or (
+        ok = _plain_contact(gap, info, settings) or (
             gap <= settings.ambiguous_mm and info["bright"] <= settings.gap_brightness
         )
     elif opposite:
@@ -281,7 +290,7 @@ def _contacts_of_piece(
     else:
         # farther along the nerve: a second vessel, or the same one touching again, proposed
         # when no CSF is seen between (a sub-voxel gap there is not)
-        ok = _plain_contact(gap, info["bright"], settings)
+        ok = _plain_contact(gap, info, settings)
     if ok:
         found.append(cand)
     s = track.s_mm
@@ -544,9 +553,20 @@ def _touch_score(scene: Scene, p_mm: np.ndarray, q_mm: np.ndarray, e: np.ndarray
     return _gap_brightness(scene, p_mm, q_mm, tangent=e) + 0.1 * float(np.linalg.norm(q_mm - p_mm))
 
 
-def _plain_contact(gap: float, bright: float, settings: CompressionSettings) -> bool:
-    """No CSF between nerve and vessel, and a model gap not plainly apart."""
-    return gap <= settings.apart_mm and bright <= settings.contact_brightness
+def _plain_contact(gap: float, info: dict[str, Any], settings: CompressionSettings) -> bool:
+    """No CSF between nerve and vessel, and a model gap not plainly apart.
+
+    Two readings of "no CSF between": along the segment joining the two axes
+    (``info["bright"]``), and on the darkest straight path from the nerve's axis to any voxel
+    of the vessel (``info["bridge"]``). The second needs no model of the vessel: where every
+    such path crosses CSF (or the brainstem, or another root), the vessel's axis was fitted to
+    something else and the two do not touch.
+    """
+    return (
+        gap <= settings.apart_mm
+        and info["bright"] <= settings.contact_brightness
+        and info["bridge"] <= settings.gap_brightness
+    )
 
 
 def _finding(
@@ -590,7 +610,7 @@ def _finding(
     bright = info["bright"]
     # the CSF signal decides; the model gap (whose vessel axis can be off by a few tenths of a
     # mm where the vessel loops) only vetoes what is plainly apart
-    if _plain_contact(gap, bright, settings):
+    if _plain_contact(gap, info, settings):
         confidence = 0.85 if grade == "contact" else 0.75
         note = f"auto: no CSF between nerve and vessel (surface gap {gap:.2f} mm)"
     else:
@@ -628,6 +648,11 @@ def _finding(
         v_root_z_ras=v_root_z,
         axis=info["axis_e"],
     )
+    if vm.kind_known and name == "unknown":
+        # bright on TOF in part, yet traced to no trunk: a vessel the TOF shows only in
+        # pieces, or a dark neighbour (another root, the meatus's wall) beside TOF-bright voxels
+        confidence = min(confidence, 0.45)
+        note += "; the structure touching it could not be traced to an artery"
     t = tangents[i]
     angle = float(np.degrees(np.arccos(np.clip(abs(float(t @ info["axis_e"])), 0.0, 1.0))))
     p_n = pts_mm[i] + info["u"] * min(info["r_here"], info["r_nom"])
@@ -665,6 +690,94 @@ def _finding(
         note=note,
         evidence=evidence,
     )
+
+
+def _merge_one_vessel(
+    found: list[ContactFinding],
+    vessel_ijk: list[np.ndarray],
+    vessel: np.ndarray,
+    spacing: np.ndarray,
+    settings: CompressionSettings,
+) -> list[ContactFinding]:
+    """One finding per vessel lying along the root.
+
+    A vessel that runs along the nerve, or winds round it, touches it at several points a
+    few mm apart, and each is measured as a contact of its own. Two findings on one nerve are
+    the same vessel when they carry the same name (not "unknown"), lie within
+    ``settings.same_vessel_mm`` of each other along the nerve, and their vessel points are
+    joined through the vessel mask within a box around them. The one with less CSF between
+    nerve and vessel stays, with the others' distances in its evidence. Within 1.5 mm along
+    the nerve the name and the side decide: a vessel crossing over the root is measured on
+    both sides of the crossing, and the nerve's own voxels split it there. Two vessels on
+    opposite sides at one place (a sandwich: approach directions more than about 135 degrees
+    apart) are never merged.
+
+    Parameters
+    ----------
+    found : list of ContactFinding
+    vessel_ijk : list of (3,) ndarray
+        Each finding's vessel axis point, in the voxel indices of ``vessel``.
+    vessel : (I, J, K) bool ndarray
+        Artery and vein voxels.
+    spacing : (3,) ndarray
+        Voxel size (mm).
+    """
+    order = sorted(range(len(found)), key=lambda k: found[k].evidence["csf_signal_between"])
+    kept: list[int] = []
+    for k in order:
+        f = found[k]
+        twin = next(
+            (
+                m
+                for m in kept
+                if _same_vessel(
+                    found[m], f, vessel_ijk[m], vessel_ijk[k], vessel, spacing, settings
+                )
+            ),
+            None,
+        )
+        if twin is None:
+            kept.append(k)
+        else:
+            also = found[twin].evidence.setdefault("also_touches_at_mm", [])
+            also.append(f.distance_from_brainstem_mm)
+    return [found[k] for k in sorted(kept)]
+
+
+def _same_vessel(
+    a: ContactFinding,
+    b: ContactFinding,
+    qa: np.ndarray,
+    qb: np.ndarray,
+    vessel: np.ndarray,
+    spacing: np.ndarray,
+    settings: CompressionSettings,
+) -> bool:
+    if (a.side, a.nerve, a.vessel) != (b.side, b.nerve, b.vessel) or a.vessel == "unknown":
+        return False
+    da, db = a.distance_from_brainstem_mm, b.distance_from_brainstem_mm
+    if da is None or db is None or abs(da - db) > settings.same_vessel_mm:
+        return False
+    ua = np.asarray(a.evidence["approach_direction_ras"])
+    ub = np.asarray(b.evidence["approach_direction_ras"])
+    if abs(da - db) <= 1.5:
+        return float(ua @ ub) >= -0.7  # opposite: a sandwich
+    centre = 0.5 * (qa + qb)
+    radius = 0.5 * float(np.linalg.norm((qa - qb) * spacing)) + 4.0
+    box = Box.around(centre, radius, spacing, vessel.shape)
+    local = vessel[box.slices]
+    lab, _ = ndimage.label(local, structure=np.ones((3, 3, 3)))
+    vox = np.argwhere(local)
+    if len(vox) == 0:
+        return False
+    ends = []
+    for q in (qa, qb):
+        d = np.linalg.norm((vox + np.asarray(box.lo) - q) * spacing, axis=1)
+        j = int(np.argmin(d))
+        if d[j] > 1.0:
+            return False
+        ends.append(lab[tuple(vox[j])])
+    return ends[0] == ends[1]
 
 
 def _merge_close(found: list[ContactFinding], within_mm: float = 2.0) -> list[ContactFinding]:

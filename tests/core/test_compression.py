@@ -125,7 +125,9 @@ def synthetic_pair(
     scene.side_right = np.zeros(shape, bool)
     scene.nerves = {track.key: track}
     vmask = lab_v & ~nerve_voxels(track, shape, SP, pad_mm=0.2)
-    vm = VesselMasks(vmask, empty, empty, empty, np.where(vmask, r_v, 0).astype(np.float32), True)
+    # T2 only (no TOF): the vessel's kind is not known, as in a case without an angiogram
+    radius = np.where(vmask, r_v, 0).astype(np.float32)
+    vm = VesselMasks(vmask, empty, empty, empty, radius, False)
     truth_ijk = (c - shift * u + u * (r_n * (1 - ratio) + gap / 2)) / SP - 0.5
     return scene, track, vm, scene.to_ras(truth_ijk)
 
