@@ -27,9 +27,10 @@ voxel of the vessel crosses no CSF (its brightest sample at most ``gap_brightnes
 axis fitted to a neighbour's darkness sees no CSF where the vessel itself is apart), with
 confidence 0.75-0.85; a sub-voxel gap that heavy-T2 cannot tell from contact (signal up to
 ``gap_brightness`` 0.78, gap up to ``ambiguous_mm`` 0.45 mm) is reported as a *low-confidence*
-contact (confidence under 0.5); beyond that, nothing. A vessel that touches the root at several points along it (running along it,
-or winding round it) is one finding; a contact with a structure that the TOF shows in part
-but that leads to no arterial trunk is reported as possible only.
+contact (confidence under 0.5); beyond that, nothing. A vessel that touches the root at
+several points along it (running along it, or winding round it) is one finding; a contact
+with a structure that the TOF shows in part but that leads to no arterial trunk is reported
+as possible only.
 
 Grades (docs/anatomy.md): *indentation* when the nerve's width across the vessel (line integral
 of its darkness along the direction normal to the nerve and to the vessel, smallest of three
@@ -795,10 +796,10 @@ def _merge_close(found: list[ContactFinding], within_mm: float = 2.0) -> list[Co
         for g in out:
             if (g.side, g.nerve) != (f.side, f.nerve):
                 continue
-            da = g.distance_from_brainstem_mm, f.distance_from_brainstem_mm
+            dg, df = g.distance_from_brainstem_mm, f.distance_from_brainstem_mm
             along = (
-                abs(da[0] - da[1])
-                if None not in da
+                abs(dg - df)
+                if dg is not None and df is not None
                 else float(np.linalg.norm(np.subtract(g.position_ras, f.position_ras)))
             )
             if (
