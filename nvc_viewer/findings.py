@@ -2,19 +2,23 @@
 
 Design note
 -----------
-One file per case, ``findings.json``, schema ``"nvc-viewer/findings"`` version 2 (docs/design.md,
+One file per case, ``findings.json``, schema ``"nvc-viewer/findings"`` version 3 (docs/design.md,
 section 4; shipped as ``nvc_viewer/schemas/findings.schema.json``). Every position is patient
 **RAS** mm (``position_ras``); unknown values are ``None`` / ``null``.
 
 The objects are frozen dataclasses that validate every field when built, so an invalid landmark,
 finding or case cannot exist. Editing makes new objects: `confirm`, `reject` and `edit` return a
-changed copy with ``modified`` set to now and ``origin`` moved along the review path
-(``auto`` -> ``auto-confirmed`` / ``auto-rejected``; the machine proposes, the surgeon decides).
+changed copy with ``modified`` set to now. Only `confirm` and `reject` move ``origin`` along the
+review path (``auto`` -> ``auto-confirmed`` / ``auto-rejected``; the machine proposes, the surgeon
+decides); `edit` of a proposal keeps it ``auto`` and marks it ``edited`` (still to review).
 
 Reading accepts every schema version ever written: `CaseFindings.from_dict` upgrades an older
 document step by step through ``_MIGRATIONS`` (version ``n`` -> ``n + 1``) before validating it
 against the current JSON Schema. Version 2 added ``identification`` and ``warnings``; a version-1
-file opens with both empty.
+file opens with both empty. Version 3 split the machine's words from the surgeon's: a finding's
+``note`` is the surgeon's, ``rationale`` the machine's (read-only), and ``edited`` says that a
+surgeon corrected a proposal; an older file's machine findings have their ``note`` moved to
+``rationale``.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ __all__ = [
     "reject",
     "edit",
     "is_offending",
+    "review_counts",
+    "ReviewCounts",
     "flags_from_findings",
     "merge_auto",
     "findings_schema",
@@ -79,7 +85,7 @@ __all__ = [
 ]
 
 SCHEMA_NAME = "nvc-viewer/findings"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Side = Literal["left", "right"]
 LandmarkName = Literal["RExP", "RDP", "TZ"]
@@ -112,7 +118,7 @@ EMG_LSR: tuple[str | None, ...] = ("present", "absent", "not_done", None)
 FINDING_FIELDS: tuple[str, ...] = (
     "id", "side", "nerve", "vessel", "vessel_kind", "segment", "grade", "position_ras",
     "distance_from_brainstem_mm", "vessel_diameter_mm", "crossing_angle_deg", "confidence",
-    "origin", "author", "created", "modified", "note",
+    "origin", "author", "created", "modified", "edited", "note", "rationale",
 )  # fmt: skip
 
 #: Nerve diameter in the CPA cistern, mm (docs/anatomy.md; IX *assumed*). Used by the sandwich test.
@@ -312,7 +318,14 @@ class Finding:
         Who made or last reviewed it.
     created, modified : str
         ISO 8601; both default to now (``modified`` to ``created``).
+    edited : bool
+        A surgeon corrected fields of it (`edit`); for an ``auto`` proposal: edited, still to
+        review (version 3).
     note : str
+        The surgeon's note.
+    rationale : str
+        The machine's account of why it proposed or measured the finding; read-only for the
+        surgeon (version 3; older files kept it in ``note``).
     """
 
     id: str
@@ -331,7 +344,9 @@ class Finding:
     author: str | None = None
     created: str = field(default_factory=utc_now)
     modified: str | None = None
+    edited: bool = False
     note: str = ""
+    rationale: str = ""
 
     def __post_init__(self) -> None:
         _text("finding id", self.id, nonempty=True)
@@ -357,7 +372,9 @@ class Finding:
         if self.modified is None:
             setv(self, "modified", self.created)
         _timestamp("finding modified", self.modified)
+        setv(self, "edited", _flag("finding edited", self.edited))
         _text("finding note", self.note)
+        _text("finding rationale", self.rationale)
 
     @property
     def label(self) -> str:
@@ -753,19 +770,20 @@ def reject(finding: Finding, author: str | None = None) -> Finding:
 def edit(finding: Finding, *, author: str | None = None, **changes: Any) -> Finding:
     """The surgeon corrects a finding: a validated copy with ``changes`` applied.
 
-    An ``auto`` finding that a surgeon edits becomes ``auto-confirmed`` (reviewed with
-    corrections) unless ``origin`` is among the changes. ``id`` and ``created`` cannot change;
-    ``modified`` becomes now.
+    An edit is not a review: an ``auto`` proposal stays ``auto`` (only `confirm` and `reject`
+    change the origin) and is marked ``edited``. Changing only the surgeon's ``note`` does not
+    mark it edited. ``id``, ``created``, ``modified`` and ``rationale`` (the machine's words)
+    cannot change; ``modified`` becomes now.
     """
-    for frozen in ("id", "created", "modified"):
+    for frozen in ("id", "created", "modified", "rationale", "edited"):
         if frozen in changes:
             raise InvalidFindingError(f"edit cannot change a finding's {frozen!r}")
     names = {f.name for f in dataclasses.fields(Finding)}
     unknown = set(changes) - names
     if unknown:
         raise InvalidFindingError(f"edit: a finding has no field(s) {sorted(unknown)}")
-    if "origin" not in changes and finding.origin == "auto":
-        changes["origin"] = "auto-confirmed"
+    if set(changes) - {"note", "origin", "author"}:
+        changes["edited"] = True
     if author is not None:
         changes["author"] = author
     return dataclasses.replace(finding, modified=utc_now(), **changes)
@@ -781,6 +799,39 @@ def is_offending(finding: Finding, *, confirmed_only: bool = False) -> bool:
     if finding.grade == "none" or finding.origin == "auto-rejected":
         return False
     return not confirmed_only or finding.origin in ("manual", "auto-confirmed")
+
+
+@dataclass(frozen=True)
+class ReviewCounts:
+    """How far the review of a case is: findings per review state."""
+
+    to_review: int = 0
+    confirmed: int = 0
+    rejected: int = 0
+    own: int = 0
+    #: Proposals a surgeon edited without confirming or rejecting them yet (among ``to_review``).
+    edited: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.to_review + self.confirmed + self.rejected + self.own
+
+
+def review_counts(findings: Iterable[Finding]) -> ReviewCounts:
+    """Count findings by review state: ``auto`` (to review), ``auto-confirmed``,
+    ``auto-rejected`` and ``manual`` (the surgeon's own)."""
+    by = {origin: 0 for origin in ORIGINS}
+    edited = 0
+    for f in findings:
+        by[f.origin] += 1
+        edited += f.origin == "auto" and f.edited
+    return ReviewCounts(
+        to_review=by["auto"],
+        confirmed=by["auto-confirmed"],
+        rejected=by["auto-rejected"],
+        own=by["manual"],
+        edited=edited,
+    )
 
 
 def _nerve_axis(landmarks: Iterable[Landmark], side: str, nerve: str) -> np.ndarray | None:
@@ -944,7 +995,26 @@ def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "schema_version": 2, "identification": [], "warnings": []}
 
 
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+def _v2_to_v3(doc: dict[str, Any]) -> dict[str, Any]:
+    # version 2 kept the machine's rationale in a machine finding's note: move it to
+    # ``rationale`` so that the note is the surgeon's; a manual finding's note is the surgeon's
+    findings = []
+    for f in doc.get("findings", []):
+        if isinstance(f, dict):
+            f = dict(f)
+            machine = f.get("origin") != "manual"
+            note = f.get("note", "")
+            f["rationale"] = note if machine else ""
+            f["note"] = "" if machine else note
+            f["edited"] = False
+        findings.append(f)
+    return {**doc, "schema_version": 3, "findings": findings}
+
+
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+}
 
 
 @lru_cache(maxsize=1)

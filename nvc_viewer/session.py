@@ -36,6 +36,16 @@ so that they cannot disagree about a case.
 
 * A re-analysis is merged with `nvc_viewer.findings.merge_auto`: it refreshes only the
   machine's ``auto`` findings; whatever the surgeon made, confirmed or rejected stays.
+
+* **Review.** Only `CaseSession.confirm` and `CaseSession.reject` decide a proposal; an edit keeps
+  it ``auto`` and marks it ``edited``. Every change is one undo step that says what it did
+  (`CaseSession.undo_description`: ``"confirm VII-L AICA contact"``).
+
+* **The view.** Where the surgeon was looking (slice position in RAS mm, zoom, 2-D or 3-D, the
+  selected finding) is saved with the case in ``view.json`` beside ``findings.json``
+  (`CaseSession.set_view`: written atomically a moment after the last change) and read when the
+  case is opened again (`CaseSession.view_state`). It is a convenience: a missing or broken
+  ``view.json`` never stops a case from opening.
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ from typing import Any
 import numpy as np
 
 from .annotate import describe_point, volume_from_display
+from .atomic import atomic_write_text
 from .errors import (
     InputError,
     InputNotFoundError,
@@ -93,12 +104,18 @@ __all__ = [
     "export_saved_case",
     "SEGMENTATION_FILE",
     "CORRECTED_SEGMENTATION_FILE",
+    "VIEW_FILE",
 ]
 
 #: The machine's label map in a workspace case folder (as the batch command writes it).
 SEGMENTATION_FILE = Workspace.SEGMENTATION
 #: The label map as the surgeon corrected it with the brush (`Workspace.CORRECTED_SEGMENTATION`).
 CORRECTED_SEGMENTATION_FILE = Workspace.CORRECTED_SEGMENTATION
+#: Where the surgeon was looking, in a workspace case folder (`CaseSession.set_view`).
+VIEW_FILE = "view.json"
+_VIEW_SCHEMA = "nvc-viewer/view"
+#: Seconds after the last change of the view before ``view.json`` is written.
+_VIEW_SAVE_DELAY_S = 0.5
 #: Undo steps kept.
 _UNDO_DEPTH = 200
 _ARTERIES = ("AICA", "PICA", "VA", "BA", "SCA")
@@ -559,8 +576,14 @@ class CaseSession:
         self.findings: CaseFindings | None = None
         self.last_saved: Path | None = None
         self.last_error: str | None = None
-        self._undo: list[CaseFindings] = []
-        self._redo: list[CaseFindings] = []
+        # each step: the findings before it, and what it did ("confirm VII-L AICA contact")
+        self._undo: list[tuple[CaseFindings, str]] = []
+        self._redo: list[tuple[CaseFindings, str]] = []
+        #: The saved view of the open case (`set_view`), or None.
+        self.view_state: dict[str, Any] | None = None
+        self._view_lock = threading.Lock()
+        self._view_timer: threading.Timer | None = None
+        self._view_dirty = False
         self._listeners: list[Listener] = []
         self._labels_lock = threading.Lock()
         self._record_pending = False
@@ -621,6 +644,7 @@ class CaseSession:
                 raise InputError("open: give case_id or input_path")
             case_id = case_id_for(input_path)
         saved = self.workspace.load(case_id)  # raises on a broken file: nothing is replaced
+        self.flush_view()  # the view of the case open before goes with that case
         if saved is not None:  # never attach the surgeon's work to another series
             check_same_series(saved, t2, tof, path=self.workspace.findings_path(case_id))
         self.case_id = case_id
@@ -636,6 +660,7 @@ class CaseSession:
         self.findings = saved if saved is not None else self._empty_record()
         self._undo.clear()
         self._redo.clear()
+        self.view_state = self._read_view()
         self._record_pending = True  # case.json goes with the first file saved
         self.notify("case")
         return self.findings
@@ -673,6 +698,8 @@ class CaseSession:
 
     def close(self) -> None:
         """Forget the open case (everything is saved already: every change autosaves)."""
+        self.flush_view()
+        self.view_state = None
         self.case_id = self.input_path = None
         self.t2 = self.tof = self.grid = self.labels = None
         self.labels_edited = False
@@ -739,14 +766,14 @@ class CaseSession:
         return self.findings
 
     # -- changes --------------------------------------------------------------------------
-    def _commit(self, new: CaseFindings, what: str = "findings") -> None:
+    def _commit(self, new: CaseFindings, what: str = "findings", *, step: str = "change") -> None:
         old = self._require_open()
         new = new.replace(
             flags=flags_from_findings(
                 new.findings, new.landmarks, va_tortuosity=new.flags.va_tortuosity
             )
         )
-        self._undo.append(old)
+        self._undo.append((old, step))
         del self._undo[:-_UNDO_DEPTH]
         self._redo.clear()
         self.findings = new
@@ -761,7 +788,7 @@ class CaseSession:
         """The surgeon accepts a finding (``auto`` -> ``auto-confirmed``)."""
         case = self._require_open()
         f = confirm(case.finding(finding_id), author=self.author)
-        self._commit(case.with_finding(f))
+        self._commit(case.with_finding(f), step=f"confirm {f.label}")
         return f
 
     def reject(self, finding_id: str) -> Finding:
@@ -774,13 +801,14 @@ class CaseSession:
         """
         case = self._require_open()
         f = reject(case.finding(finding_id), author=self.author)
-        self._commit(case.with_finding(f))
+        self._commit(case.with_finding(f), step=f"reject {f.label}")
         return f
 
     def delete(self, finding_id: str) -> None:
         """Remove a finding (undo brings it back)."""
         case = self._require_open()
-        self._commit(case.without_finding(finding_id))
+        label = case.finding(finding_id).label
+        self._commit(case.without_finding(finding_id), step=f"delete {label}")
 
     def edit(self, finding_id: str, **changes: Any) -> Finding:
         """Correct fields of a finding (`nvc_viewer.findings.edit`).
@@ -799,7 +827,11 @@ class CaseSession:
         if not changes:
             return current
         f = edit(current, author=self.author, **changes)
-        self._commit(case.with_finding(f))
+        shown = {k: v for k, v in changes.items() if k != "vessel_kind"} or changes
+        what = ", ".join(
+            "note" if k == "note" else f"{k.replace('_', ' ')} {v}" for k, v in shown.items()
+        )
+        self._commit(case.with_finding(f), step=f"edit {current.label}: {what}")
         return f
 
     def add_manual(self, position_ras: Sequence[float] | np.ndarray, **fields: Any) -> Finding:
@@ -823,7 +855,7 @@ class CaseSession:
                 "vessel": d.vessel,
                 "vessel_kind": d.vessel_kind,
                 "crossing_angle_deg": d.crossing_angle_deg,
-                "note": f"placed by hand {d.distance_to_nerve_mm:.1f} mm from the "
+                "rationale": f"placed by hand {d.distance_to_nerve_mm:.1f} mm from the "
                 f"{d.nerve} centreline",
             }
         except InvalidFindingError:
@@ -836,7 +868,8 @@ class CaseSession:
                 "distance_from_brainstem_mm": None,
                 "vessel": "unknown",
                 "vessel_kind": "unknown",
-                "note": "placed by hand without a nerve centreline: check side, nerve, segment",
+                "rationale": "placed by hand without a nerve centreline: check side, nerve, "
+                "segment",
             }
         record: dict[str, Any] = {
             "grade": "contact",
@@ -851,14 +884,15 @@ class CaseSession:
             author=self.author,
             **record,
         )
-        self._commit(case.with_finding(f))
+        self._commit(case.with_finding(f), step=f"add {f.label}")
         return f
 
     def set_clinical(self, **changes: Any) -> None:
         """Change the surgeon's clinical record (condition, symptomatic side, EMG, note)."""
         case = self._require_open()
         clinical = dataclasses.replace(case.clinical, **changes)
-        self._commit(case.replace(clinical=clinical))
+        fields = ", ".join(k.replace("_", " ") for k in changes)
+        self._commit(case.replace(clinical=clinical), step=f"set {fields}")
 
     # -- undo / redo ----------------------------------------------------------------------
     @property
@@ -869,12 +903,23 @@ class CaseSession:
     def can_redo(self) -> bool:
         return bool(self._redo)
 
+    @property
+    def undo_description(self) -> str | None:
+        """What `undo` would take back, e.g. ``"confirm VII-L AICA contact"`` (None: nothing)."""
+        return self._undo[-1][1] if self._undo else None
+
+    @property
+    def redo_description(self) -> str | None:
+        """What `redo` would apply again (None: nothing)."""
+        return self._redo[-1][1] if self._redo else None
+
     def undo(self) -> bool:
         """Go back one change (autosaved). Returns False when there is nothing to undo."""
         if not self._undo or self.findings is None:
             return False
-        self._redo.append(self.findings)
-        self.findings = self._undo.pop()
+        previous, step = self._undo.pop()
+        self._redo.append((self.findings, step))
+        self.findings = previous
         self.autosave()
         self.notify("findings")
         return True
@@ -883,8 +928,9 @@ class CaseSession:
         """Re-apply the change last undone. Returns False when there is nothing to redo."""
         if not self._redo or self.findings is None:
             return False
-        self._undo.append(self.findings)
-        self.findings = self._redo.pop()
+        following, step = self._redo.pop()
+        self._undo.append((self.findings, step))
+        self.findings = following
         self.autosave()
         self.notify("findings")
         return True
@@ -926,8 +972,88 @@ class CaseSession:
             if save_labels:
                 self.save_labels()
         merged = merge_auto(case, fresh)
-        self._commit(merged, what="analysis")
+        self._commit(merged, what="analysis", step="analysis")
         return merged
+
+    @property
+    def was_analysed(self) -> bool:
+        """Whether the open case has been analysed: the machine's label map is saved."""
+        if self.case_id is None:
+            return False
+        return self.workspace.segmentation_path(self.case_id).is_file()
+
+    def restore_analysis(self, result: Any) -> None:
+        """Take an analysis result recomputed on reopening a case, for the at-click tools.
+
+        Only what `nvc_viewer.analysis.refine` and manual placement need is taken (the result
+        and its centrelines): the saved findings, landmarks and label map stay as the surgeon
+        left them, and nothing is written. Listeners hear ``"analysis-restored"``.
+        """
+        self._require_open()
+        self.result = result
+        self.centrelines = {
+            k: np.asarray(v, dtype=np.float64) for k, v in dict(result.centrelines).items()
+        }
+        self.notify("analysis-restored")
+
+    # -- the view -------------------------------------------------------------------------
+    def view_path(self) -> Path:
+        """``view.json`` of the open case (in the workspace case folder)."""
+        if self.case_id is None:
+            raise InputError("no case is open: open a case first")
+        return self.workspace.case_dir(self.case_id) / VIEW_FILE
+
+    def _read_view(self) -> dict[str, Any] | None:
+        import json
+
+        try:
+            doc = json.loads(self.view_path().read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # none yet, or broken: the view is a convenience
+            return None
+        if not isinstance(doc, dict) or doc.get("schema") != _VIEW_SCHEMA:
+            return None
+        return {k: v for k, v in doc.items() if k not in ("schema", "schema_version")}
+
+    def set_view(self, **state: Any) -> None:
+        """Record where the surgeon is looking (JSON-ready values: e.g. ``point_ras``, ``zoom``,
+        ``ndisplay``, ``selected``); ``view.json`` is written a moment after the last change
+        (`flush_view` writes it now)."""
+        if self.case_id is None:
+            return
+        with self._view_lock:
+            merged = {**(self.view_state or {}), **state}
+            if merged == self.view_state and not self._view_dirty:
+                return
+            self.view_state = merged
+            self._view_dirty = True
+            if self._view_timer is not None:
+                self._view_timer.cancel()
+            self._view_timer = threading.Timer(_VIEW_SAVE_DELAY_S, self.flush_view)
+            self._view_timer.daemon = True
+            self._view_timer.start()
+
+    def flush_view(self) -> Path | None:
+        """Write ``view.json`` now if the view changed since it was last written (atomic).
+
+        A failure is kept in `last_error`, never raised: the view is a convenience.
+        """
+        import json
+
+        with self._view_lock:
+            if self._view_timer is not None:
+                self._view_timer.cancel()
+                self._view_timer = None
+            if not self._view_dirty or self.case_id is None or self.view_state is None:
+                return None
+            self._view_dirty = False
+            path = self.view_path()
+            doc = {"schema": _VIEW_SCHEMA, "schema_version": 1, **self.view_state}
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                return atomic_write_text(path, json.dumps(doc, indent=2) + "\n")
+            except (OSError, TypeError, ValueError) as exc:
+                self.last_error = f"the view could not be saved: {exc}"
+                return None
 
     # -- label map ------------------------------------------------------------------------
     def set_labels_from_display(self, data: np.ndarray, *, save: bool = True) -> Volume:

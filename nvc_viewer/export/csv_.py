@@ -59,7 +59,11 @@ _FLOAT_FIELDS = {
     "confidence",
 }
 _NULLABLE_TEXT = {"author", "condition", "symptomatic_side", "emg_lateral_spread_response"}
-_FREE_TEXT = {"author", "note", "clinical_note"}
+_FREE_TEXT = {"author", "note", "rationale", "clinical_note"}
+#: Columns of true / false.
+_BOOL_COLUMNS = (*_FLAG_COLUMNS, "edited")
+#: Columns added by findings version 3: a CSV written before has none (defaults).
+_V3_DEFAULTS = {"edited": "false", "rationale": ""}
 _FORMULA_START = ("=", "+", "-", "@", "'", "\t", "\r")
 
 
@@ -145,7 +149,7 @@ def write_findings_csv(cases: Iterable[CaseFindings], path: str | os.PathLike[st
 def _parse(name: str, text: str) -> Any:
     if name in _FLOAT_FIELDS:
         return None if text == "" else float(text)
-    if name in _FLAG_COLUMNS:
+    if name in _BOOL_COLUMNS:
         if text not in ("true", "false"):
             raise ValueError(f"expected true or false, got {text!r}")
         return text == "true"
@@ -179,7 +183,7 @@ def read_findings_csv(path: str | os.PathLike[str]) -> dict[str, CsvCase]:
         raise FindingsFileError(f"cannot read as UTF-8 text ({exc})", path=path) from None
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = tuple(reader.fieldnames or ())
-    missing = [c for c in CSV_COLUMNS if c not in header]
+    missing = [c for c in CSV_COLUMNS if c not in header and c not in _V3_DEFAULTS]
     if missing:
         raise FindingsFileError(f"not a findings CSV: missing column(s) {missing}", path=path)
     out: dict[str, tuple[list[Finding], Flags, Clinical]] = {}
@@ -189,7 +193,7 @@ def read_findings_csv(path: str | os.PathLike[str]) -> dict[str, CsvCase]:
         try:
             values = {}
             for column in CSV_COLUMNS:
-                cell = row[column]
+                cell = row.get(column, _V3_DEFAULTS.get(column))
                 if cell is None:
                     raise ValueError("the row is too short")
                 values[column] = _parse(column, cell)

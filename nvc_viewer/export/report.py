@@ -500,6 +500,11 @@ def _place_view(layout: _Layout, imaging: _Imaging, view: _View, x: float, y: fl
 
 
 # -- content ----------------------------------------------------------------------------------
+def _notes(f: Finding) -> str:
+    """A finding's close-up caption: the machine's rationale, then the surgeon's note."""
+    return "; ".join(t for t in (f.rationale, f"surgeon's note: {f.note}" if f.note else "") if t)
+
+
 def _num(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -711,7 +716,7 @@ def _build_layout(
         mid = (midline_x, f.position_ras[1], f.position_ras[2])
         auto = f.origin == "auto"
         zoom = _View(str(n), f.position_ras, None, f"{n}. close-up, {_ZOOM_FOV_MM[0]:.0f} mm "
-                     "wide", f.note, _GREY, auto, fov=_ZOOM_FOV_MM)  # fmt: skip
+                     "wide", _notes(f), _GREY, auto, fov=_ZOOM_FOV_MM)  # fmt: skip
         views.append((_View(str(n), f.position_ras, mid, title, detail, colour, auto), zoom))
     if not views:
         rez = [lm.position_ras for lm in case.landmarks if lm.name in ("RExP", "RDP")]

@@ -37,6 +37,7 @@ from nvc_viewer.findings import (
     merge_auto,
     read_findings_json,
     reject,
+    review_counts,
     source_from_volumes,
     uid_sha256,
     validate_findings_dict,
@@ -227,7 +228,7 @@ def test_source_from_volumes_hashes_uids():
 
 
 # -- review actions ---------------------------------------------------------------------------
-def test_confirm_reject_edit_move_origin_and_modified():
+def test_confirm_and_reject_move_origin_edit_keeps_it_to_review():
     f = finding()
     c = confirm(f, "dr.b")
     assert (c.origin, c.author, c.created) == ("auto-confirmed", "dr.b", T0)
@@ -236,13 +237,20 @@ def test_confirm_reject_edit_move_origin_and_modified():
     assert (r.origin, r.author) == ("auto-rejected", "dr.c")
     assert confirm(r).origin == "auto-confirmed"
     e = edit(f, grade="indentation", author="dr.d")
-    assert (e.grade, e.origin, e.author, e.id, e.created) == (
+    assert (e.grade, e.origin, e.author, e.id, e.created, e.edited) == (
         "indentation",
-        "auto-confirmed",
+        "auto",  # an edit is not a review: only confirm and reject decide
         "dr.d",
         "f1",
         T0,
+        True,
     )
+    assert e.modified > T0 and not f.edited
+    assert confirm(e).origin == "auto-confirmed" and confirm(e).edited
+    noted = edit(f, note="seen at surgery")
+    assert (noted.origin, noted.edited, noted.note) == ("auto", False, "seen at surgery")
+    with pytest.raises(InvalidFindingError, match="cannot change a finding's 'rationale'"):
+        edit(f, rationale="mine")
     m = finding(origin="manual")
     assert confirm(m).origin == "manual" and edit(m, note="x").origin == "manual"
     with pytest.raises(InvalidFindingError, match="delete it instead"):
@@ -364,7 +372,7 @@ def test_json_round_trip_validates_with_jsonschema(tmp_path):
     path = write_findings_json(case, tmp_path / "findings.json")
     doc = json.loads(path.read_text("utf-8"))
     jsonschema.validate(doc, findings_schema(), cls=jsonschema.Draft202012Validator)
-    assert doc["schema"] == "nvc-viewer/findings" and doc["schema_version"] == 2
+    assert doc["schema"] == "nvc-viewer/findings" and doc["schema_version"] == SCHEMA_VERSION == 3
     assert doc["coordinate_system"] == "RAS" and doc["units"] == "mm"
     assert list(doc["findings"][0]) == list(FINDING_FIELDS)
     assert doc["findings"][0]["vessel_diameter_mm"] == 1.8
@@ -470,10 +478,48 @@ def test_a_version_1_document_is_migrated_with_identification_unknown():
     v1 = full_case().to_dict()
     del v1["identification"], v1["warnings"]
     v1["schema_version"] = 1
+    for f in v1["findings"]:
+        del f["edited"], f["rationale"]
     case = CaseFindings.from_dict(v1)
-    assert case.findings == full_case().findings and case.landmarks == full_case().landmarks
+    assert case.landmarks == full_case().landmarks
+    assert [f.id for f in case.findings] == [f.id for f in full_case().findings]
     assert case.identification == () and case.warnings == ()
-    assert case.to_dict()["schema_version"] == SCHEMA_VERSION == 2
+    assert case.to_dict()["schema_version"] == SCHEMA_VERSION == 3
+
+
+def test_a_version_2_document_moves_the_machines_note_to_the_rationale(tmp_path):
+    """Version 2 kept the machine's rationale in an auto finding's ``note``; version 3 keeps
+    ``note`` for the surgeon and the machine's words in ``rationale``."""
+    v2 = full_case().to_dict()
+    v2["schema_version"] = 2
+    for f in v2["findings"]:
+        del f["edited"], f["rationale"]
+    v2["findings"].append({**v2["findings"][0], "id": "f3", "origin": "auto-rejected"})
+    path = tmp_path / "findings.json"
+    path.write_text(json.dumps(v2), encoding="utf-8")
+    case = read_findings_json(path)
+    auto, manual, rejected = case.findings
+    assert (auto.note, auto.rationale) == ("", "loop; under VIII")
+    assert (rejected.note, rejected.rationale) == ("", "loop; under VIII")
+    assert (manual.note, manual.rationale) == ('quote " and \n newline', "")
+    assert not any(f.edited for f in case.findings)
+    doc = json.loads(write_findings_json(case, path).read_text("utf-8"))
+    assert doc["schema_version"] == 3
+    assert doc["findings"][0]["rationale"] == "loop; under VIII"
+
+
+def test_review_counts_follow_the_review_state():
+    f = finding()
+    findings = [
+        f,
+        edit(finding(id="f2"), grade="indentation"),
+        confirm(finding(id="f3")),
+        reject(finding(id="f4")),
+        finding(id="f5", origin="manual"),
+    ]
+    counts = review_counts(findings)
+    assert (counts.to_review, counts.confirmed, counts.rejected, counts.own) == (2, 1, 1, 1)
+    assert counts.edited == 1 and counts.total == 5
 
 
 def test_identification_round_trips_and_is_validated(tmp_path):

@@ -192,3 +192,57 @@ def test_nifti_series_have_a_fingerprint_and_old_files_without_one_still_open(
     old = saved.replace(source={"kind": "nifti", "series": [{"role": "t2", "uid_sha256": None}]})
     Workspace(ws).save(old)
     assert CaseSession(ws).open_path(nifti_case).clinical.condition == "other"
+
+
+# -- review, undo descriptions, the saved view ------------------------------------------------
+def _with_proposals(session: CaseSession) -> list[str]:
+    """Two machine proposals in the open case, as an analysis leaves them."""
+    from findings_cases import finding
+
+    case = session.findings
+    assert case is not None
+    session.findings = case.replace(
+        findings=(finding(id="p1", rationale="no CSF between"), finding(id="p2", vessel="PICA"))
+    )
+    return ["p1", "p2"]
+
+
+def test_only_confirm_and_reject_decide_and_undo_says_what_it_undid(
+    nifti_case: Path, tmp_path: Path
+) -> None:
+    session = CaseSession(tmp_path / "ws", author="dr-test")
+    session.open_path(nifti_case)
+    first, second = _with_proposals(session)
+    edited = session.edit(first, grade="indentation")
+    assert (edited.origin, edited.edited, edited.rationale) == ("auto", True, "no CSF between")
+    assert session.undo_description == "edit VII-L AICA contact: grade indentation"
+    noted = session.edit(first, note="pulsatile at surgery")
+    assert (noted.note, noted.rationale) == ("pulsatile at surgery", "no CSF between")
+    session.confirm(second)
+    assert session.undo_description == "confirm VII-L PICA contact"
+    assert session.undo()
+    assert session.redo_description == "confirm VII-L PICA contact"
+    assert session.finding(second).origin == "auto"
+    assert session.redo() and session.finding(second).origin == "auto-confirmed"
+    session.delete(second)
+    assert session.undo_description == "delete VII-L PICA contact"
+
+
+def test_the_view_is_saved_with_the_case_and_read_on_reopening(
+    nifti_case: Path, tmp_path: Path
+) -> None:
+    session = CaseSession(tmp_path / "ws", author="dr-test")
+    session.open_path(nifti_case)
+    assert session.view_state is None
+    session.set_view(point_ras=[1.0, -2.5, 3.0], zoom=4.2, ndisplay=2)
+    session.set_view(selected="p1")
+    path = session.flush_view()
+    assert path == tmp_path / "ws" / "hfs07" / "view.json" and path.is_file()
+    again = CaseSession(tmp_path / "ws", author="dr-test")
+    again.open_path(nifti_case)
+    assert again.view_state == {
+        "point_ras": [1.0, -2.5, 3.0], "zoom": 4.2, "ndisplay": 2, "selected": "p1"
+    }  # fmt: skip
+    path.write_text("{broken", encoding="utf-8")  # a convenience: never stops the opening
+    again.open_path(nifti_case)
+    assert again.view_state is None and again.is_open
