@@ -151,7 +151,7 @@ def _to_finding(c: ContactFinding) -> Finding:
         crossing_angle_deg=c.crossing_angle_deg,
         confidence=c.confidence,
         origin="auto",
-        note=c.note,
+        rationale=c.note,
     )
 
 
