@@ -811,7 +811,29 @@ def _build_layout(
         size=7.5,
         colour=_GREY,
     )
+    if labels is not None:
+        _both_sides(layout, case, labels)
     return layout.finish(f"nvc-viewer {__version__} \u00b7 case {case.case_id}")
+
+
+def _both_sides(layout: _Layout, case: CaseFindings, labels: Volume) -> None:
+    """The "Both sides" table: left and right of each nerve side by side (`nvc_viewer.compare`)."""
+    from ..compare import compare_case, comparison_rows
+
+    rows = comparison_rows(compare_case(labels, case))
+    layout.y += 2.0
+    layout.heading("Both sides")
+    head, body = rows[0], rows[1:]
+    columns = [("", 34.0), (head[1], (_CONTENT_W - 34.0) / 2), (head[2], (_CONTENT_W - 34.0) / 2)]
+    layout.table(columns, [(list(r), _BLACK) for r in body])
+    layout.y += 2.0
+    layout.paragraph(
+        "Per REZ segment the nearest vessel: from the findings on it, else measured on the label "
+        "map (surface gap in mm, or contact). Distances along the nerve; calibre: median "
+        "diameter of the free cisternal root.",
+        size=7.5,
+        colour=_GREY,
+    )
 
 
 # -- renderers --------------------------------------------------------------------------------
