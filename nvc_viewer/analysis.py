@@ -29,7 +29,9 @@ from .findings import (
     Finding,
     Flags,
     Landmark,
+    LandmarkNerve,
     NerveIdentification,
+    Side,
     flags_from_findings,
     new_finding_id,
     source_from_volumes,
@@ -37,6 +39,7 @@ from .findings import (
 from .labels import ARTERY, VEIN
 from .segment.crop import Box
 from .segment.landmarks import landmarks_of
+from .segment.nerves import NerveTrack
 from .segment.pipeline import Stages, align_tof, build_scene, labels_of, run_stages
 from .segment.scene import Scene
 from .segment.vessels import VesselMasks, segment_vessels
@@ -162,24 +165,18 @@ def _findings_stage(
     contacts: list[ContactFinding] = []
     costs = scene.costs
     iam = costs.iam if costs is not None else None
-    for side in ("left", "right"):
+    sides: tuple[Side, Side] = ("left", "right")
+    for side in sides:
         vii = scene.nerves.get(f"VII_{side}")
         v = scene.nerves.get(f"V_{side}")
         sulcus_z = float(scene.to_ras(vii.points[0])[2]) if vii is not None else None
         v_z = float(scene.to_ras(v.points[0])[2]) if v is not None else None
-        for track in (vii, v):
+        rooted: tuple[tuple[NerveTrack | None, LandmarkNerve], ...] = ((vii, "VII"), (v, "V"))
+        for track, nerve in rooted:
             if track is None:
                 continue
             for lp in landmarks_of(scene, track):
-                landmarks.append(
-                    Landmark(
-                        lp.name,
-                        lp.side,
-                        lp.nerve,  # type: ignore[arg-type]
-                        lp.position_ras,
-                        "auto",
-                    )
-                )
+                landmarks.append(Landmark(lp.name, side, nerve, lp.position_ras, "auto"))
         for name in ("VII", "VIII", "V"):
             track = scene.nerves.get(f"{name}_{side}")
             if track is None or (nerves is not None and track.key not in nerves):
@@ -240,7 +237,9 @@ def _result(
     if previous is not None and nerves is not None:
         contacts = [c for c in contacts if f"{c.nerve}_{c.side}" in nerves]
     identification = _identification(scene, previous, nerves)
-    named = {(i.side, i.nerve): i for i in identification}
+    named: dict[tuple[str, str], NerveIdentification] = {
+        (i.side, i.nerve): i for i in identification
+    }
     findings = []
     evidence: dict[str, dict[str, Any]] = {}
     for c in contacts:
@@ -284,8 +283,11 @@ def _result(
         info["tof_ncc"] = scene.tof_ncc
     warnings = list(scene.warnings)
     if previous is not None:
-        warnings = [w for w in previous.warnings if not any(w.startswith(f"{i.side} {i.nerve} ")
-                                                             for i in identification)]
+        warnings = [
+            w
+            for w in previous.warnings
+            if not any(w.startswith(f"{i.side} {i.nerve} ") for i in identification)
+        ]
     warnings += [i.warning for i in identification if i.warning is not None]
     info["tof_motion_ras"] = np.asarray(scene.tof_motion).round(6).tolist()
     if stages.progress is not None:

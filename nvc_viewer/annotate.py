@@ -129,8 +129,8 @@ def _nerve_lines(
     grouped: dict[tuple[str, str], list[Landmark]] = {}
     for lm in landmarks:
         grouped.setdefault((lm.nerve, lm.side), []).append(lm)
-    for key, lms in grouped.items():
-        if key in lines or len(lms) < 2:
+    for nerve_side, lms in grouped.items():
+        if nerve_side in lines or len(lms) < 2:
             continue
         pts = np.array([lm.position_ras for lm in sorted(lms, key=lambda x: order[x.name])])
         # Extend past the last landmark (to the porus and beyond) along the last direction.
@@ -138,7 +138,7 @@ def _nerve_lines(
         norm = float(np.linalg.norm(step))
         if norm > 1e-9:
             pts = np.vstack([pts, pts[-1] + step / norm * 2 * max(PORUS_FROM_RDP_MM.values())])
-        lines[key] = (pts, True)
+        lines[nerve_side] = (pts, True)
     return lines
 
 
@@ -212,10 +212,10 @@ def describe_point(
             "per nerve): run the analysis first, or set side and nerve by hand"
         )
     best: tuple[float, tuple[str, str]] | None = None
-    for key, (pts, _) in lines.items():
+    for nerve_side, (pts, _) in lines.items():
         dist, _, _ = polyline_distance(point[None], pts)
         if best is None or float(dist[0]) < best[0]:
-            best = (float(dist[0]), key)
+            best = (float(dist[0]), nerve_side)
     assert best is not None
     distance_to_nerve, (nerve, side) = best
     polyline = lines[(nerve, side)][0]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..findings import LandmarkNerve, Side
 from ..findings import NerveIdentification as Identification
 from .nerves import NerveTrack
 from .scene import Scene
@@ -38,6 +39,8 @@ __all__ = ["identify_nerves", "V_ABOVE_PAIR_MM"]
 V_ABOVE_PAIR_MM = 4.0
 #: Arclength (mm) of free course, past the root detachment, on which VII and VIII are compared.
 _COMPARE_MM = 8.0
+_SIDES: tuple[Side, Side] = ("left", "right")
+_FACIAL_PAIR: tuple[LandmarkNerve, LandmarkNerve] = ("VII", "VIII")
 
 
 def _ras(scene: Scene, track: NerveTrack) -> np.ndarray:
@@ -111,22 +114,24 @@ def identify_nerves(scene: Scene) -> list[Identification]:
     """
     out: list[Identification] = []
     pair_z: dict[str, float] = {}
-    found: dict[tuple[str, str], Identification] = {}
-    for side in ("left", "right"):
-        for name in ("VII", "VIII"):
+    found: dict[tuple[Side, LandmarkNerve], Identification] = {}
+    reason: str | None
+    for side in _SIDES:
+        for name in _FACIAL_PAIR:
             t = scene.nerves.get(f"{name}_{side}")
             if t is not None and not _lateral(scene, t):
                 # a root running forward rather than out to the porus is not VII or VIII
                 _unname(scene, t)
-        vii = scene.nerves.get(f"VII_{side}")
-        viii = scene.nerves.get(f"VIII_{side}")
+        vii: NerveTrack | None = scene.nerves.get(f"VII_{side}")
+        viii: NerveTrack | None = scene.nerves.get(f"VIII_{side}")
         if vii is not None and viii is not None:
+            pair: tuple[tuple[NerveTrack, LandmarkNerve], ...] = ((vii, "VII"), (viii, "VIII"))
             votes, against = _pair_relations(scene, vii, viii)
             if votes <= -2:
                 reason = "; ".join(against) + ": the two roots cannot be told apart"
-                for t in (vii, viii):
+                for t, nerve in pair:
                     _unname(scene, t)
-                    found[(side, t.name)] = Identification(side, t.name, False, 0.0, reason)
+                    found[(side, nerve)] = Identification(side, nerve, False, 0.0, reason)
             else:
                 conf = {2: 0.9, 1: 0.75, 0: 0.6}.get(votes, 0.4)
                 reason = "; ".join(against) or None
@@ -135,27 +140,16 @@ def identify_nerves(scene: Scene) -> list[Identification]:
                         "VII and VIII are side by side but their calibres or positions "
                         "are too close to confirm which is which"
                     )
-                for t in (vii, viii):
+                for t, nerve in pair:
                     t.confidence = conf
-                    found[(side, t.name)] = Identification(side, t.name, True, conf, reason)
+                    found[(side, nerve)] = Identification(side, nerve, True, conf, reason)
             pair_z[side] = min(_exit_z(scene, vii), _exit_z(scene, viii))
-        elif vii is not None or viii is not None:
-            t = vii if vii is not None else viii
-            other = "VIII" if t.name == "VII" else "VII"
-            t.confidence = 0.5
-            found[(side, t.name)] = Identification(
-                side,
-                t.name,
-                True,
-                0.5,
-                f"no {other} beside it to confirm the name: the root may be VII and VIII together",
-            )
-            found[(side, other)] = Identification(
-                side, other, False, 0.0, f"no second root runs beside the {t.name} to the porus"
-            )
-            pair_z[side] = _exit_z(scene, t)
+        elif vii is not None:
+            pair_z[side] = _lone_root(scene, found, side, vii, "VII", "VIII")
+        elif viii is not None:
+            pair_z[side] = _lone_root(scene, found, side, viii, "VIII", "VII")
         else:
-            for name in ("VII", "VIII"):
+            for name in _FACIAL_PAIR:
                 found[(side, name)] = Identification(
                     side,
                     name,
@@ -163,8 +157,8 @@ def identify_nerves(scene: Scene) -> list[Identification]:
                     0.0,
                     "no root runs from the pontomedullary junction to a porus",
                 )
-    for side in ("left", "right"):
-        v = scene.nerves.get(f"V_{side}")
+    for side in _SIDES:
+        v: NerveTrack | None = scene.nerves.get(f"V_{side}")
         if v is None:
             found[(side, "V")] = Identification(
                 side,
@@ -205,9 +199,32 @@ def identify_nerves(scene: Scene) -> list[Identification]:
             why = None if side in pair_z else "placed against the other side's facial nerve"
             v.confidence = conf
             found[(side, "V")] = Identification(side, "V", True, conf, why)
-    for side in ("left", "right"):
-        out += [found[(side, n)] for n in ("V", "VII", "VIII")]
+    for side in _SIDES:
+        out += [found[(side, "V")], found[(side, "VII")], found[(side, "VIII")]]
     return out
+
+
+def _lone_root(
+    scene: Scene,
+    found: dict[tuple[Side, LandmarkNerve], Identification],
+    side: Side,
+    t: NerveTrack,
+    nerve: LandmarkNerve,
+    other: LandmarkNerve,
+) -> float:
+    """Name a VII or VIII with no partner beside it (low confidence); its exit height."""
+    t.confidence = 0.5
+    found[(side, nerve)] = Identification(
+        side,
+        nerve,
+        True,
+        0.5,
+        f"no {other} beside it to confirm the name: the root may be VII and VIII together",
+    )
+    found[(side, other)] = Identification(
+        side, other, False, 0.0, f"no second root runs beside the {nerve} to the porus"
+    )
+    return _exit_z(scene, t)
 
 
 def _unname(scene: Scene, track: NerveTrack) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..findings import LandmarkName
 from .nerves import NerveTrack
 from .scene import Scene
 
@@ -26,7 +27,7 @@ TZ_DISTANCE_MM = {"VII": 2.6, "V": 2.0, "VIII": 2.0}
 class LandmarkPoint:
     """A landmark before it becomes a `nvc_viewer.findings.Landmark`."""
 
-    name: str
+    name: LandmarkName
     side: str
     nerve: str
     position_ras: tuple[float, float, float]

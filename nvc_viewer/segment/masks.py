@@ -123,6 +123,12 @@ def ball_close(mask: np.ndarray, radius_mm: float, spacing: np.ndarray) -> np.nd
     return erode_mm(dilate_mm(mask, radius_mm, spacing), radius_mm, spacing) | mask
 
 
+def coarse_factors(spacing: np.ndarray, coarse_mm: float) -> tuple[int, int, int]:
+    """Per axis, how many voxels of ``spacing`` make one coarse voxel of about ``coarse_mm``."""
+    fi, fj, fk = (int(max(1, round(coarse_mm / s))) for s in spacing)
+    return fi, fj, fk
+
+
 def block_mean(data: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
     """Mean over non-overlapping blocks (the grid is cut to a multiple of the factors)."""
     f = tuple(max(1, int(x)) for x in factors)
@@ -196,8 +202,9 @@ def _depth(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     return out
 
 
-def _csf_directions(csf: np.ndarray, si_axis: int, spacing: np.ndarray,
-                    reach_mm: float) -> np.ndarray:
+def _csf_directions(
+    csf: np.ndarray, si_axis: int, spacing: np.ndarray, reach_mm: float
+) -> np.ndarray:
     """For every voxel, in how many of 8 in-plane directions CSF lies within ``reach_mm``."""
     a, b = (ax for ax in range(3) if ax != si_axis)
     count = np.zeros(csf.shape, np.uint8)
@@ -257,7 +264,7 @@ def localise_brainstem(
         When no brainstem-like body is found.
     """
     spacing = np.linalg.norm(affine[:3, :3], axis=0)
-    factors = tuple(int(max(1, round(coarse_mm / s))) for s in spacing)
+    factors = coarse_factors(spacing, coarse_mm)
     # a strided sample, smoothed: the whole scan is read once, cheaply
     coarse = ref.normalise(data[:: factors[0], :: factors[1], :: factors[2]])
     c_aff = affine @ np.diag(list(factors) + [1]).astype(np.float64)
@@ -342,7 +349,7 @@ def _track_axis(
         cur = np.asarray(seed, dtype=int)
         k = int(seed[si_axis]) + direction
         while 0 <= k < depth.shape[si_axis]:
-            sl = [slice(None)] * 3
+            sl: list[slice | int] = [slice(None)] * 3
             sl[si_axis] = k
             plane = depth[tuple(sl)]
             c = cur[other]

@@ -40,9 +40,9 @@ def find_iam(
     face at most half of them do. The test runs on a ``coarse_mm`` grid (the canal is 4-5 mm
     wide) and the result is brought back to the input grid.
     """
-    from .masks import block_mean
+    from .masks import block_mean, coarse_factors
 
-    f = tuple(int(max(1, round(coarse_mm / s))) for s in spacing)
+    f = coarse_factors(spacing, coarse_mm)
     shape0 = bone.shape
     pad = [(0, (-n) % k) for n, k in zip(shape0, f)]
     b = block_mean(np.pad(bone, pad, mode="edge").astype(np.float32), f) > 0.5
@@ -198,8 +198,7 @@ def march(
     return np.array(out)
 
 
-def lateral_edge(scene: Scene, side: str, allowed: np.ndarray, band_mm: float = 3.0
-                  ) -> np.ndarray:
+def lateral_edge(scene: Scene, side: str, allowed: np.ndarray, band_mm: float = 3.0) -> np.ndarray:
     """Allowed voxels within ``band_mm`` of the crop's lateral face on ``side``."""
     a = scene.affine
     # the array axis closest to R-L and which end of it is lateral on this side
@@ -215,8 +214,9 @@ def lateral_edge(scene: Scene, side: str, allowed: np.ndarray, band_mm: float = 
     return out
 
 
-def cistern_wall(scene: Scene, allowed: np.ndarray, *, min_reach_mm: float = 6.0,
-                  within_mm: float = 1.5) -> np.ndarray:
+def cistern_wall(
+    scene: Scene, allowed: np.ndarray, *, min_reach_mm: float = 6.0, within_mm: float = 1.5
+) -> np.ndarray:
     """Allowed voxels where the cistern ends against tissue, away from the brainstem.
 
     A root leaves the cisternal CSF at the porus of its canal, on the cistern's lateral wall;

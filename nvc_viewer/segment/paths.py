@@ -38,8 +38,9 @@ def cost_from_strength(strength: np.ndarray, scale: float, floor: float = 0.03) 
     return (1.0 / (floor + s)).astype(np.float64)
 
 
-def cheapest_path(cost: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                  spacing: np.ndarray) -> np.ndarray | None:
+def cheapest_path(
+    cost: np.ndarray, starts: np.ndarray, ends: np.ndarray, spacing: np.ndarray
+) -> np.ndarray | None:
     """Cheapest path (voxel indices) from any start to any end through the finite costs."""
     if len(starts) == 0 or len(ends) == 0:
         return None
@@ -60,9 +61,15 @@ def cheapest_path(cost: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     return g.path_to(pred, int(e_ids[int(np.argmin(d_end))])) + lo
 
 
-def extend_tube(cost: np.ndarray, start: np.ndarray, spacing: np.ndarray, *,
-                max_mean_cost: float, reach_mm: float = 14.0,
-                max_length_mm: float | None = None) -> np.ndarray | None:
+def extend_tube(
+    cost: np.ndarray,
+    start: np.ndarray,
+    spacing: np.ndarray,
+    *,
+    max_mean_cost: float,
+    reach_mm: float = 14.0,
+    max_length_mm: float | None = None,
+) -> np.ndarray | None:
     """Follow a tube from ``start`` as far as it stays tube-like.
 
     Among the voxels reachable from ``start`` whose path cost per mm stays under
@@ -133,12 +140,12 @@ def attached_segment(
     """
     surf_cost = np.where(band, cost, np.inf)
     surf_cost[track_mask(path[3:], 0.6, cost.shape, spacing)] = np.inf
-    attached = cut_weak_tail(
-        extend_tube(surf_cost, path[0], spacing, max_mean_cost=6.0, reach_mm=12.0,
-                    max_length_mm=12.0),
-        strength,
-        spacing,
+    extended = extend_tube(
+        surf_cost, path[0], spacing, max_mean_cost=6.0, reach_mm=12.0, max_length_mm=12.0
     )
+    if extended is None:
+        return None
+    attached = cut_weak_tail(extended, strength, spacing)
     if attached is None or len(attached) <= 2:
         return None
     return attached
