@@ -20,66 +20,58 @@ __all__ = ["main", "build_parser"]
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .io import is_nifti_path, load
+    from .session import list_series
 
     path = Path(args.path)
-    if (
-        path.is_file()
-        and is_nifti_path(path)
-        or (
-            path.is_dir()
-            and any(is_nifti_path(p) for p in path.iterdir())
-            and not _holds_dicom(path)
-        )
-    ):
-        files = [path] if path.is_file() else sorted(p for p in path.iterdir() if is_nifti_path(p))
-        rows = []
-        for f in files:
-            try:
-                vol = load(f)
-            except NVCError as exc:
-                rows.append({"file": f.name, "problem": exc.reason})
-                continue
-            rows.append(_volume_row(f.name, vol))
-        _print_rows(rows, as_json=args.json)
-        return 0
-    from .io.dicom import describe_scan, scan_dicom
+    entries = list_series(path)  # the one folder rule: DICOM series first, then NIfTI files
+    dicom = [e for e in entries if e.kind == "dicom"]
+    rows = [_nifti_row(e) for e in entries if e.kind == "nifti"]
+    if not dicom and not rows:
+        from .io.dicom import scan_dicom
 
-    scan = scan_dicom(path)
-    if not scan.series:
+        scan = scan_dicom(path)  # only to say what was looked at
         raise NoSeriesFoundError(
             f"no DICOM image series or NIfTI file found ({scan.n_files} file(s) looked at, "
             f"{scan.n_skipped} skipped as not DICOM images)",
             path=path,
         )
+    if not dicom:
+        _print_rows(rows, as_json=args.json)
+        return 0
+    from .io.dicom import describe_scan
+
+    scan = dicom[0].scan
     if args.json:
-        print(json.dumps(_scan_json(scan), indent=2))
-    else:
-        print(describe_scan(scan))
+        doc = _scan_json(scan)
+        if rows:
+            doc["nifti"] = rows
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(describe_scan(scan))
+    if rows:
+        print()
+        _print_rows(rows, as_json=False)
     return 0
 
 
-def _holds_dicom(folder: Path) -> bool:
-    """Whether ``folder`` holds a file that may be DICOM (so that side files such as a
-    ``truth.json`` beside NIfTI volumes do not turn a NIfTI folder into a DICOM one)."""
-    from .io.nifti import is_nifti_path
+def _nifti_row(entry: Any) -> dict:
+    """The ``info`` row of a listed NIfTI file (`nvc_viewer.session.SeriesEntry`)."""
+    from .session import read_entry
 
-    return any(p.is_file() and not is_nifti_path(p) and _may_be_dicom(p) for p in folder.rglob("*"))
-
-
-def _may_be_dicom(path: Path) -> bool:
-    """DICOM content, or a name a DICOM file may have (no suffix, .dcm, .ima, a number)."""
-    from .io.dicom import looks_like_dicom
-
-    suffix = path.suffix.lower()
-    named = suffix in ("", ".dcm", ".ima", ".dicom") or suffix[1:].isdigit()
-    return named or looks_like_dicom(path)
+    name = entry.source.name
+    if entry.problems:
+        return {"file": name, "problem": "; ".join(entry.problems)}
+    try:
+        vol = read_entry(entry)
+    except NVCError as exc:
+        return {"file": name, "problem": exc.reason}
+    return _volume_row(name, vol, role=entry.role)
 
 
-def _volume_row(name: str, vol) -> dict:  # type: ignore[no-untyped-def]
+def _volume_row(name: str, vol, *, role: str) -> dict:  # type: ignore[no-untyped-def]
     return {
         "file": name,
-        "role": vol.meta.role,
+        "role": role,
         "shape": list(vol.shape),
         "spacing_mm": [round(float(s), 4) for s in vol.spacing_mm],
         "orientation": vol.orientation,
@@ -98,8 +90,9 @@ def _print_rows(rows: list[dict], *, as_json: bool) -> None:
             continue
         sp = " x ".join(f"{s:g}" for s in row["spacing_mm"])
         shape = " x ".join(str(n) for n in row["shape"])
+        role = "label map (never proposed as the T2 or the TOF)" if row["role"] == "label" else None
         print(
-            f"{row['file']}: role {row['role']}, {shape} voxels of {sp} mm, "
+            f"{row['file']}: {role or 'role ' + row['role']}, {shape} voxels of {sp} mm, "
             f"orientation {row['orientation']}, {row['dtype']}"
         )
         for problem in row["problems"]:
@@ -285,9 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
-        "info", parents=[common], help="list the series of a DICOM folder or describe NIfTI files"
+        "info",
+        parents=[common],
+        help="list the series of an input: DICOM series, then NIfTI files (label maps marked)",
     )
-    p.add_argument("path", help="a DICOM folder or file, a NIfTI file or a folder of NIfTI files")
+    p.add_argument("path", help="a DICOM folder or file, a NIfTI file, or a folder holding either")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_info)
 

@@ -208,3 +208,36 @@ def test_info_on_a_nifti_folder_with_side_files(tmp_path, capsys):
     assert main(["info", "--json", str(folder)]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["file"]: r["role"] for r in rows} == {"t2_ciss.nii.gz": "t2", "tof.nii.gz": "tof"}
+
+
+def test_info_lists_dicom_series_and_a_label_map_beside_them(tmp_path, capsys):
+    # the folder rule of the series picker and the batch (`session.list_series`): two DICOM
+    # series and a NIfTI label map beside them are three entries, the map marked as such
+    from nvc_viewer.io.dicom_write import write_series
+
+    folder = tmp_path / "study_2031"
+    t2 = small_volume("axial", shape=(16, 12, 10), seed=1)
+    tof = small_volume("oblique", shape=(14, 10, 6), spacing=(0.7, 0.7, 1.0), seed=2)
+    write_series(t2, folder / "s3", series_description="t2_ciss_3d_0.5iso", series_number=3)
+    write_series(
+        tof, folder / "s5", series_description="tof_fl3d_tra", sequence_name="*fl3d1r_t70",
+        series_number=5,
+    )  # fmt: skip
+    labels = np.zeros(t2.shape, np.uint8)
+    labels[2:8, 3:9, 2:6] = 1
+    labels[8:12, 3:9, 2:6] = 6
+    nib.Nifti1Image(labels, t2.affine).to_filename(folder / "labels_truth.nii.gz")
+
+    assert main(["info", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "t2_ciss_3d_0.5iso" in out and "tof_fl3d_tra" in out
+    (line,) = [ln for ln in out.splitlines() if ln.startswith("labels_truth.nii.gz")]
+    assert "label map" in line
+
+    assert main(["info", "--json", str(folder)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    roles = {s["description"]: s["role"] for s in info["series"]}
+    assert roles == {"t2_ciss_3d_0.5iso": "t2", "tof_fl3d_tra": "tof"}
+    (row,) = info["nifti"]
+    assert row["file"] == "labels_truth.nii.gz" and row["role"] == "label"
+    assert row["shape"] == [16, 12, 10]
