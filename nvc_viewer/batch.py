@@ -563,6 +563,7 @@ def _analyse_and_export(
         case_dir,
         t2=volumes.t2,
         labels=labels,
+        tof=volumes.tof,  # drawn in red on the report's key images
         formats=_case_formats(job.formats),
         include_phi=job.include_phi,
         timings=timings,  # each format's own time (they are written at the same time)

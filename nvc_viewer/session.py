@@ -1195,6 +1195,21 @@ def _source_t2(record: CaseRecord | None, case: CaseFindings, findings_path: Pat
     return t2, None
 
 
+def _source_tof(record: CaseRecord | None, case: CaseFindings, findings_path: Path) -> Any:
+    """The TOF a saved case was made from (for the report's red overlay), or None: no TOF was
+    recorded, or it cannot be read or is another series now (the report then shows the T2)."""
+    from .io import load
+
+    if record is None or record.tof is None or not Path(record.path).is_dir():
+        return None
+    try:
+        tof = load(record.path, series=record.tof)
+        check_same_series(case, None, tof, path=findings_path)
+    except NVCError:
+        return None
+    return tof
+
+
 def export_saved_case(
     workspace: Workspace | str | os.PathLike[str],
     case_id: str,
@@ -1251,8 +1266,9 @@ def export_saved_case(
         why_no_labels = f"no label map was saved ({Workspace.SEGMENTATION})"
     is_dicom = case.source["kind"] == "dicom"
     if t2 is not None:
+        tof = _source_tof(record, case, ws.findings_path(case_id)) if "report" in formats else None
         result.outputs = export_case(
-            case, dest, t2=t2, labels=labels, formats=formats, include_phi=include_phi
+            case, dest, t2=t2, labels=labels, tof=tof, formats=formats, include_phi=include_phi
         )
     else:
         if "json" in formats:

@@ -357,3 +357,36 @@ def test_debug_adds_the_traceback_of_a_failure(tmp_path):
     assert row["status"] == "failed" and "bad.nii.gz" in row["error"] and "traceback" not in row
     row = run_case(job.__class__(**{**job.__dict__, "debug": True}))
     assert "Traceback" in row["traceback"]
+
+
+def test_the_batch_report_is_drawn_with_the_tof(tmp_path, phantom_case, monkeypatch):
+    # the report draws the TOF in red over the T2: the batch gives it the case's TOF, when it
+    # analyses the case and when it re-exports it from the workspace (`export_saved_case`)
+    import nibabel as nib
+    import numpy as np
+
+    from nvc_viewer.batch import CaseJob, plan_case, run_case
+    from nvc_viewer.export import report
+
+    drawn = []
+
+    def record_report(case, t2, png, pdf, *, tof=None, **kwargs):
+        drawn.append(tof)
+        for path in (png, pdf):
+            Path(path).write_bytes(b"")
+        return Path(png), Path(pdf)
+
+    monkeypatch.setattr(report, "write_case_report", record_report)
+    case = copy_case(phantom_case, "nifti", tmp_path / "c1")
+    tof = nib.load(case / "tof.nii.gz")
+    out = tmp_path / "ws"
+    job = CaseJob("c1", "c1", str(case), str(out), formats=("json", "report"))
+    assert plan_case(job) == "analyse"
+    assert run_case(job)["status"] == "ok"
+    more = job.__class__(**{**job.__dict__, "formats": ("json", "mrk", "report")})
+    assert plan_case(more) == "export"
+    assert run_case(more)["status"] == "ok"
+    assert len(drawn) == 2
+    for volume in drawn:  # analysed, then re-exported
+        assert volume is not None and volume.shape == tof.shape
+        assert np.allclose(volume.affine, tof.affine, atol=1e-4)
