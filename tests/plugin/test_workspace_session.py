@@ -8,7 +8,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from nvc_viewer_napari._session import (
+
+from nvc_viewer.errors import InputNotFoundError, InvalidFindingError
+from nvc_viewer.findings import CaseFindings, Finding, Landmark
+from nvc_viewer.geometry import to_display
+from nvc_viewer.io import read_nifti
+from nvc_viewer.session import (
     CORRECTED_SEGMENTATION_FILE,
     SEGMENTATION_FILE,
     CaseSession,
@@ -16,11 +21,6 @@ from nvc_viewer_napari._session import (
     list_series,
     read_entry,
 )
-
-from nvc_viewer.errors import InputNotFoundError, InvalidFindingError
-from nvc_viewer.findings import CaseFindings, Finding, Landmark
-from nvc_viewer.geometry import to_display
-from nvc_viewer.io import read_nifti
 from nvc_viewer.volume import Volume
 
 from ._phantoms import make_volume, write_nifti
@@ -128,9 +128,9 @@ def test_review_is_autosaved_and_undone(case_dir: Path, tmp_path: Path) -> None:
     session.confirm("a1")
     session.edit("a2", vessel="vein")  # the kind follows the vessel
     doc = _saved(workspace)
-    assert [(f["origin"], f["author"]) for f in doc["findings"]] == [
-        ("auto-confirmed", "dr-test"),
-        ("auto-confirmed", "dr-test"),
+    assert [(f["origin"], f["author"], f["edited"]) for f in doc["findings"]] == [
+        ("auto-confirmed", "dr-test", False),
+        ("auto", "dr-test", True),  # corrected, still to review: only confirm / reject decide
     ]
     assert (doc["findings"][1]["vessel"], doc["findings"][1]["vessel_kind"]) == ("vein", "vein")
     assert doc["flags"]["multiple_offenders"]  # AICA and a vein on the left VII
