@@ -127,8 +127,13 @@ class VoxelGraph:
         ijk = np.stack(np.unravel_index(self.flat, self.shape), axis=1)
         self._sp = np.asarray(spacing_mm, dtype=np.float64)
         rows, cols, w, lengths = [], [], [], []
-        offsets = [(a, b, d) for a in (-1, 0, 1) for b in (-1, 0, 1) for d in (-1, 0, 1)
-                   if (a, b, d) > (0, 0, 0)]
+        offsets = [
+            (a, b, d)
+            for a in (-1, 0, 1)
+            for b in (-1, 0, 1)
+            for d in (-1, 0, 1)
+            if (a, b, d) > (0, 0, 0)
+        ]
         for off in offsets:
             o = np.array(off)
             q = ijk + o
@@ -169,9 +174,13 @@ class VoxelGraph:
         if src.size == 0:
             n = self.flat.size
             return np.full(n, np.inf), np.full(n, -9999)
-        dist, pred, _ = csgraph.dijkstra(self.unit_graph if unit else self.graph,
-                                         directed=False, indices=src,
-                                         return_predecessors=True, min_only=True)
+        dist, pred, _ = csgraph.dijkstra(
+            self.unit_graph if unit else self.graph,
+            directed=False,
+            indices=src,
+            return_predecessors=True,
+            min_only=True,
+        )
         return dist, pred
 
     def path_to(self, predecessors: np.ndarray, node: int) -> np.ndarray:

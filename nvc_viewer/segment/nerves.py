@@ -231,8 +231,6 @@ def tracking_costs(scene: Scene) -> TrackingCosts:
     return TrackingCosts(small, large, v, cand, shell, iam, arteries, core, penalty, band, iam_near)
 
 
-
-
 def _tof_arteries(tof: np.ndarray, cand: np.ndarray, level: float = 0.42) -> np.ndarray:
     """Candidate voxels that are bright on the aligned TOF (arteries), grown by hysteresis."""
     strong = tof > level
@@ -254,8 +252,9 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
     allowed = costs.cand & side_m & ~costs.artery_core
     # the pair runs from the pontomedullary sulcus up to the meatus: a band of heights around
     # the meatus bounds the search (and its cost)
-    iam_z = scene.to_ras(np.argwhere(costs.iam & side_m))[:, 2] if (costs.iam & side_m).any() \
-        else None
+    iam_z = (
+        scene.to_ras(np.argwhere(costs.iam & side_m))[:, 2] if (costs.iam & side_m).any() else None
+    )
     if iam_z is not None:
         z = scene.z_ras()
         allowed &= (z >= iam_z.min() - 14.0) & (z <= iam_z.max() + 8.0)

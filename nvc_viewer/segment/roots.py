@@ -311,8 +311,9 @@ def centreline_from_path(
     return pts, r
 
 
-def track_mask(points: np.ndarray, radius: float, shape: tuple[int, ...],
-               spacing: np.ndarray) -> np.ndarray:
+def track_mask(
+    points: np.ndarray, radius: float, shape: tuple[int, ...], spacing: np.ndarray
+) -> np.ndarray:
     """The voxels a path passes through, grown by ``radius`` mm (half a voxel more)."""
     pts = np.asarray(points, dtype=np.float64)
     if len(pts) > 1:
@@ -360,8 +361,9 @@ def _nerve_voxels(
     return balls(pts, r + pad_mm, shape, spacing)
 
 
-def balls(pts: np.ndarray, r: np.ndarray, shape: tuple[int, ...],
-           spacing: np.ndarray) -> np.ndarray:
+def balls(
+    pts: np.ndarray, r: np.ndarray, shape: tuple[int, ...], spacing: np.ndarray
+) -> np.ndarray:
     """The union of balls of radius ``r[i]`` (mm) around points ``pts`` (voxel indices)."""
     out = np.zeros(shape, bool)
     if len(pts) == 0:

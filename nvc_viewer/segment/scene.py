@@ -117,8 +117,12 @@ class Scene:
         if self._z_ras is None:
             a = self.affine
             i, j, k = (np.arange(n, dtype=np.float32) for n in self.shape)
-            self._z_ras = (a[2, 0] * i[:, None, None] + a[2, 1] * j[None, :, None]
-                           + a[2, 2] * k[None, None, :] + a[2, 3]).astype(np.float32)
+            self._z_ras = (
+                a[2, 0] * i[:, None, None]
+                + a[2, 1] * j[None, :, None]
+                + a[2, 2] * k[None, None, :]
+                + a[2, 3]
+            ).astype(np.float32)
         return self._z_ras
 
     def smoothed_norm(self) -> np.ndarray:

@@ -50,8 +50,9 @@ def test_indentation_is_found_on_its_side(indentation):
     found = _confident(res)
     assert found, "the indentation of the left facial nerve was missed"
     assert {f.side for f in found} == {"left"}, "a contact was proposed on the clear side"
-    best = min(found, key=lambda f: np.linalg.norm(np.subtract(f.position_ras,
-                                                                truth[0]["position_ras"])))
+    best = min(
+        found, key=lambda f: np.linalg.norm(np.subtract(f.position_ras, truth[0]["position_ras"]))
+    )
     assert np.linalg.norm(np.subtract(best.position_ras, truth[0]["position_ras"])) < 3.0
     assert best.grade != "none"  # grading indentation vs displacement is not asserted here
     assert best.segment in ("attached", "RDP", "TZ", "cisternal")
@@ -93,8 +94,11 @@ def test_nerves_and_landmarks(indentation):
         assert (np.median(line[:, 0]) < 0) == (side == "left")
     names = {(lm.name, lm.side, lm.nerve) for lm in res.landmarks}
     assert {("RExP", "left", "VII"), ("RDP", "left", "VII"), ("TZ", "left", "VII")} <= names
-    truth_rdp = {(m["side"]): m["position_ras"] for m in ph.truth["landmarks"]
-                 if m["name"] == "RDP" and m["nerve"] == "VII"}
+    truth_rdp = {
+        (m["side"]): m["position_ras"]
+        for m in ph.truth["landmarks"]
+        if m["name"] == "RDP" and m["nerve"] == "VII"
+    }
     for lm in res.landmarks:
         if lm.name == "RDP" and lm.nerve == "VII":
             assert np.linalg.norm(np.subtract(lm.position_ras, truth_rdp[lm.side])) < 1.5
@@ -153,8 +157,14 @@ def test_refine_changes_only_the_box(indentation):
         ijk = ph.t2.ijk_of(click)
         assert np.all(np.abs(changed - ijk) * ph.t2.spacing_mm <= 6.0 + 1.0)
     assert "VII_left" in out.centrelines
-    vessel = refine(res, ph.t2, ph.tof, ph.centrelines["BA"][len(ph.centrelines["BA"]) // 2],
-                    kind="vessel", half_size_mm=6.0)
+    vessel = refine(
+        res,
+        ph.t2,
+        ph.tof,
+        ph.centrelines["BA"][len(ph.centrelines["BA"]) // 2],
+        kind="vessel",
+        half_size_mm=6.0,
+    )
     assert (vessel.labels.data == 6).sum() > 0
     with pytest.raises(AnalysisError, match="outside"):
         refine(res, ph.t2, ph.tof, (500.0, 0.0, 0.0), kind="nerve")

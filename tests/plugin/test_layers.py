@@ -170,7 +170,9 @@ def test_label_layer_and_surface_colours_are_the_exported_ones(tmp_path) -> None
     for value in LABELS:
         rgba = np.asarray(layer.colormap.map(np.array([value], dtype=np.uint8)))[0]
         shown = tuple(int(round(c * 255)) for c in rgba[:3])
-        assert shown == exported[value], f"label {value}: napari {shown}, exported {exported[value]}"
+        assert shown == exported[value], (
+            f"label {value}: napari {shown}, exported {exported[value]}"
+        )
     assert np.asarray(layer.colormap.map(np.array([0], dtype=np.uint8)))[0][3] == 0
     meshes = label_surfaces(layer_data, np.ones(3), smooth_mm=0.3)
     assert {m.value for m in meshes} == set(LABELS) - {2}  # the CSF has no surface
