@@ -15,6 +15,7 @@ from qtpy.QtWidgets import QDockWidget, QTabWidget, QVBoxLayout, QWidget
 
 from ._analysis_panel import AnalysisPanel
 from ._case_panel import CasePanel
+from ._compare_panel import ComparePanel
 from ._findings_panel import FindingsPanel
 
 if TYPE_CHECKING:
@@ -38,6 +39,10 @@ class Panels(dict):
     def findings(self) -> FindingsPanel:
         return self["findings"]
 
+    @property
+    def compare(self) -> ComparePanel:
+        return self["compare"]
+
 
 def dock_panels(
     viewer: napari.Viewer, *, workspace: str | os.PathLike[str] | None = None
@@ -58,11 +63,13 @@ def dock_panels(
         case=CasePanel(viewer, workspace=workspace),
         analysis=AnalysisPanel(viewer),
         findings=FindingsPanel(viewer),
+        compare=ComparePanel(viewer),
     )
     window: Any = viewer.window
     # Case and Findings share one tab area (the table needs the width); Analysis sits below.
     window.add_dock_widget(panels.case, name="Case", area="right")
     window.add_dock_widget(panels.findings, name="Findings", area="right", tabify=True)
+    window.add_dock_widget(panels.compare, name="Compare sides", area="right", tabify=True)
     window.add_dock_widget(panels.analysis, name="Analysis", area="right")
     panels.case.opened.connect(lambda _case_id: raise_dock(panels.findings))
     # after an analysis the surgeon reviews: its proposals and what it could not establish
@@ -96,10 +103,12 @@ class WorkspaceWidget(QWidget):
         self.case = CasePanel(napari_viewer)
         self.analysis = AnalysisPanel(napari_viewer)
         self.findings = FindingsPanel(napari_viewer)
+        self.compare = ComparePanel(napari_viewer)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.case, "Case")
         self.tabs.addTab(self.analysis, "Analysis")
         self.tabs.addTab(self.findings, "Findings")
+        self.tabs.addTab(self.compare, "Compare sides")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)
