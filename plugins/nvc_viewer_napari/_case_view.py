@@ -6,6 +6,10 @@ kept in patient RAS mm (`nvc_viewer.findings.CaseFindings`) and converted to the
 coordinates with the exact display grid (``grid.ras_to_display`` then
 ``grid.display_to_index``); every layer takes the T2 image layer's ``scale`` and ``translate``
 (built once, in `._layers`). A click goes the other way, through ``grid.display_to_ras``.
+
+Where the surgeon is looking -- the slice position (patient RAS mm), the zoom, 2-D or 3-D and
+the selected finding -- is handed to the session on every change (`CaseSession.set_view`, which
+saves it with the case) and put back when the case is opened again (`CaseView.restore_view`).
 """
 
 from __future__ import annotations
@@ -22,10 +26,13 @@ import numpy as np
 from nvc_viewer.findings import Finding
 from nvc_viewer.geometry import apply_affine
 from nvc_viewer.labels import ARTERY, BRAINSTEM, CN5, CN7, CN8, LABELS, NERVE_LABELS, VEIN
+from nvc_viewer.orientation import UP_3D_SPL, VIEW_3D_SPL, format_ras
 from nvc_viewer.volume import Volume
 from nvc_viewer.workspace import Workspace
 
 from ._layers import LayerDataTuple, case_layers
+from ._markers import Marker, MarkerTags
+from ._orientation_overlay import OrientationOverlay
 from ._session import CaseSession, default_workspace
 from ._surfaces import SurfaceMesh
 
@@ -43,14 +50,13 @@ ORIGIN_COLORS: dict[str, str] = {
 }
 #: A landmark is drawn in its nerve's label colour.
 _LANDMARK_COLORS = {nerve: LABELS[value].hex for nerve, value in NERVE_LABELS.items()}
-# Marker diameters in mm (converted to data units of the T2 layer).
-_FINDING_SIZE_MM = 2.5
-_SELECTED_SIZE_MM = 4.0
+# Marker diameters in mm (converted to data units of the T2 layer). A finding is a thin ring
+# (the contact shows through it), the selected one a wider ring around it.
+_FINDING_SIZE_MM = 3.0
+_SELECTED_SIZE_MM = 5.0
 _LANDMARK_SIZE_MM = 1.6
 # Labels the 3-D click picks first: nerves and vessels, then the brainstem.
 _PICK_FIRST = (CN7, CN8, CN5, ARTERY, VEIN)
-#: The cursor's position readout on the canvas starts with this.
-_CURSOR_PREFIX = "RAS "
 #: Display-axis order and screen-vertical direction of each 2-D plane (world axes S, P, L).
 PLANES: dict[str, tuple[tuple[int, int, int], str] | None] = {
     "axial": ((0, 1, 2), "down"),  # rows P downward: anterior up; columns L: left on the right
@@ -58,8 +64,6 @@ PLANES: dict[str, tuple[tuple[int, int, int], str] | None] = {
     "sagittal": ((2, 0, 1), "up"),  # rows S upward; columns P: anterior on the left
     "3-D": None,
 }
-# Camera angles (degrees) of the 3-D view: from the front and a little below, superior up.
-_ANTERIOR_OBLIQUE = (-20.0, 30.0, 150.0)
 #: The two surface layers (see `CaseView.show_surfaces`).
 SURFACE_GROUPS = ("brainstem", "nerves and vessels")
 _SURFACE_NAMES = {"brainstem": "brainstem (3-D)", "nerves and vessels": "nerves and vessels (3-D)"}
@@ -71,16 +75,14 @@ _POINT_STYLES: dict[str, dict[str, Any]] = {
         "border_width": 0.05,
         "symbol": "diamond",
         "size_mm": _LANDMARK_SIZE_MM,
-        "text": {"size": 9, "anchor": "upper_left"},
     },
     "findings": {
         "name": "findings",
-        "features": ("id", "origin", "label"),
+        "features": ("number", "id", "origin", "label"),
         "border_color": "white",
-        "border_width": 0.25,
+        "border_width": 0.07,
         "symbol": "disc",
         "size_mm": _FINDING_SIZE_MM,
-        "text": {"size": 10, "anchor": "lower_left"},
     },
 }
 # Delays after opening a case: background imports, then the empty label, point and surface
@@ -185,6 +187,8 @@ class CaseView:
         self._label_savers: list[Any] = []
         self._workers: list[Any] = []
         self._drawn_landmarks: tuple = ()
+        #: The numbered tags of the findings and the landmarks' names (`._markers`).
+        self.tags = MarkerTags(self)
         #: The structures' meshes by label value, and those hidden in 3-D.
         self.meshes: dict[int, SurfaceMesh] = {}
         self.hidden_structures: set[int] = set()
@@ -195,8 +199,23 @@ class CaseView:
         # the cursor's RAS readout: from the first mouse move over the canvas on, and kept up to
         # date when the slice changes under a still mouse
         self._cursor_seen = False
+        self._cursor_text = ""  # what the read-out last wrote on the canvas
         viewer.mouse_move_callbacks.append(self._on_mouse_move)
         viewer.dims.events.current_step.connect(self._refresh_cursor)
+        viewer.events.mouse_over_canvas.connect(self._refresh_cursor)  # leaving clears it
+        viewer.layers.events.inserted.connect(self._status_in_ras)  # napari's status bar too
+        #: Patient letters on the 2-D views' edges, the slice position, the 3-D patient axes.
+        self.orientation = OrientationOverlay(
+            viewer, lambda: self.session.grid if self.is_shown else None
+        )
+        self._in_3d = viewer.dims.ndisplay == 3
+        self._view_3d: tuple[Any, tuple, tuple] | None = None  # (T2 layer, view, up) left in 3-D
+        # where the surgeon looks goes to the session, which saves it with the case
+        self._restoring_view = False
+        camera = getattr(viewer, "scene", viewer).camera  # napari >= 0.9
+        viewer.dims.events.point.connect(self._record_view)
+        viewer.dims.events.ndisplay.connect(self._record_view)
+        camera.events.zoom.connect(self._record_view)
 
     # -- case -----------------------------------------------------------------------------
     def open_case(
@@ -215,7 +234,12 @@ class CaseView:
         second to remove a layer), so switching or reopening a case is quick.
         """
         self.flush_labels()
-        self.session.open(t2, tof, case_id=case_id, input_path=input_path)
+        self._restoring_view = True  # drawing the case moves the view: not the surgeon's doing
+        try:
+            self.session.open(t2, tof, case_id=case_id, input_path=input_path)
+        except BaseException:
+            self._restoring_view = False
+            raise
         from ._viewer import show_axial_centre
 
         # A label layer for every case, empty for a new one: the surgeon can paint before any
@@ -256,7 +280,57 @@ class CaseView:
             self._surfaces_in_background()  # then replaces the surfaces shown
         else:
             self.show_surfaces([])
-        show_axial_centre(self.viewer)
+        try:
+            show_axial_centre(self.viewer)
+        finally:
+            self._restoring_view = False
+        self.restore_view()
+
+    # -- the view saved with the case -----------------------------------------------------
+    def restore_view(self) -> bool:
+        """Put back the view saved with the open case (`CaseSession.view_state`): the slice
+        position, 2-D or 3-D, the zoom and the selected finding. False when none was saved."""
+        state = self.session.view_state
+        if not state or self.reference is None or self.session.grid is None:
+            return False
+        camera = getattr(self.viewer, "scene", self.viewer).camera
+        self._restoring_view = True
+        try:
+            if state.get("ndisplay") == 3:
+                self.show_plane("3-D")
+                angles = state.get("angles")
+                if isinstance(angles, list) and len(angles) == 3:
+                    camera.angles = tuple(float(a) for a in angles)
+            point = state.get("point_ras")
+            if isinstance(point, list) and len(point) == 3:
+                self.centre_on(point)
+            selected = state.get("selected")
+            case = self.session.findings
+            if case is not None and selected in {f.id for f in case.findings}:
+                self.select(selected, centre=False)
+            zoom = state.get("zoom")
+            if isinstance(zoom, int | float) and zoom > 0:
+                camera.zoom = float(zoom)
+        finally:
+            self._restoring_view = False
+        return True
+
+    def _record_view(self, event: Any = None) -> None:
+        """Hand the current view to the session (saved with the case a moment later)."""
+        grid = self.session.grid
+        if self._restoring_view or grid is None or not self.session.is_open or not self.is_shown:
+            return
+        camera = getattr(self.viewer, "scene", self.viewer).camera
+        point = np.asarray(self.viewer.dims.point, dtype=np.float64)
+        if point.size != 3:
+            return
+        self.session.set_view(
+            point_ras=[round(float(v), 3) for v in grid.display_to_ras(point)],
+            zoom=float(camera.zoom),
+            ndisplay=int(self.viewer.dims.ndisplay),
+            angles=[float(a) for a in camera.angles],
+            selected=self.selected_id,
+        )
 
     def _draw_slots(self, slots: list[tuple[str, LayerDataTuple]]) -> dict[str, Any]:
         """Show layer data in named slots, updating the slot's layer when there is one."""
@@ -319,31 +393,115 @@ class CaseView:
 
     def _on_mouse_move(self, viewer: Any, event: Any) -> None:
         self._cursor_seen = True
-        self._show_cursor(event.position)
+        self._show_cursor(
+            event.position,
+            view_direction=getattr(event, "view_direction", None),
+            dims_displayed=getattr(event, "dims_displayed", None),
+        )
 
     def _refresh_cursor(self, event: Any = None) -> None:
+        """The slice changed under a still mouse (update), or the mouse left the canvas (clear:
+        a position the mouse is no longer at is not shown)."""
+        if getattr(event, "type", None) == "mouse_over_canvas" and not event.value:
+            self._cursor_seen = False
+            self._show_cursor(None)
+            if self.is_shown:
+                self.viewer.status = "Ready"  # napari keeps the last position otherwise
+            return
         if self._cursor_seen:
-            self._show_cursor(self.viewer.cursor.position)
+            cursor = self.viewer.cursor
+            self._show_cursor(
+                cursor.position, view_direction=getattr(cursor, "_view_direction", None)
+            )
 
-    def _show_cursor(self, position_world: Sequence[float]) -> None:
-        """The patient RAS position (mm) under the cursor, in the canvas's bottom-left corner.
+    def cursor_ras(
+        self,
+        position_world: Sequence[float] | None,
+        *,
+        view_direction: Sequence[float] | None = None,
+        dims_displayed: Sequence[int] | None = None,
+    ) -> np.ndarray | None:
+        """Patient RAS mm of the point under the cursor, or None when there is none.
 
-        napari's status bar gives the layer's voxel index; the surgeon compares positions with
-        the scanner console and PACS, in patient millimetres. Shown in 2-D only (in 3-D the
-        cursor is a ray, not a point).
+        2-D: the cursor's point on the slice. 3-D: the first nerve, vessel (else brainstem)
+        voxel along the viewing ray (`pick_ras`); None without a ray or when it meets nothing.
+        """
+        grid = self.session.grid
+        if grid is None or position_world is None or not self.is_shown:
+            return None
+        position = np.asarray(position_world, dtype=np.float64)
+        if position.size != 3:
+            return None
+        if self.viewer.dims.ndisplay == 2:
+            return grid.display_to_ras(position)
+        if view_direction is None:
+            return None
+        return self.pick_ras(position, view_direction=view_direction, dims_displayed=dims_displayed)
+
+    def _show_cursor(
+        self,
+        position_world: Sequence[float] | None,
+        *,
+        view_direction: Sequence[float] | None = None,
+        dims_displayed: Sequence[int] | None = None,
+    ) -> None:
+        """The patient RAS position under the cursor with its letters (``L 12.7  P 24.7  I 33.8
+        mm``), in the canvas's bottom-left corner; napari's status bar shows the same
+        (`_status_in_ras`).
+
+        The surgeon compares positions with the scanner console, PACS and 3D Slicer, in patient
+        millimetres. In 3-D the position is that of the structure under the cursor; nothing is
+        shown when there is none (the cursor is a ray, not a point).
         """
         overlay = text_overlay(self.viewer)
-        grid = self.session.grid
-        position = np.asarray(position_world, dtype=np.float64)
-        shown = grid is not None and self.is_shown and self.viewer.dims.ndisplay == 2
-        if not shown or position.size != 3:
-            if overlay.text.startswith(_CURSOR_PREFIX):
+        ras = self.cursor_ras(
+            position_world, view_direction=view_direction, dims_displayed=dims_displayed
+        )
+        if ras is None:
+            if self._cursor_text and overlay.text == self._cursor_text:
                 overlay.text, overlay.visible = "", False
+            self._cursor_text = ""
             return
-        x, y, z = grid.display_to_ras(position)
+        self._cursor_text = format_ras(ras)
         overlay.position = "bottom_left"
-        overlay.text = f"{_CURSOR_PREFIX}{x:.1f}, {y:.1f}, {z:.1f} mm"
+        overlay.text = self._cursor_text
         overlay.visible = True
+
+    def _status_in_ras(self, event: Any) -> None:
+        """napari's status bar gives the cursor's patient RAS position with letters (the same
+        as the canvas corner), not napari's (S, P, L) display coordinates: each layer's
+        ``get_status`` is wrapped when the layer is added to the viewer."""
+        layer = event.value
+        if getattr(layer, "_nvc_status_in_ras", False):
+            return
+        original = layer.get_status
+        view_ref = weakref.ref(self)
+
+        def get_status(position: Any = None, **kwargs: Any) -> dict[str, str]:
+            status = original(position, **kwargs)
+            view = view_ref()
+            if view is None or position is None or not kwargs.get("world", False):
+                return status
+            try:
+                ras = view.cursor_ras(
+                    position,
+                    view_direction=kwargs.get("view_direction"),
+                    dims_displayed=kwargs.get("dims_displayed"),
+                )
+            except Exception:  # noqa: BLE001 - the status line never breaks the viewer
+                return status
+            if ras is None and not view.is_shown:
+                return status
+            coords = format_ras(ras) if ras is not None else ""
+            value = status.get("value", "")
+            return {
+                **status,
+                "coords": coords,
+                "coordinates": f"{coords}: {value}" if coords and value else coords or value,
+            }
+
+        layer.get_status = get_status
+        layer._nvc_status_in_ras = True
 
     def ras_to_data(self, position_ras: np.ndarray) -> np.ndarray:
         """Patient RAS mm -> data coordinates of the case's layers, ``(N, 3)`` or ``(3,)``."""
@@ -547,10 +705,27 @@ class CaseView:
         rendering would fill the box) while there are surfaces. In 2-D the volumes are shown
         again and the surfaces hidden (the label map outlines the same structures). The
         landmarks' names are shown in 2-D only: in 3-D the twelve of them pile up on each other
-        over the findings' names (their colours tell the nerve)."""
+        over the findings' names (their colours tell the nerve).
+
+        Entering 3-D the camera shows the patient as seen, not mirrored, superior up: from the
+        front and a little below the first time (`nvc_viewer.orientation.VIEW_3D_SPL`), else
+        from where the surgeon left the 3-D view of this case. The cursor's 2-D read-out is
+        cleared on any switch (it would name a point the mouse no longer shows)."""
         from napari.layers import Image, Labels
 
         three_d = self.viewer.dims.ndisplay == 3
+        if three_d != self._in_3d:
+            self._in_3d = three_d
+            self._show_cursor(None)
+            if three_d:
+                self._enter_3d_camera()
+            else:
+                camera = getattr(self.viewer, "scene", self.viewer).camera
+                self._view_3d = (
+                    self.reference,
+                    self._world_vector(camera.view_direction),
+                    self._world_vector(camera.up_direction),
+                )
         if self.landmarks_layer is not None:
             self.landmarks_layer.text.visible = not three_d
         if three_d:
@@ -571,6 +746,46 @@ class CaseView:
                 if layer in self.viewer.layers:
                     layer.visible = True
             self._hidden_in_3d = []
+
+    def _world_vector(self, scene: Sequence[float], *, to_scene: bool = False) -> tuple:
+        """A 3-D camera direction between napari's scene coordinates (the displayed axes, in
+        ``dims.order``) and the world (S, P, L) axes."""
+        displayed = list(self.viewer.dims.displayed)
+        vector = np.zeros(3)
+        for k, axis in enumerate(displayed):
+            if to_scene:
+                vector[k] = scene[axis]
+            else:
+                vector[axis] = scene[k]
+        return tuple(float(v) for v in vector)
+
+    def _enter_3d_camera(self, *, default: bool = False) -> None:
+        """Point the 3-D camera: the patient's own handedness, superior up.
+
+        The (S, P, L) world is a left-handed frame in patient space; napari's default camera
+        orientation draws its axes right-handed, which shows a mirror image of the patient (the
+        left on the screen's right when seen from the front is only right in a mirror). The
+        depth axis is flipped when the displayed frame and the camera disagree.
+        """
+        from nvc_viewer.geometry import RAS_TO_SPL
+
+        camera = getattr(self.viewer, "scene", self.viewer).camera
+        displayed = list(self.viewer.dims.displayed)
+        if len(displayed) != 3:
+            return
+        scene_to_ras = np.linalg.inv(RAS_TO_SPL)[:3, :3][:, displayed]
+        want_left = bool(np.linalg.det(scene_to_ras) < 0)
+        if (str(camera.handedness) == "left") != want_left:
+            depth, vertical, horizontal = (str(o) for o in camera.orientation)
+            depth = "away" if depth == "towards" else "towards"
+            camera.orientation = (depth, vertical, horizontal)
+        view, up = VIEW_3D_SPL, UP_3D_SPL
+        kept = self._view_3d
+        if not default and kept is not None and kept[0] is self.reference:
+            view, up = kept[1], kept[2]
+        camera.set_view_direction(
+            self._world_vector(view, to_scene=True), self._world_vector(up, to_scene=True)
+        )
 
     def _insert_below_points(self, layer: Any) -> None:
         """Add a layer under the point layers (moving layers afterwards costs a redraw),
@@ -608,7 +823,38 @@ class CaseView:
 
     # -- points ---------------------------------------------------------------------------
     def _size(self, mm: float) -> float:
+        """A marker's diameter in mm as a size in the T2 layer's data units."""
         return mm / float(np.min(self.reference.scale))
+
+    def _finding_size_mm(self, finding_id: str) -> float:
+        return _SELECTED_SIZE_MM if finding_id == self.selected_id else _FINDING_SIZE_MM
+
+    def _retag(self) -> None:
+        """Give the tags the findings (numbered as the table's rows) and landmarks drawn."""
+        case = self.session.findings
+        if case is None or self.reference is None:
+            return
+        markers = [
+            Marker(
+                self.ras_to_world(np.asarray(f.position_ras, dtype=np.float64)),
+                str(n),
+                ORIGIN_COLORS[f.origin],
+                self._finding_size_mm(f.id) / 2,
+                optional=False,
+            )
+            for n, f in enumerate(case.findings, start=1)
+        ]
+        markers += [
+            Marker(
+                self.ras_to_world(np.asarray(lm.position_ras, dtype=np.float64)),
+                f"{lm.name} {lm.nerve}-{lm.side[0].upper()}",
+                _LANDMARK_COLORS.get(lm.nerve, "white"),
+                _LANDMARK_SIZE_MM / 2,
+                optional=True,
+            )
+            for lm in self._drawn_landmarks
+        ]
+        self.tags.set_markers(markers)
 
     def ensure_point_layer(self, kind: str) -> Any:
         """The ``"landmarks"`` or ``"findings"`` Points layer, made (empty) if missing."""
@@ -621,8 +867,6 @@ class CaseView:
             layer = self._add_points(kind, style)
         # Drawn from the model, never edited directly: changes go through the panels.
         layer.editable = False
-        if kind == "landmarks":
-            layer.text.visible = self.viewer.dims.ndisplay != 3  # see `_on_ndisplay`
         setattr(self, attr, layer)
         self._keep_points_on_top()
         return layer
@@ -636,7 +880,8 @@ class CaseView:
             border_width=style["border_width"],
             symbol=style["symbol"],
             size=self._size(style["size_mm"]),
-            text={"string": "{label}", "color": "white", **style["text"]},
+            # no text on the points: their tags are drawn apart (`._markers`); hovering a point
+            # shows its features ("label": the landmark's name) in the status bar and tooltip
             metadata={"nvc_role": kind},
             **self.transform,
         )
@@ -669,6 +914,7 @@ class CaseView:
         if landmarks:
             layer.face_color = [_LANDMARK_COLORS.get(lm.nerve, "white") for lm in landmarks]
             layer.size = self._size(_LANDMARK_SIZE_MM)
+        self._retag()
 
     def redraw_findings(self) -> None:
         """Draw the findings: colour by review state, the selected one larger."""
@@ -687,6 +933,7 @@ class CaseView:
             else np.zeros((0, 3))
         )
         layer.features = {
+            "number": list(range(1, len(findings) + 1)),  # the table's row numbers
             "id": [f.id for f in findings],
             "origin": [f.origin for f in findings],
             "label": [f.label for f in findings],
@@ -695,10 +942,8 @@ class CaseView:
             # Rings, not discs: the contact itself stays visible under its marker.
             layer.border_color = [ORIGIN_COLORS[f.origin] for f in findings]
             layer.face_color = "transparent"
-            layer.size = [
-                self._size(_SELECTED_SIZE_MM if f.id == self.selected_id else _FINDING_SIZE_MM)
-                for f in findings
-            ]
+            layer.size = [self._size(self._finding_size_mm(f.id)) for f in findings]
+        self._retag()
 
     def _on_session(self, what: str) -> None:
         if what in ("findings", "analysis"):
@@ -713,8 +958,9 @@ class CaseView:
 
         Axial: anterior up, the patient's left on the right (radiological). Coronal: superior
         up, the patient's left on the right. Sagittal: superior up, anterior on the left. The
-        slice shown goes through the current point (e.g. the selected finding). 3-D: seen from
-        the front and a little below, superior up, the patient's left on the right.
+        slice shown goes through the current point (e.g. the selected finding); the view's
+        edges carry the patient letters (`._orientation_overlay`). 3-D: seen from the front
+        and a little below, superior up, the patient's left on the right, not mirrored.
         """
         if plane not in PLANES:
             raise ValueError(f"plane must be one of {tuple(PLANES)}, got {plane!r}")
@@ -722,7 +968,7 @@ class CaseView:
         if plane == "3-D":
             self.viewer.dims.ndisplay = 3
             self.viewer.reset_view()
-            camera.angles = _ANTERIOR_OBLIQUE
+            self._enter_3d_camera(default=True)
             return
         order, vertical = PLANES[plane]  # type: ignore[misc]
         self.viewer.dims.ndisplay = 2
@@ -746,6 +992,7 @@ class CaseView:
         self.redraw_findings()
         if finding_id is not None and centre:
             self.centre_on(self.session.finding(finding_id).position_ras)
+        self._record_view()
         for listener in list(self._selection_listeners):
             listener(finding_id)
 

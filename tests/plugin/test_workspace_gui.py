@@ -308,11 +308,11 @@ def test_open_analyse_review_annotate_reopen_export(
     assert table.selected_id == manual.id
 
     # ... and in 3-D: the viewing ray picks the first nerve or vessel voxel it meets
-    assert view.landmarks_layer.text.visible
+    assert view.tags.layer.visible  # the findings' numbered tags (landmarks: on hover)
     viewer.dims.ndisplay = 3
     assert not t2_layer.visible  # the volumes give way to the surfaces in 3-D
-    assert not view.landmarks_layer.text.visible  # twelve names would hide the findings'
-    assert view.findings_layer.text.visible
+    assert not view.tags.layer.visible  # no landmark names in 3-D: they would pile up
+    assert view.tags.layer_3d.visible  # the findings' numbers
     labels = np.asarray(labels_layer.data)
     column = np.argwhere(labels == 3)[0]  # a facial-nerve voxel: look down its (P, L) column
     hits = np.flatnonzero(np.isin(labels[:, column[1], column[2]], (3, 4, 5, 6, 7)))
@@ -324,7 +324,7 @@ def test_open_analyse_review_annotate_reopen_export(
     expected = apply_affine(grid.affine_ras, [hits[0], column[1], column[2]])
     assert np.linalg.norm(np.subtract(picked.position_ras, expected)) <= 0.8  # within a voxel
     viewer.dims.ndisplay = 2
-    assert t2_layer.visible and view.landmarks_layer.text.visible
+    assert t2_layer.visible and view.tags.layer.visible
 
     # 5. undo / redo walk the history, and every step is on disk
     assert len(_saved(workspace)["findings"]) == n_before + 2
