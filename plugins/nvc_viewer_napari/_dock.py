@@ -1,4 +1,4 @@
-"""Docking the panels: all three beside the canvas (``nvc-viewer view``), or in one widget.
+"""Docking the panels (case, analysis, findings, display) beside the canvas, or in one widget.
 
 The panels of one viewer share one `._case_view.CaseView` (and so one case and one undo
 history), whichever way they were opened: docked by `dock_panels`, opened one by one from the
@@ -16,6 +16,7 @@ from qtpy.QtWidgets import QDockWidget, QTabWidget, QVBoxLayout, QWidget
 from ._analysis_panel import AnalysisPanel
 from ._case_panel import CasePanel
 from ._compare_panel import ComparePanel
+from ._display_tools import DisplayToolsPanel
 from ._findings_panel import FindingsPanel
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ __all__ = ["Panels", "dock_panels", "raise_dock", "WorkspaceWidget"]
 
 
 class Panels(dict):
-    """The docked panels by name: ``"case"``, ``"analysis"``, ``"findings"``."""
+    """The docked panels by name: ``"case"``, ``"analysis"``, ``"findings"``, ``"display"``."""
 
     @property
     def case(self) -> CasePanel:
@@ -42,6 +43,10 @@ class Panels(dict):
     @property
     def compare(self) -> ComparePanel:
         return self["compare"]
+
+    @property
+    def display(self) -> DisplayToolsPanel:
+        return self["display"]
 
 
 def dock_panels(
@@ -64,6 +69,7 @@ def dock_panels(
         analysis=AnalysisPanel(viewer),
         findings=FindingsPanel(viewer),
         compare=ComparePanel(viewer),
+        display=DisplayToolsPanel(viewer),
     )
     window: Any = viewer.window
     # Case and Findings share one tab area (the table needs the width); Analysis sits below.
@@ -71,13 +77,19 @@ def dock_panels(
     window.add_dock_widget(panels.findings, name="Findings", area="right", tabify=True)
     window.add_dock_widget(panels.compare, name="Compare sides", area="right", tabify=True)
     window.add_dock_widget(panels.analysis, name="Analysis", area="right")
+    # window/level, ruler and angle, the structures' legend: a tab beside Analysis
+    window.add_dock_widget(panels.display, name="Display", area="right", tabify=True)
     panels.case.opened.connect(lambda _case_id: raise_dock(panels.findings))
     # after an analysis the surgeon reviews: its proposals and what it could not establish
     panels.analysis.finished.connect(
         lambda outcome: raise_dock(panels.findings) if outcome == "done" else None
     )
-    # Tabs settle when the window is shown: raise the Case tab after that.
-    QTimer.singleShot(0, lambda: raise_dock(panels.case))
+    # Tabs settle when the window is shown: raise the Case tab after that -- or the Findings tab
+    # when a case was opened meanwhile (``nvc-viewer view CASE``, a case reopened at once).
+    QTimer.singleShot(
+        0,
+        lambda: raise_dock(panels.findings if panels.findings.session.is_open else panels.case),
+    )
     return panels
 
 
@@ -91,7 +103,7 @@ def raise_dock(panel: QWidget) -> None:
 
 
 class WorkspaceWidget(QWidget):
-    """The three panels as tabs of one widget (the Plugins menu's "MVD workspace").
+    """The panels as tabs of one widget (the Plugins menu's "MVD workspace").
 
     Parameters
     ----------
@@ -104,11 +116,13 @@ class WorkspaceWidget(QWidget):
         self.analysis = AnalysisPanel(napari_viewer)
         self.findings = FindingsPanel(napari_viewer)
         self.compare = ComparePanel(napari_viewer)
+        self.display = DisplayToolsPanel(napari_viewer)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.case, "Case")
         self.tabs.addTab(self.analysis, "Analysis")
         self.tabs.addTab(self.findings, "Findings")
         self.tabs.addTab(self.compare, "Compare sides")
+        self.tabs.addTab(self.display, "Display")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tabs)

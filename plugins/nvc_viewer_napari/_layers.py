@@ -36,6 +36,7 @@ __all__ = [
     "AXIS_LABELS",
     "LABEL_COLORS",
     "LayerDataTuple",
+    "label_features",
     "case_layers",
     "volume_to_layer_data",
 ]
@@ -50,6 +51,17 @@ LABEL_COLORS: dict[int | None, str] = {
     0: "transparent",
     **{value: info.hex for value, info in LABELS.items()},
 }
+
+
+def label_features() -> dict[str, list[Any]]:
+    """Features of a Labels layer: the structure's name of each value (the label table's, as the
+    exported files name it). napari shows the name beside the value under the mouse
+    ("6; structure: Artery")."""
+    return {
+        "index": [0, *LABELS],
+        "structure": ["background", *(info.name for info in LABELS.values())],
+    }
+
 
 #: (data, kwargs, layer type), as a napari reader or sample-data function returns it.
 LayerDataTuple = tuple[np.ndarray, dict[str, Any], str]
@@ -187,7 +199,7 @@ def volume_to_layer_data(
             data = data.astype(np.uint8)
         else:
             data = np.array(data)
-        kwargs.update(colormap=dict(LABEL_COLORS), opacity=0.5)
+        kwargs.update(colormap=dict(LABEL_COLORS), opacity=0.5, features=label_features())
         return data, kwargs, "labels"
     if overlay is None:
         overlay = role == "tof"
