@@ -13,7 +13,12 @@ layers in, a piece per turn of the event loop, and merges the findings
 
 After an analysis, "Trace nerve at click" / "Vessel at click" take the surgeon's word for one
 place: the next click on the image (2-D or 3-D) re-analyses a small box around it
-(`nvc_viewer.analysis.refine`), in the worker thread too.
+(`nvc_viewer.analysis.refine`), in the worker thread too. They need the analysis' own state (its
+scene and centrelines, `CaseSession.result`), which is not saved with the case: when a case that
+was analysed before is opened again, the analysis is recomputed in the background without
+asking (`restore`), and only that state is taken (`CaseSession.restore_analysis`): the saved
+findings, landmarks and label map stay as the surgeon left them. "Analyse" meanwhile stops the
+recomputation and runs a full analysis instead.
 
 The panel also holds the view buttons (axial, coronal, sagittal, 3-D) and the choice of the
 structures the 3-D view shows.
@@ -202,6 +207,25 @@ def run_refine(
     return _prepare(result, getattr(result, "labels", None), grid, None, save_labels_to)
 
 
+def _recompute(
+    t2: Volume,
+    tof: Volume | None,
+    *,
+    cancel: Callable[[], bool],
+    analyse: Callable[..., Any] | None,
+    in_process: bool,
+) -> Any:
+    """The restoring worker's job: the analysis result alone (no layers, nothing written)."""
+    _lower_thread_priority()
+    run = analyse
+    if run is None:
+        if in_process:
+            from ._analysis_process import analyse_in_process as run
+        else:
+            from nvc_viewer.analysis import analyse as run
+    return run(t2, tof, progress=lambda _fraction, _message: None, cancel=cancel)
+
+
 class AnalysisPanel(QWidget):
     """Analyse with progress and cancel; corrections at a click; view and 3-D choices.
 
@@ -232,6 +256,9 @@ class AnalysisPanel(QWidget):
         self._outcome = "failed"
         self._summary = ""
         self._t2_at_start: Any = None
+        #: The background recomputation of a reopened case's analysis (see `restore`).
+        self.restorer: Any = None
+        self._restore_cancel = threading.Event()
 
         self.analyse_button = QPushButton("Analyse")
         self.analyse_button.setToolTip(
@@ -313,6 +340,7 @@ class AnalysisPanel(QWidget):
         if not session.is_open or session.t2 is None:
             self._say("open a case first", error=True)
             return False
+        self._stop_restoring()
         self.view.flush_labels()
         corrected = self.use_corrections.isChecked() and session.labels_edited
         labels = session.labels if corrected else None
@@ -342,7 +370,10 @@ class AnalysisPanel(QWidget):
     def arm_refine(self, kind: str) -> bool:
         """The next click on the image corrects the analysis there (``"nerve"``/``"vessel"``)."""
         if self.running or self.view.session.result is None:
-            self._say("run the analysis first", error=True)
+            if self.restoring:
+                self._say("the analysis is being restored: a moment", error=True)
+            else:
+                self._say("run the analysis first", error=True)
             return False
         self.view.start_picking(lambda ras, message: self._picked(ras, message, kind))
         self._say(f"click where the {kind} is (2-D slice or 3-D view)")
@@ -404,13 +435,83 @@ class AnalysisPanel(QWidget):
         if self.view.reference is not None:
             self.view.show_plane(plane)
 
+    @property
+    def restoring(self) -> bool:
+        """Whether a reopened case's analysis is being recomputed (see `restore`)."""
+        return self.restorer is not None
+
+    def restore(self) -> bool:
+        """Recompute the open case's analysis in the background for the at-click tools.
+
+        For a case analysed before (`CaseSession.was_analysed`), opened again: the result is
+        handed to `CaseSession.restore_analysis`, which takes only what "Trace nerve at click" /
+        "Vessel at click" need. False when there is nothing to restore or a run is under way.
+        """
+        from napari.qt.threading import create_worker
+
+        session = self.view.session
+        if self.running or not session.is_open or session.t2 is None:
+            return False
+        if not session.was_analysed or session.result is not None:
+            return False
+        self._stop_restoring()
+        cancel = threading.Event()
+        self._restore_cancel = cancel
+        t2 = session.t2
+
+        def returned(result: Any) -> None:
+            if cancel.is_set() or self.view.session.t2 is not t2:
+                return  # another case, or a full analysis, took over meanwhile
+            self.view.session.restore_analysis(result)
+
+        def finished() -> None:
+            if self.restorer is worker:
+                self.restorer = None
+
+        worker = create_worker(
+            _recompute,
+            t2,
+            session.tof,
+            cancel=cancel.is_set,
+            analyse=self.analyse,
+            in_process=self.in_process,
+            _start_thread=False,
+            _connect={
+                "returned": returned,
+                "errored": lambda exc: self._restore_failed(exc, cancel),
+                "finished": finished,
+            },
+        )
+        self.restorer = worker
+        self._say("analysed before: restoring the analysis for the at-click tools…")
+        worker.start()
+        return True
+
+    def _stop_restoring(self) -> None:
+        self._restore_cancel.set()
+        self.restorer = None
+
+    def _restore_failed(self, exc: BaseException, cancel: threading.Event) -> None:
+        if cancel.is_set() or isinstance(exc, AnalysisCancelled):
+            return
+        self._say(
+            f"the analysis could not be restored ({exc}); Analyse to use the at-click tools",
+            error=True,
+        )
+
     def _on_session(self, what: str) -> None:
         if what == "case" and not self.running:
+            self._stop_restoring()
             for button in self.refine_buttons.values():
                 button.setEnabled(False)
             self.bar.setValue(0)
             self.bar.setFormat("%p%")
-            self._say("Analyse to segment and propose findings.")
+            if not self.restore():
+                self._say("Analyse to segment and propose findings.")
+        elif what == "analysis-restored" and not self.running:
+            for button in self.refine_buttons.values():
+                button.setEnabled(True)
+            self._say("analysis restored: Trace nerve / Vessel at click are ready.")
 
     # -- worker signals (GUI thread) ------------------------------------------------------
     def _on_progress(self, fraction: float, message: str) -> None:

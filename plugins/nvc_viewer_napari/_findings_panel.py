@@ -1,12 +1,16 @@
 """The findings panel: review the machine's proposals, correct them, add your own, export.
 
 One row per finding (side, nerve, vessel, segment, grade, origin, distance from the RDP, vessel
-diameter, crossing angle, confidence, note). Selecting a row centres every view on the finding;
-the combo boxes under the table correct the selected finding's fields; Confirm / Reject /
-Delete review it; "Add finding" then a click on the image (2-D slice or 3-D rendering) places a
-manual finding whose distance and segment are measured along the nerve. Undo / Redo walk the
-session's history. Every change is autosaved by the session; "Export all" writes every format
-into the workspace case folder.
+diameter, crossing angle, confidence, the surgeon's note, the machine's rationale). Selecting a
+row centres every view on the finding; the combo boxes under the table correct the selected
+finding's fields -- a correction is not a review: a proposal stays to review, its row says
+"edited, still to review"; only Confirm / Reject decide it, and Delete removes it. The note field
+is the surgeon's; the machine's rationale is shown read-only beside it. "Add finding" then a
+click on the image (2-D slice or 3-D rendering) places a manual finding whose distance and
+segment are measured along the nerve. Undo / Redo walk the session's history, say what they
+took back or applied again and keep the selected finding selected. The counts line (to review,
+confirmed, rejected, own) follows every change. Every change is autosaved by the session;
+"Export all" writes every format into the workspace case folder.
 
 Keyboard, wherever the viewer has the keyboard (napari's keymap, see `._shortcuts`): Shift+C
 confirm, Shift+R reject, Shift+D delete, Shift+N new finding (again, or Escape in the panel: stop
@@ -39,7 +43,16 @@ from qtpy.QtWidgets import (
 )
 
 from nvc_viewer.errors import NVCError
-from nvc_viewer.findings import GRADES, NERVES, SEGMENTS, SIDES, VESSELS, Finding
+from nvc_viewer.findings import (
+    GRADES,
+    NERVES,
+    SEGMENTS,
+    SIDES,
+    VESSELS,
+    Finding,
+    ReviewCounts,
+    review_counts,
+)
 
 from ._case_view import ORIGIN_COLORS, case_view_for
 from ._shortcuts import KEY_OF, bind_shortcuts, help_html, relay_shortcuts
@@ -62,13 +75,18 @@ FINDING_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Angle°", "crossing_angle_deg"),
     ("Conf", "confidence"),
     ("Note", "note"),
+    ("Rationale", "rationale"),
 )
+#: What the origin column says of a proposal a surgeon corrected but has not decided yet.
+EDITED_TEXT = "edited, still to review"
 _HEADER_TIPS = {
     "distance_from_brainstem_mm": "Distance along the nerve from the root detachment point, mm "
     "(negative on the attached segment)",
     "vessel_diameter_mm": "Vessel diameter at the contact, mm",
     "crossing_angle_deg": "Angle between nerve and vessel, degrees",
     "confidence": "Machine confidence 0..1 (1 for a finding placed by hand)",
+    "note": "Your note on the finding",
+    "rationale": "Why the machine proposed or measured it (read-only)",
 }
 #: Fields edited with a combo box, and their choices.
 COMBO_FIELDS: dict[str, tuple[str, ...]] = {
@@ -119,6 +137,11 @@ class FindingsPanel(QWidget):
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        # a few rows stay visible however many panels share the dock area
+        row_height = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(
+            row_height * 5 + self.table.horizontalHeader().sizeHint().height()
+        )
         self.table.itemSelectionChanged.connect(self._on_row_selected)
 
         # The selected finding's editable fields.
@@ -132,9 +155,16 @@ class FindingsPanel(QWidget):
             editor.addWidget(combo, 1, n)
             self.editors[field] = combo
         self.note_edit = QLineEdit()
-        self.note_edit.setPlaceholderText("note on the selected finding")
+        self.note_edit.setPlaceholderText("your note on the selected finding")
         self.note_edit.editingFinished.connect(self._on_note)
         editor.addWidget(self.note_edit, 2, 0, 1, len(COMBO_FIELDS))
+        # the machine's words: read-only, beside the surgeon's note, never overwritten by it
+        self.rationale_label = QLabel()
+        self.rationale_label.setWordWrap(True)
+        self.rationale_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.rationale_label.setStyleSheet("color: #a0a0a0;")
+        self.rationale_label.setToolTip("Why the machine proposed or measured it (read-only)")
+        editor.addWidget(self.rationale_label, 3, 0, 1, len(COMBO_FIELDS))
 
         self.buttons: dict[str, QPushButton] = {}
         grid = QGridLayout()
@@ -177,6 +207,9 @@ class FindingsPanel(QWidget):
             self.clinical[field] = combo
 
         self.flags_label = QLabel()
+        #: to review / confirmed / rejected / own, after every change
+        self.counts_label = QLabel()
+        self.counts_label.setWordWrap(True)
         # what the analysis could not establish (a nerve not identified, a name uncertain)
         self.warnings_label = QLabel()
         self.warnings_label.setWordWrap(True)
@@ -188,6 +221,7 @@ class FindingsPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.warnings_label)
+        layout.addWidget(self.counts_label)
         layout.addWidget(self.table, 1)
         layout.addLayout(editor)
         layout.addLayout(grid)
@@ -317,15 +351,33 @@ class FindingsPanel(QWidget):
         self._adding = False
         self.buttons["add"].setText(f"Add finding ({KEY_OF['add']})")
 
+    @property
+    def counts(self) -> ReviewCounts:
+        """Findings of the open case by review state (what the counts line shows)."""
+        case = self.session.findings
+        return review_counts(case.findings if case is not None else ())
+
     def undo(self) -> bool:
-        done = self.session.undo()
-        self._say("undone" if done else "nothing to undo")
-        return done
+        """Take back the last change; the selected finding stays selected if it still exists."""
+        return self._walk_history("undo")
 
     def redo(self) -> bool:
-        done = self.session.redo()
-        self._say("redone" if done else "nothing to redo")
-        return done
+        """Apply the change undone again; the selection is kept as by `undo`."""
+        return self._walk_history("redo")
+
+    def _walk_history(self, direction: str) -> bool:
+        step = getattr(self.session, f"{direction}_description")
+        selected = self.view.selected_id
+        done = getattr(self.session, direction)()
+        if not done:
+            self._say(f"nothing to {direction}")
+            return False
+        case = self.session.findings
+        if selected is not None and case is not None:
+            ids = {f.id for f in case.findings}
+            self.view.select(selected if selected in ids else None, centre=False)
+        self._say(f"{'Undid' if direction == 'undo' else 'Redid'}: {step}")
+        return True
 
     def export(self) -> bool:
         """Write every export format into the workspace case folder, in a worker thread."""
@@ -365,6 +417,7 @@ class FindingsPanel(QWidget):
                 self._fill_row(row, f)
             self._select_row(self.view.selected_id)
             self._fill_editor()
+            self._fill_counts()
             if case is not None:
                 flags = case.flags
                 self.flags_label.setText(
@@ -383,6 +436,18 @@ class FindingsPanel(QWidget):
             self._syncing = False
         self._update_buttons()
 
+    def _fill_counts(self) -> None:
+        if not self.session.is_open:
+            self.counts_label.setText("")
+            return
+        c = self.counts
+        edited = f" ({c.edited} edited)" if c.edited else ""
+        self.counts_label.setText(
+            f"To review: {c.to_review}{edited} · Confirmed: {c.confirmed} · "
+            f"Rejected: {c.rejected} · Own: {c.own}"
+        )
+        self.counts_label.setStyleSheet("color: #ffd000;" if c.to_review else "")
+
     def _fill_row(self, row: int, f: Finding) -> None:
         texts = {
             "side": f.side,
@@ -394,8 +459,11 @@ class FindingsPanel(QWidget):
             "vessel_diameter_mm": _number(f.vessel_diameter_mm, 1),
             "crossing_angle_deg": _number(f.crossing_angle_deg, 0),
             "confidence": _number(f.confidence, 2),
-            "origin": f.origin,
+            "origin": f"{f.origin} · {EDITED_TEXT}"
+            if f.origin == "auto" and f.edited
+            else f.origin,
             "note": f.note,
+            "rationale": f.rationale,
         }
         colour = QColor(ORIGIN_COLORS[f.origin])
         for field, text in texts.items():
@@ -418,6 +486,9 @@ class FindingsPanel(QWidget):
             combo.blockSignals(False)
         self.note_edit.setText("" if f is None else f.note)
         self.note_edit.setEnabled(f is not None)
+        why = "" if f is None or not f.rationale else f"Machine: {f.rationale}"
+        self.rationale_label.setText(why)
+        self.rationale_label.setVisible(bool(why))
 
     def _select_row(self, finding_id: str | None) -> None:
         self.table.blockSignals(True)
@@ -478,7 +549,8 @@ class FindingsPanel(QWidget):
         finding_id = self.view.selected_id
         if self._syncing or finding_id is None:
             return
-        self.session.edit(finding_id, note=self.note_edit.text())
+        if self.session.finding(finding_id).note != self.note_edit.text():
+            self.session.edit(finding_id, note=self.note_edit.text())
 
     def _on_clinical(self, field: str, combo: QComboBox) -> None:
         if self._syncing or not self.session.is_open:
