@@ -79,7 +79,7 @@ class CompressionSettings:
     displacement_mm: float = 0.8
     displacement_window_mm: float = 8.0
     #: Two contacts of one vessel within this distance along the nerve are one finding.
-    same_vessel_mm: float = 3.5
+    same_vessel_mm: float = 2.5
     vessel_level: float = 0.18
     contact_brightness: float = 0.56
     gap_brightness: float = 0.78
