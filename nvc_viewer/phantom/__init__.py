@@ -30,7 +30,10 @@ are keyword arguments whose defaults keep the default output bit for bit: the T2
 contrasts (``t2_contrast``, ``tof_contrast``), the coil shading's depth (``bias_field``), the size
 of the TOF misregistration, whether the slab reaches the trigeminal root (``include_v``), nerve
 and vessel calibres and how far their courses bow (``nerve_scale``, ``vessel_scale``,
-``course_mm``). ``params["factors"]`` records those that differ from their defaults.
+``course_mm``), and the other cranial nerves near the CPA (``lower_nerves``: IX, X and VI,
+drawn and rendered like the roots the analysis looks for, but in no label: truth label 0, their
+centrelines and radii in the truth; `lower_nerve_mask` gives their voxels).
+``params["factors"]`` records those that differ from their defaults.
 
 Coordinates: patient RAS mm. ``distance_from_brainstem_mm`` of a finding is the arclength along
 the nerve centreline from the RDP: negative on the attached segment (between RExP and RDP).
@@ -47,6 +50,7 @@ from ..anatomy import segment_name
 from ..volume import Volume, VolumeMeta
 from ._anatomy import (
     CLEARANCE_MM,
+    LOWER_NERVES,
     ORIGIN_RAS,
     V_TZ_MM,
     VII_TZ_MM,
@@ -71,6 +75,8 @@ from ._write import PHANTOM_PATIENT, write_case
 __all__ = [
     "SCENARIOS",
     "SNR_PRESETS",
+    "LOWER_NERVES",
+    "lower_nerve_mask",
     "Phantom",
     "make_phantom",
     "write_case",
@@ -278,6 +284,7 @@ def make_phantom(
     nerve_scale: float = 1.0,
     vessel_scale: float = 1.0,
     course_mm: float = 0.0,
+    lower_nerves: bool = False,
 ) -> Phantom:
     """Make a synthetic CPA case (CISS-like T2 + TOF) with its ground truth.
 
@@ -341,6 +348,22 @@ def make_phantom(
     course_mm : float
         Extra bowing (0-4 mm) of the cisternal courses of VII/VIII and V, and extra swing of the
         AICA, PICA and SCA loops away from the brainstem and the nerves.
+    lower_nerves : bool
+        True: also the glossopharyngeal (IX), vagus (X) and abducens (VI) roots of both sides
+        (docs/anatomy.md). IX (0.9-1.1 mm thick) and X (a band of rootlets, 1.5-1.9 mm) leave
+        the post-olivary sulcus 2-6 mm below the facial root exit and run laterally, forward
+        and down to the jugular foramen, where they join; VI (0.6-0.9 mm) leaves the
+        pontomedullary sulcus medial of VII (5-8 mm from the midline in a real brainstem; in the
+        phantom's narrower one 0.55-0.75 of VII's exit distance, at least 3 mm) and runs up in
+        front of the pons through the prepontine cistern into the clivus. Dark on the T2 and
+        grey on the TOF like the other roots, kept clear of the vessels (the vessels are routed
+        around them) and of V/VII/VIII, and written into the truth label map as background
+        (0): the label table has no value for them. Their centrelines and radii are in
+        ``centrelines`` / ``radii`` (``"IX_left"``, ``"X_right"``, ``"VI_left"`` ...) and
+        ``params["lower_nerves"]`` describes them. Their shapes and looks come from random
+        streams of their own: the rest of the base anatomy and of the look is that of the seed
+        without them (the vessels may take other courses around them; in rare cases the
+        scenario needs another base anatomy).
 
     Returns
     -------
@@ -370,6 +393,9 @@ def make_phantom(
     t2_set, tof_set, bias, misreg = _check_factors(
         t2_contrast, tof_contrast, bias_field, tof_misregistration, include_v, variation
     )
+    if not isinstance(lower_nerves, bool | np.bool_):
+        raise ValueError(f"lower_nerves must be True or False, got {lower_nerves!r}")
+    lower_nerves = bool(lower_nerves)
     factors: dict[str, Any] = {}
     if t2_set:
         factors["t2_contrast"] = t2_set
@@ -388,8 +414,16 @@ def make_phantom(
     ):
         if value != default:
             factors[key] = float(value)
+    if lower_nerves:
+        factors["lower_nerves"] = True
     seed = int(seed)
-    anatomy = build_anatomy(scenario, side, seed, variation if variation != Variation() else None)
+    anatomy = build_anatomy(
+        scenario,
+        side,
+        seed,
+        variation if variation != Variation() else None,
+        lower_nerves=lower_nerves,
+    )
     streams = np.random.SeedSequence([seed, 7]).spawn(4)
     rng_app, rng_motion, rng_noise_t2, rng_noise_tof = (np.random.default_rng(s) for s in streams)
 
@@ -440,6 +474,9 @@ def make_phantom(
         t2_contrast=t2_set,
         tof_contrast=tof_set,
         bias_field=bias,
+        lower_rng=(
+            np.random.default_rng(np.random.SeedSequence([seed, 7, 1])) if lower_nerves else None
+        ),
     )
     t2_to_local = ras_to_local @ t2_affine
     tof_to_local = ras_to_local @ np.linalg.inv(motion) @ tof_affine
@@ -492,6 +529,8 @@ def make_phantom(
     )
     if factors:
         params["factors"] = factors
+    if lower_nerves:
+        params["lower_nerves"] = _lower_params(anatomy)
     iso = bool(np.allclose(spacing, spacing[0]))
     t2_name = f"t2_ciss3d_{spacing[0]:.1f}iso" if iso else "t2_ciss3d"
     t2 = Volume(
@@ -534,6 +573,75 @@ def _below_trigeminal(
         lowest = min(lowest, float(np.min(ijk[:, 2] - nerve.radii / spacing[2])))
     need = (shape[2] - 1) + 1.0 - lowest  # slices the top must drop
     return max(need, 0.0) * float(spacing[2])
+
+
+def _lower_params(anatomy: Anatomy) -> dict[str, dict[str, Any]]:
+    """What ``params["lower_nerves"]`` records of each optional nerve (patient RAS mm)."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, nerve in anatomy.nerves.items():
+        if nerve.name not in LOWER_NERVES:
+            continue
+        n7 = anatomy.nerves[f"VII_{nerve.side}"]
+        exit_pt = nerve.points[nerve.marks["RExP"]]
+        end = nerve.points[nerve.marks["porus"]]
+        out[key] = {
+            "nerve": nerve.name,
+            "side": nerve.side,
+            "label": 0,
+            "radius_mm": round(nerve.radius0, 4),
+            "exit_ras": _round(_to_ras(exit_pt)),
+            "end_ras": _round(_to_ras(end)),
+            "end": "clivus" if nerve.name == "VI" else "jugular foramen",
+            "exit_below_vii_rexp_mm": round(float(n7.points[n7.marks["RExP"], 2] - exit_pt[2]), 3),
+            "cisternal_length_mm": round(nerve.s_of("porus") - nerve.s_of("RExP"), 3),
+        }
+    return out
+
+
+def lower_nerve_mask(phantom: Any) -> np.ndarray:
+    """The T2 voxels whose centre lies inside IX, X or VI (a phantom made with
+    ``lower_nerves=True``; all False otherwise).
+
+    Parameters
+    ----------
+    phantom : Phantom
+        Or any object with its ``labels`` (or ``t2``) volume, ``centrelines`` and ``radii``.
+
+    Returns
+    -------
+    (I, J, K) bool ndarray
+        On the grid of ``phantom.labels``: where the truth has label 0 but a nerve root lies.
+    """
+    from scipy.spatial import cKDTree
+
+    from ._shapes import resample_polyline
+
+    grid = phantom.labels if getattr(phantom, "labels", None) is not None else phantom.t2
+    shape = grid.data.shape
+    mask = np.zeros(shape, dtype=bool)
+    inv = np.linalg.inv(grid.affine)
+    for key, line in phantom.centrelines.items():
+        if key.split("_")[0] not in LOWER_NERVES:
+            continue
+        radii = np.asarray(phantom.radii[key], dtype=np.float64)
+        pts, r, _ = resample_polyline(np.asarray(line, dtype=np.float64), radii, 0.05)
+        ijk = pts @ inv[:3, :3].T + inv[:3, 3]
+        pad = float(r.max()) / float(np.min(np.linalg.norm(grid.affine[:3, :3], axis=0))) + 1
+        lo = np.clip(np.floor(ijk.min(axis=0) - pad), 0, shape).astype(int)
+        hi = np.clip(np.ceil(ijk.max(axis=0) + pad) + 1, 0, shape).astype(int)
+        if np.any(hi <= lo):
+            continue
+        idx = np.stack(
+            np.meshgrid(*(np.arange(a, b) for a, b in zip(lo, hi)), indexing="ij"), axis=-1
+        ).reshape(-1, 3)
+        centres = idx @ grid.affine[:3, :3].T + grid.affine[:3, 3]
+        dist, near = cKDTree(pts).query(centres, distance_upper_bound=float(r.max()) + 1e-6)
+        ok = near < len(pts)
+        inside = np.zeros(len(idx), dtype=bool)
+        inside[ok] = dist[ok] <= r[near[ok]]
+        hit = idx[inside]
+        mask[hit[:, 0], hit[:, 1], hit[:, 2]] = True
+    return mask
 
 
 def _rician(image: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:

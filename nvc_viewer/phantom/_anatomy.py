@@ -510,6 +510,179 @@ def _tube_gap_profile(
 
 
 # --------------------------------------------------------------------------------------------
+# The other cranial nerves near the CPA (optional): IX, X and VI
+# --------------------------------------------------------------------------------------------
+#: The optional nerves (`build_lower_nerves`): drawn and kept clear of the vessels and the other
+#: nerves like V/VII/VIII, but given no label (label 0, docs/design.md, section 3).
+LOWER_NERVES = ("IX", "X", "VI")
+#: Smallest surface gap (mm) between an optional nerve and VII, VIII or V.
+LOWER_NERVE_GAP_MM = 0.5
+
+
+def _lower_path(
+    exit_pt: np.ndarray, n_exit: np.ndarray, waypoints: list[np.ndarray], end: np.ndarray
+) -> np.ndarray:
+    """A root from a hidden stub inside the brainstem, out along the surface normal, through
+    ``waypoints`` to ``end`` (smooth, about 0.1 mm steps)."""
+    nodes = [exit_pt - n_exit * 1.0, exit_pt, exit_pt + n_exit * 1.0, *waypoints, end]
+    return _smoothed(smooth_curve(np.array(nodes), 0.1), 0.6)
+
+
+def _build_ix_x(base: _Base, side: str, rng: np.random.Generator) -> tuple[Nerve, Nerve]:
+    """IX and X of one side: from the post-olivary sulcus 2-6 mm below the facial root exit,
+    laterally, forward and down to the jugular foramen, X below and behind IX, joining it
+    there."""
+    u = rng.uniform
+    sg = sigma_of(side)
+    n7 = base.nerves[f"VII_{side}"]
+    z7 = float(n7.points[n7.marks["RExP"], 2])
+    porus = base.info[f"porus_{side}"]
+    r9 = u(0.45, 0.55) * base.var.nerve_scale
+    r10 = u(0.75, 0.95) * base.var.nerve_scale
+    z9 = z7 - u(2.5, 3.5)
+    z10 = z9 - (r9 + r10 + u(0.4, 0.8))
+    phi = u(98.0, 108.0)
+    e9, n9 = (a[0] for a in base.surface(z9, phi, sg, 0.8 * r9))
+    e10, n10 = (a[0] for a in base.surface(z10, phi + u(0.0, 6.0), sg, 0.8 * r10))
+    # the jugular foramen: below and a little medial of the internal acoustic porus, in front of
+    # the root exits
+    foramen = np.array(
+        [
+            sg * (abs(porus[0]) - u(2.0, 5.0)),
+            e9[1] + u(6.0, 9.0),
+            z9 - u(6.0, 9.0),
+        ]
+    )
+    heading = _unit(foramen - e9)
+    sag = _perp(rng.normal(size=3), heading) * u(0.0, 1.0)
+    mid9 = 0.5 * (e9 + foramen) + sag
+    beyond = foramen + heading * 3.0
+    ix = _lower_path(e9, n9, [mid9, foramen - heading * 1.0, foramen], beyond)
+    # X converges on IX from below and behind, meeting it in the foramen
+    below = _perp(np.array([0.0, -0.5, -1.0]), heading)
+    f10 = foramen + below * (r9 + r10 + 0.15)
+    mid10 = 0.5 * (e10 + f10) + sag + below * u(0.3, 0.8)
+    x = _lower_path(e10, n10, [mid10, f10 - heading * 1.0, f10], f10 + heading * 3.0)
+    marks9 = _Base._marks(ix, {"RExP": e9, "RDP": e9, "porus": foramen})
+    marks10 = _Base._marks(x, {"RExP": e10, "RDP": e10, "porus": f10})
+    return (
+        Nerve("IX", side, ix, np.full(len(ix), r9), marks9, r9),
+        Nerve("X", side, x, np.full(len(x), r10), marks10, r10),
+    )
+
+
+def _build_vi(base: _Base, side: str, rng: np.random.Generator) -> Nerve:
+    """VI of one side: from the pontomedullary sulcus next to the midline (medial of VII's exit),
+    up in front of the pons through the prepontine cistern into the clivus."""
+    u = rng.uniform
+    sg = sigma_of(side)
+    n7 = base.nerves[f"VII_{side}"]
+    rexp7 = n7.points[n7.marks["RExP"]]
+    r6 = u(0.3, 0.45) * base.var.nerve_scale
+    z6 = float(rexp7[2]) - u(0.3, 1.0)
+    # 5-8 mm from the midline in a real brainstem: here a fraction of the facial root exit's
+    # distance from it (the phantom's medulla is narrower)
+    x_target = max(u(0.55, 0.75) * abs(float(rexp7[0])), 3.0)
+    phis = np.linspace(5.0, 75.0, 71)
+    pts, normals = base.surface(np.full(len(phis), z6), phis, sg, 0.8 * r6)
+    k = int(np.argmin(np.abs(np.abs(pts[:, 0]) - x_target)))
+    e6, n6 = pts[k], normals[k]
+    clivus = base.solids["clivus"]
+    assert isinstance(clivus, Intersection)
+    plane = clivus.parts[0]
+    assert isinstance(plane, HalfSpace)
+
+    def clivus_y(x: float, z: float) -> float:
+        # y where the clivus' posterior face (a plane) is at (x, z)
+        p0, nrm = plane.point, plane.normal
+        return float(p0[1] + (nrm[0] * (x - p0[0]) + nrm[2] * (z - p0[2])) / -nrm[1])
+
+    z_top = z6 + u(11.0, 14.0)
+    drift = sg * u(0.5, 2.0)
+    waypoints = []
+    for frac in (0.2, 0.4, 0.6, 0.8):
+        z = z6 + frac * (z_top - z6)
+        x = e6[0] + drift * frac
+        front = float(base.front(x, z))
+        depth = clivus_y(x, z) - front
+        y = front + r6 + max(0.4, (0.15 + 0.6 * frac * frac) * depth)
+        waypoints.append(np.array([x, y, z]))
+    x_end = e6[0] + drift
+    entry = np.array([x_end, clivus_y(x_end, z_top) + 0.2, z_top])
+    heading = _unit(entry - waypoints[-1])
+    vi = _lower_path(e6, n6, [*waypoints, entry], entry + heading * 2.5)
+    marks = _Base._marks(vi, {"RExP": e6, "RDP": e6, "porus": entry})
+    return Nerve("VI", side, vi, np.full(len(vi), r6), marks, r6)
+
+
+def _lower_problem(base: _Base, nerves: list[Nerve]) -> str | None:
+    """Why optional nerves do not fit the base anatomy (into bone, cerebellum, brainstem or
+    another nerve), or None."""
+    others = [n for k, n in base.nerves.items() if k.split("_")[0] not in LOWER_NERVES]
+    for nerve in nerves:
+        r = nerve.radius0
+        s = nerve.s
+        s_end = nerve.s_of("porus")
+        i_free = nerve.index_at(nerve.s_of("RExP") + 1.5)
+        free = nerve.points[i_free : nerve.index_at(s_end - 2.0)]
+        if len(free) < 10:
+            return f"{nerve.key} too short"
+        if np.any(base.brainstem.sdf(free) < -0.25 * r):
+            return f"{nerve.key} runs into the brainstem"
+        side = nerve.side
+        bone = base.solids[f"petrous_{side}"]
+        if np.any(bone.sdf(free) < r + 0.3):
+            return f"{nerve.key} runs into the petrous bone"
+        if np.any(base.solids["clivus"].sdf(free) < r + 0.2):
+            return f"{nerve.key} runs into the clivus"
+        for s_cb in SIDES:
+            if np.any(base.solids[f"cerebellum_{s_cb}"].sdf(free) < r + 0.5):
+                return f"{nerve.key} runs into the cerebellum"
+        if np.any(base.solids[f"iam_{side}"].sdf(nerve.points) < r):
+            return f"{nerve.key} runs into the internal acoustic meatus"
+        if len(s) < 2:
+            return f"{nerve.key} too short"
+        for other in others:
+            gap = _tube_gap_profile(nerve.points, nerve.radii, other.points, other.radii)
+            if np.min(gap) < LOWER_NERVE_GAP_MM:
+                return f"{nerve.key} within {np.min(gap):.2f} mm of {other.key}"
+    for i, a in enumerate(nerves):
+        for b in nerves[i + 1 :]:
+            if {a.name, b.name} == {"IX", "X"} and a.side == b.side:
+                # they join in the jugular foramen: apart until 2 mm before it
+                stop = a.index_at(a.s_of("porus") - 2.0)
+                gap = _tube_gap_profile(a.points[:stop], a.radii[:stop], b.points, b.radii)
+                if np.min(gap) < 0.1:
+                    return f"{a.key} and {b.key} overlap before the jugular foramen"
+                continue
+            gap = _tube_gap_profile(a.points, a.radii, b.points, b.radii)
+            if np.min(gap) < LOWER_NERVE_GAP_MM:
+                return f"{a.key} within {np.min(gap):.2f} mm of {b.key}"
+    return None
+
+
+def build_lower_nerves(base: _Base, rng: np.random.Generator, attempts: int = 8) -> str | None:
+    """Add IX, X and VI of both sides to ``base.nerves`` (drawn from ``rng`` only, so that
+    nothing else of the anatomy changes); returns why they do not fit, or None."""
+    why = ""
+    for side in SIDES:
+        for _ in range(attempts):
+            ix, x = _build_ix_x(base, side, rng)
+            vi = _build_vi(base, side, rng)
+            placed = [n for k, n in base.nerves.items() if k.split("_")[0] in LOWER_NERVES]
+            why = _lower_problem(base, [*placed, ix, x, vi]) or ""
+            if not why:
+                for nerve in (ix, x, vi):
+                    base.nerves[nerve.key] = nerve
+                break
+        else:
+            for key in [k for k in base.nerves if k.split("_")[0] in LOWER_NERVES]:
+                del base.nerves[key]
+            return why
+    return None
+
+
+# --------------------------------------------------------------------------------------------
 # Scenario: the intended relations
 # --------------------------------------------------------------------------------------------
 def _pick_vessel(rng: np.random.Generator, allowed: tuple[str, ...]) -> str:
@@ -626,7 +799,8 @@ def _choose_arc(
     half = 9.0 if big else 7.0
     low = 60.0 if contact.grade in ("indentation", "displacement") else 40.0
     alphas = np.radians(np.linspace(low, 90.0, 4))
-    dense = {n.key: resample_polyline(n.points, n.radii, 0.05) for n in (n7, n8, n5)}
+    lower = [n for n in base.nerves.values() if n.name in LOWER_NERVES]
+    dense = {n.key: resample_polyline(n.points, n.radii, 0.05) for n in (n7, n8, n5, *lower)}
     trees = {k: cKDTree(v[0]) for k, v in dense.items()}
     hard = [v for k, v in base.solids.items() if k.startswith(("petrous", "clivus", "cereb"))]
     iams = [v for k, v in base.solids.items() if k.startswith("iam")]
@@ -734,6 +908,13 @@ def _deformed_problem(base: _Base, nerve7: Nerve) -> str | None:
         return "the displaced VIII runs into the brainstem"
     if np.any(base.solids[f"cerebellum_{nerve7.side}"].sdf(free8) < n8.radius0):
         return "the displaced VIII runs into the cerebellum"
+    for nerve in base.nerves.values():
+        if nerve.name not in LOWER_NERVES:
+            continue
+        for moved in (nerve7, n8):
+            gap = _tube_gap_profile(moved.points, moved.radii, nerve.points, nerve.radii)
+            if np.min(gap) < LOWER_NERVE_GAP_MM:
+                return f"the displaced {moved.name} comes near {nerve.key}"
     return None
 
 
@@ -1118,6 +1299,7 @@ class _Router:
         mine = self._mine("PICA", side)
         swing = b.var.course_mm
         z_e = b.nerves[f"VII_{side}"].points[b.nerves[f"VII_{side}"].marks["RExP"], 2]
+        behind_ix = f"IX_{side}" in b.nerves
 
         def make():
             z_o = u(-24.0, -16.0)
@@ -1125,7 +1307,10 @@ class _Router:
             p1 = b.surface(z_o + u(0, 3), u(65, 80), sg, r + u(1.0, 2.5))[0][0]
             z2 = 0.5 * (z_o + z_e)
             p2 = b.surface(z2 + u(-2, 2), u(90, 110), sg, r + u(1.5, 3.5) + swing)[0][0]
-            p3 = b.surface(z_e - u(3.0, 6.0), u(95, 115), sg, r + u(0.8, 2.0) + swing)[0][0]
+            # behind the IX/X rootlets when they are drawn (they leave at this height)
+            z3 = z_e - u(3.0, 6.0)
+            phi3 = u(118, 132) if behind_ix else u(95, 115)
+            p3 = b.surface(z3, phi3, sg, r + u(0.8, 2.0) + swing)[0][0]
             p4 = np.array([sg * u(7.0, 10.0), -u(9.0, 12.0), z_e - u(5.0, 9.0)])
             end = self._into_cerebellum(side, p4, 1.5, p4 - p3)
             wps = [origin, p1, p2, p3, p4, end]
@@ -1226,7 +1411,12 @@ class _Router:
 # --------------------------------------------------------------------------------------------
 # Entry point
 # --------------------------------------------------------------------------------------------
-def _new_base(rng: np.random.Generator, seed: int, variation: Variation | None = None) -> _Base:
+def _new_base(
+    rng: np.random.Generator,
+    seed: int,
+    variation: Variation | None = None,
+    rng_lower: np.random.Generator | None = None,
+) -> _Base:
     why = ""
     for _ in range(40):
         base = _Base(rng, variation)
@@ -1235,16 +1425,25 @@ def _new_base(rng: np.random.Generator, seed: int, variation: Variation | None =
             base.build_trigeminal(s)
         base.build_context()
         why = base.check() or ""
+        if not why and rng_lower is not None:
+            why = build_lower_nerves(base, rng_lower) or ""
         if not why:
             return base
     raise PhantomBuildError(f"no usable base anatomy for seed {seed}: {why}")
 
 
 def build_anatomy(
-    scenario: str, side: str, seed: int, variation: Variation | None = None
+    scenario: str,
+    side: str,
+    seed: int,
+    variation: Variation | None = None,
+    lower_nerves: bool = False,
 ) -> Anatomy:
     """Random anatomy of ``seed`` with the nerve-vessel relations of ``scenario`` on ``side``,
-    with the departures of ``variation`` (none by default).
+    with the departures of ``variation`` (none by default); with ``lower_nerves`` also IX, X and
+    VI of both sides (`build_lower_nerves`, drawn from a stream of their own: the rest of the
+    base anatomy is that of the seed without them unless they do not fit it; the vessels are
+    routed around them).
 
     Raises
     ------
@@ -1255,9 +1454,10 @@ def build_anatomy(
     rng_base = np.random.default_rng(seeds[0])
     rng_scen = np.random.default_rng(seeds[1])
     rng_vessels = np.random.default_rng(seeds[2])
+    rng_lower = np.random.default_rng(seeds[3]) if lower_nerves else None
     why = ""
     for _ in range(6):  # a new base anatomy when the scenario does not fit this one
-        base = _new_base(rng_base, seed, variation)
+        base = _new_base(rng_base, seed, variation, rng_lower)
         pristine = {k: (n.points.copy(), n.radii.copy()) for k, n in base.nerves.items()}
         for _ in range(6):
             for k, (pts, radii) in pristine.items():

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..labels import ARTERY, BRAINSTEM, CSF, NERVE_LABELS, VEIN
-from ._anatomy import ORIGIN_RAS, SIDES, Anatomy
+from ..labels import ARTERY, BACKGROUND, BRAINSTEM, CSF, NERVE_LABELS, VEIN
+from ._anatomy import LOWER_NERVES, ORIGIN_RAS, SIDES, Anatomy
 from ._render import Structure
 from ._shapes import Ellipsoid, Tube
 
@@ -121,6 +121,7 @@ def make_appearance(
     t2_contrast: Mapping[str, float] | None = None,
     tof_contrast: Mapping[str, float] | None = None,
     bias_field: float = DEFAULT_BIAS,
+    lower_rng: np.random.Generator | None = None,
 ) -> Appearance:
     """The ordered solids (lowest priority first) and their CISS and TOF textures.
 
@@ -130,6 +131,10 @@ def make_appearance(
     ``artery`` (a large fast artery; smaller ones keep their drawn fraction of it),
     ``background`` (brain, brainstem, cerebellum; nerves 0.9 of it), ``csf``, ``vein``.
     ``bias_field`` is the RMS depth of the smooth multiplicative coil shading of both images.
+    The optional nerves IX, X and VI (when the anatomy has them) look like the other roots
+    (``nerve`` levels, dark on the T2, grey on the TOF) but carry label 0; their levels and
+    textures are drawn from ``lower_rng`` (required then), so that every other draw is as
+    without them.
     """
     t2_set = dict(t2_contrast or {})
     tof_set = dict(tof_contrast or {})
@@ -245,6 +250,20 @@ def make_appearance(
             add(
                 Structure(nerve.key, nerve.tube(), NERVE_LABELS[name]),
                 _textured(level, _Waves(rng, 4, (2.0, 6.0), 0.012)),
+                _constant(tof_levels["nerve"]),
+            )
+    lower = [n for n in anatomy.nerves.values() if n.name in LOWER_NERVES]
+    if lower:
+        if lower_rng is None:
+            raise ValueError("lower_rng is needed for an anatomy with IX, X and VI")
+        for nerve in lower:
+            level = float(lower_rng.uniform(0.2, 0.3))
+            if "nerve" in t2_set:
+                level = float(t2_set["nerve"])
+            t2_levels[nerve.key] = level
+            add(
+                Structure(nerve.key, nerve.tube(), BACKGROUND),  # not in the label table
+                _textured(level, _Waves(lower_rng, 4, (2.0, 6.0), 0.012)),
                 _constant(tof_levels["nerve"]),
             )
     dropped: list[str] = []
