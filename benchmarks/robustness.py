@@ -36,6 +36,9 @@ vessel     vessel calibres x0.7, x1.3
 course     VII/VIII (and V) bowing and AICA/PICA/SCA loops swinging 1 and 2 mm further
 size       the generator's default size: ``shape=None`` (64 x 64 x 40 mm at 0.5 mm, 8
            sub-samples per axis), exactly what ``nvc-viewer phantom`` writes
+lower_     the other cranial nerves near the CPA drawn too (``lower_nerves=True``): IX and
+nerves     X below VII/VIII to the jugular foramen, VI up the clivus; dark roots that the
+           analysis must not take for VII, VIII or a vessel (truth label 0)
 ========== =============================================================================
 
 Random draws (``--random N``, seeds 3100 + i): the scenario cycles through all nine, the side
@@ -45,15 +48,18 @@ nerves 0.6-1.0 of the brainstem, arteries darker than nerves (3 in 4) or brighte
 slices, TOF voxels 0.35-0.8 / 0.5-1.2 mm, CSF SNR 8-40 (log-uniform), shading 0-0.2, banding and
 flow voids each in 3 of 10, obliquity 0-25 degrees in a random direction, TOF misregistration
 0-2 mm, V outside the slab in 3 of 10, calibres x0.8-1.3 (nerves) and x0.7-1.3 (vessels),
-courses 0-2 mm further.
+courses 0-2 mm further; the other cranial nerves (IX, X, VI) in about half of the draws, drawn from
+a stream of their own (``[seed, 13]``), so that every other factor of a draw is as before.
 
 A phantom that cannot be built (`PhantomBuildError`: the drawn anatomy does not fit the
 scenario) is left out and counted ("not built"); an analysis that raises counts as a case where
 every contact was missed and every Dice is 0.
 
 Output: one line per case, then one table: a row per factor level (sensitivity, false positives
-per side, grade agreement, VII and artery Dice, VII centreline, RDP error) and a summary row of
-the random draws, with the targets in the header; ``*`` marks a figure that misses its target.
+per side, grade agreement, VII and artery Dice, VII centreline, RDP error, and for cases with
+IX/X/VI the share of their voxels -- centre inside the true root -- that the analysis labelled
+VII, VIII, artery or vein, pooled over the cases) and a summary row of the random draws, with
+the targets in the header; ``*`` marks a figure that misses its target.
 ``--out FILE.json`` writes every case (factors, predicted and true findings) and the table, also
 every ten cases while it runs (``"complete": false``); ``--table FILE.json`` prints the table of
 such a file. Sweep cases and random draws are run interleaved, so a run stopped early has some of
@@ -162,6 +168,7 @@ FACTORS: dict[str, dict[str, dict]] = {
     "vessel": {"x0.7": {"vessel_scale": 0.7}, "x1.3": {"vessel_scale": 1.3}},
     "course": {"+1 mm": {"course_mm": 1.0}, "+2 mm": {"course_mm": 2.0}},
     "size": {"default": {"fov_mm": None, "supersample": 8}},
+    "lower_nerves": {"on": {"lower_nerves": True}},
 }
 
 #: Targets of the issue: per factor level and for the random draws (key, comparison, value).
@@ -244,6 +251,10 @@ def random_cases(n: int, seed_base: int) -> list[dict]:
         seed = seed_base + RANDOM_OFFSET + i
         rng = np.random.default_rng([seed, 11])
         side = ("left", "right")[int(rng.integers(2))]
+        kwargs = random_kwargs(rng)
+        # a stream of its own: the other factors of a draw are those drawn without it
+        if np.random.default_rng([seed, 13]).uniform() < 0.5:
+            kwargs["lower_nerves"] = True
         cases.append(
             {
                 "group": "random",
@@ -252,7 +263,7 @@ def random_cases(n: int, seed_base: int) -> list[dict]:
                 "scenario": SCENARIOS[i % len(SCENARIOS)],
                 "side": side,
                 "seed": seed,
-                "kwargs": random_kwargs(rng),
+                "kwargs": kwargs,
             }
         )
     return cases
@@ -360,11 +371,38 @@ def evaluate(case: dict, cache: str | None) -> dict:
         row["status"] = "analysis failed"
         row["error"] = f"{type(exc).__name__}: {exc}"
         row.update(_failed_analysis(ph))
+        row.update(other_nerves_score(ph, None))
         return row
     row["seconds"] = round(time.perf_counter() - t0, 2)
     row["status"] = "ok"
     row.update(score_analysis(ph, res))
+    row.update(other_nerves_score(ph, res.labels.data))
     return row
+
+
+#: Labels that must not land on IX, X or VI: the roots and vessels the analysis names.
+_NOT_ON_OTHER_NERVES = ("VII", "VIII", "artery", "vein")
+
+
+def other_nerves_score(ph, labels: np.ndarray | None) -> dict:
+    """Voxels of the true IX/X/VI (centre inside the root) and how many of them the analysis
+    labelled VII, VIII, artery or vein (``labels``: its map on the T2 grid; None: it failed and
+    labelled nothing). Empty for a phantom without them."""
+    from nvc_viewer.labels import LABEL_VALUES
+    from nvc_viewer.phantom import lower_nerve_mask
+
+    if not ph.params.get("lower_nerves"):
+        return {}
+    mask = lower_nerve_mask(ph)
+    by = {name: 0 for name in _NOT_ON_OTHER_NERVES}
+    if labels is not None:
+        on = labels[mask]
+        by = {name: int(np.count_nonzero(on == LABEL_VALUES[name])) for name in by}
+    return {
+        "other_nerves_voxels": int(mask.sum()),
+        "other_nerves_mislabelled": int(sum(by.values())),
+        "other_nerves_mislabelled_by": by,
+    }
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -388,6 +426,9 @@ def summarise(rows: list[dict]) -> dict:
         agg["asked"] = len(rs)
         agg["not_built"] = len(rs) - len(scored)
         agg["analysis_failed"] = sum(r["status"] == "analysis failed" for r in rs)
+        voxels = sum(r.get("other_nerves_voxels", 0) for r in scored)
+        wrong = sum(r.get("other_nerves_mislabelled", 0) for r in scored)
+        agg["other_nerves_mislabelled_pct"] = round(100.0 * wrong / voxels, 2) if voxels else None
         out[key] = agg
     return out
 
@@ -403,6 +444,7 @@ _COLUMNS = (
     ("dice_artery", "art Dice"),
     ("VII_centreline_mm", "VII cl mm"),
     ("RDP_error_mm_mean", "RDP mm"),
+    ("other_nerves_mislabelled_pct", "other nerves mislabelled %"),
     ("seconds_mean", "s/case"),
 )
 
@@ -512,7 +554,14 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{head} {row['status']} VII dice={row['dice_VII']:.2f} "
                 f"art dice={row['dice_artery']:.2f} tp={f['tp']} fn={f['fn']} fp={f['fp']} "
-                f"grade={f['grade_agreement']} render={row.get('render_seconds')}s "
+                f"grade={f['grade_agreement']} "
+                + (
+                    f"other nerves mislabelled={row['other_nerves_mislabelled']}"
+                    f"/{row['other_nerves_voxels']} "
+                    if "other_nerves_voxels" in row
+                    else ""
+                )
+                + f"render={row.get('render_seconds')}s "
                 f"analyse={row.get('seconds')}s",
                 flush=True,
             )
