@@ -62,7 +62,7 @@ __all__ = [
 #: Name of the ruler / angle layer.
 MEASUREMENTS_NAME = "Measurements"
 _MEASURE_COLOR = "#ffe000"
-_LINE_WIDTH_MM = 0.4
+_LINE_WIDTH_MM = 0.5
 _DRAG_HINT = "Right-drag on the image: left/right window, up/down level (up brighter)."
 _ANGLE_HINT = "Angle: click an arm's end, the vertex, the other arm's end; double-click the last."
 
@@ -336,6 +336,7 @@ class DisplayToolsPanel(QWidget):
     def apply_preset(self, name: str) -> Any:
         """Apply the preset called ``name``; return the layer it windowed (or None)."""
         preset = next(p for p in WINDOW_PRESETS if p.name == name)
+        self.preset_combo.setCurrentIndex(self.preset_combo.findText(name))
         layer = apply_preset(self.viewer, preset)
         if layer is None:
             self.viewer.status = f"{preset.name}: no {preset.role.upper()} image is open"
