@@ -433,7 +433,12 @@ class CaseView:
         if position.size != 3:
             return None
         if self.viewer.dims.ndisplay == 2:
-            return grid.display_to_ras(position)
+            # through the plane: the slice napari draws (the nearest voxel plane), as the
+            # slice position says (`._orientation_overlay`)
+            index = grid.display_to_index(position)
+            for axis in self.viewer.dims.not_displayed:
+                index[axis] = np.clip(np.rint(index[axis]), 0, grid.shape[axis] - 1)
+            return apply_affine(grid.affine_ras, index)
         if view_direction is None:
             return None
         return self.pick_ras(position, view_direction=view_direction, dims_displayed=dims_displayed)
@@ -750,7 +755,7 @@ class CaseView:
     def _world_vector(self, scene: Sequence[float], *, to_scene: bool = False) -> tuple:
         """A 3-D camera direction between napari's scene coordinates (the displayed axes, in
         ``dims.order``) and the world (S, P, L) axes."""
-        displayed = list(self.viewer.dims.displayed)
+        displayed = list(self.viewer.dims.order[-3:])  # also while the view turns 2-D
         vector = np.zeros(3)
         for k, axis in enumerate(displayed):
             if to_scene:
@@ -770,7 +775,7 @@ class CaseView:
         from nvc_viewer.geometry import RAS_TO_SPL
 
         camera = getattr(self.viewer, "scene", self.viewer).camera
-        displayed = list(self.viewer.dims.displayed)
+        displayed = list(self.viewer.dims.order[-3:])
         if len(displayed) != 3:
             return
         scene_to_ras = np.linalg.inv(RAS_TO_SPL)[:3, :3][:, displayed]

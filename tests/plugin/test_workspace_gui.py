@@ -515,13 +515,16 @@ def test_the_cursor_shows_its_patient_ras_position(
     overlay = text_overlay(viewer)
     assert not overlay.visible  # no position before the mouse is over the canvas
 
-    def shown() -> list[float]:
-        return [float(v) for v in overlay.text.removeprefix("RAS ").removesuffix(" mm").split(",")]
+    def shown() -> list[float]:  # "L 12.7  P 24.7  I 33.8 mm" -> RAS
+        parts = overlay.text.removesuffix(" mm").split()
+        sign = {"R": 1, "L": -1, "A": 1, "P": -1, "S": 1, "I": -1}
+        return [sign[parts[n]] * float(parts[n + 1]) for n in (0, 2, 4)]
 
     target = cpa_case.centrelines["VII_left"][70]  # a point of the left facial nerve, RAS mm
     move(viewer, view.ras_to_world(target))
     assert overlay.visible
-    np.testing.assert_allclose(shown(), target, atol=0.051)  # one decimal
+    np.testing.assert_allclose(shown()[:2], target[:2], atol=0.051)  # one decimal
+    np.testing.assert_allclose(shown()[2], target[2], atol=0.41)  # the slice drawn
     viewer.dims.set_point(0, view.ras_to_world(target)[0] + 2.0)  # 2 mm up, the mouse still
     np.testing.assert_allclose(shown(), target + [0.0, 0.0, 2.0], atol=0.41)  # to a slice
     viewer.dims.ndisplay = 3  # in 3-D the cursor is a ray: no position is claimed
