@@ -520,11 +520,16 @@ LOWER_NERVE_GAP_MM = 0.5
 
 
 def _lower_path(
-    exit_pt: np.ndarray, n_exit: np.ndarray, waypoints: list[np.ndarray], end: np.ndarray
+    exit_pt: np.ndarray,
+    n_exit: np.ndarray,
+    waypoints: list[np.ndarray],
+    end: np.ndarray,
+    leave: np.ndarray | None = None,
 ) -> np.ndarray:
-    """A root from a hidden stub inside the brainstem, out along the surface normal, through
-    ``waypoints`` to ``end`` (smooth, about 0.1 mm steps)."""
-    nodes = [exit_pt - n_exit * 1.0, exit_pt, exit_pt + n_exit * 1.0, *waypoints, end]
+    """A root from a hidden stub inside the brainstem, out along the surface normal (or
+    ``leave``), through ``waypoints`` to ``end`` (smooth, about 0.1 mm steps)."""
+    out = n_exit if leave is None else _unit(leave)
+    nodes = [exit_pt - n_exit * 1.0, exit_pt, exit_pt + out * 1.0, *waypoints, end]
     return _smoothed(smooth_curve(np.array(nodes), 0.1), 0.6)
 
 
@@ -610,7 +615,9 @@ def _build_vi(base: _Base, side: str, rng: np.random.Generator) -> Nerve:
     x_end = e6[0] + drift
     entry = np.array([x_end, clivus_y(x_end, z_top) + 0.2, z_top])
     heading = _unit(entry - waypoints[-1])
-    vi = _lower_path(e6, n6, [*waypoints, entry], entry + heading * 2.5)
+    # out of the sulcus forward and up (its normal points down under the pons' bulge)
+    leave = _perp(n6, np.array([0.0, 0.0, 1.0])) + np.array([0.0, 0.0, 1.0])
+    vi = _lower_path(e6, n6, [*waypoints, entry], entry + heading * 2.5, leave)
     marks = _Base._marks(vi, {"RExP": e6, "RDP": e6, "porus": entry})
     return Nerve("VI", side, vi, np.full(len(vi), r6), marks, r6)
 

@@ -12,7 +12,7 @@ import pytest
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from nvc_viewer.phantom import make_phantom
+from nvc_viewer.phantom import CLEARANCE_MM, LOWER_NERVES, lower_nerve_mask, make_phantom
 
 SMALL = {"shape": (64, 64, 40), "spacing_mm": 0.8, "supersample": 2, "snr": None}
 
@@ -180,8 +180,137 @@ def test_course_bows_the_facial_nerve_further():
         ({"nerve_scale": 0.1}, "nerve_scale"),
         ({"vessel_scale": 3.0}, "vessel_scale"),
         ({"course_mm": 9.0}, "course_mm"),
+        ({"lower_nerves": "yes"}, "lower_nerves"),
     ],
 )
 def test_bad_factors_are_refused_by_name(kwargs, name):
     with pytest.raises(ValueError, match=name):
         make_phantom("contact", seed=0, shape=(8, 8, 8), supersample=1, **kwargs)
+
+
+# --- the other cranial nerves near the CPA (lower_nerves=True) ------------------------------
+@pytest.fixture(scope="module")
+def lower():
+    """The same case without and with IX, X and VI (small grid)."""
+    kwargs = {**SMALL, "bias_field": 0.0}
+    return (
+        make_phantom("contact", seed=0, **kwargs),
+        make_phantom("contact", seed=0, lower_nerves=True, **kwargs),
+    )
+
+
+def _landmark(ph, name: str, nerve: str, side: str) -> np.ndarray:
+    return next(
+        np.asarray(m["position_ras"])
+        for m in ph.truth["landmarks"]
+        if (m["name"], m["nerve"], m["side"]) == (name, nerve, side)
+    )
+
+
+def _surface_gap(ph, a: str, b: str) -> float:
+    """Smallest surface gap (mm) between two tubes of the truth."""
+    pa, pb = _dense(ph.centrelines[a]), _dense(ph.centrelines[b])
+    ra = np.interp(np.linspace(0, 1, len(pa)), np.linspace(0, 1, len(ph.radii[a])), ph.radii[a])
+    dist, idx = cKDTree(pb).query(pa)
+    rb = np.interp(idx / max(len(pb) - 1, 1), np.linspace(0, 1, len(ph.radii[b])), ph.radii[b])
+    return float(np.min(dist - ra - rb))
+
+
+def test_lower_nerves_off_by_default_and_recorded_when_on(lower):
+    plain, ph = lower
+    assert not any(k.split("_")[0] in LOWER_NERVES for k in plain.centrelines)
+    assert "lower_nerves" not in plain.params
+    assert not lower_nerve_mask(plain).any()
+    assert ph.params["factors"] == {"bias_field": 0.0, "lower_nerves": True}
+    keys = {f"{n}_{s}" for n in LOWER_NERVES for s in ("left", "right")}
+    assert keys <= set(ph.centrelines) and keys <= set(ph.radii)
+    assert set(ph.params["lower_nerves"]) == keys
+    # the base anatomy of the seed is kept: the same roots V, VII and VIII
+    for key in ("VII_left", "VII_right", "VIII_left", "V_right"):
+        np.testing.assert_array_equal(ph.centrelines[key], plain.centrelines[key])
+    # no label of their own: the label table is unchanged
+    assert set(np.unique(ph.labels.data)) <= set(range(8))
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_ix_and_x_leave_below_vii_and_run_to_the_jugular_foramen(lower, side):
+    ph = lower[1]
+    rexp7 = _landmark(ph, "RExP", "VII", side)
+    sg = -1.0 if side == "left" else 1.0
+    info = ph.params["lower_nerves"]
+    for nerve, (r_lo, r_hi) in (("IX", (0.44, 0.56)), ("X", (0.74, 0.96))):
+        key = f"{nerve}_{side}"
+        exit_pt, end = np.asarray(info[key]["exit_ras"]), np.asarray(info[key]["end_ras"])
+        below = rexp7[2] - exit_pt[2]
+        assert 2.0 <= below <= 6.0 and info[key]["exit_below_vii_rexp_mm"] == pytest.approx(
+            below, abs=1e-3
+        )
+        assert info[key]["end"] == "jugular foramen" and info[key]["label"] == 0
+        assert r_lo <= ph.radii[key].max() <= r_hi
+        # from the lateral medulla, laterally, forward and down
+        assert sg * exit_pt[0] > 4.0
+        assert sg * (end[0] - exit_pt[0]) > 8.0
+        assert end[1] - exit_pt[1] > 3.0  # RAS y: anterior
+        assert exit_pt[2] - end[2] > 4.0
+        # the foramen lies below the internal acoustic porus (VII's course there)
+        assert end[2] < ph.centrelines[f"VII_{side}"][:, 2].min() - 3.0
+    # X leaves below IX, and they join in the foramen
+    ix, x = (np.asarray(info[f"{n}_{side}"]["exit_ras"]) for n in ("IX", "X"))
+    assert x[2] < ix[2]
+    ends = [np.asarray(info[f"{n}_{side}"]["end_ras"]) for n in ("IX", "X")]
+    gap_end = (
+        np.linalg.norm(ends[0] - ends[1]) - ph.radii[f"IX_{side}"][0] - ph.radii[f"X_{side}"][0]
+    )
+    assert gap_end < 0.5
+    assert _surface_gap(ph, f"IX_{side}", f"X_{side}") < 0.5
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_vi_leaves_next_to_the_midline_and_climbs_the_clivus(lower, side):
+    ph = lower[1]
+    rexp7 = _landmark(ph, "RExP", "VII", side)
+    sg = -1.0 if side == "left" else 1.0
+    info = ph.params["lower_nerves"][f"VI_{side}"]
+    exit_pt, end = np.asarray(info["exit_ras"]), np.asarray(info["end_ras"])
+    assert info["end"] == "clivus"
+    assert 3.0 - 1e-6 <= sg * exit_pt[0] <= 6.0  # beside the midline, on its own side
+    assert sg * exit_pt[0] < sg * rexp7[0] - 1.0  # medial of the facial root exit
+    assert abs(exit_pt[2] - rexp7[2]) < 2.0  # the pontomedullary sulcus
+    assert exit_pt[1] > rexp7[1]  # anterior
+    assert end[2] - exit_pt[2] > 9.0  # up ...
+    assert end[1] - exit_pt[1] > 5.0  # ... in front of the pons
+    line = ph.centrelines[f"VI_{side}"]
+    start = int(np.argmin(np.linalg.norm(line - exit_pt, axis=1)))
+    assert line[start:, 2].min() > exit_pt[2] - 0.3  # from its exit on, never down
+    assert 0.29 <= ph.radii[f"VI_{side}"].max() <= 0.46
+
+
+def test_lower_nerves_collide_with_nothing(lower):
+    ph = lower[1]
+    lower_keys = [k for k in ph.centrelines if k.split("_")[0] in LOWER_NERVES]
+    vessels = [k for k in ph.params["vessel_radius_mm"]]
+    for key in lower_keys:
+        for vessel in vessels:
+            assert _surface_gap(ph, key, vessel) > CLEARANCE_MM - 0.05, (key, vessel)
+        for other in ("VII", "VIII", "V"):
+            for side in ("left", "right"):
+                assert _surface_gap(ph, key, f"{other}_{side}") > 0.45, (key, other, side)
+    for a in lower_keys:
+        for b in lower_keys:
+            if a < b and {a.split("_")[0], b.split("_")[0]} != {"IX", "X"}:
+                assert _surface_gap(ph, a, b) > 0.45, (a, b)
+
+
+def test_lower_nerves_are_dark_unlabelled_roots(lower):
+    plain, ph = lower
+    mask = lower_nerve_mask(ph)
+    assert mask.sum() > 50
+    labels = ph.labels.data[mask]
+    # no other structure's label lands on them; where they fill a voxel it is background
+    assert not np.isin(labels, (3, 4, 5, 6, 7)).any()
+    assert np.mean(labels == 0) > 0.6
+    # dark on the T2 where the thick X fills the voxel (CSF about 1)
+    assert np.median(ph.t2.data[mask & (ph.labels.data == 0)]) < 0.45
+    # the truth elsewhere is unchanged where no vessel was moved around them
+    changed = plain.labels.data != ph.labels.data
+    assert np.mean(changed) < 0.02
