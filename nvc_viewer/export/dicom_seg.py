@@ -28,8 +28,8 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..errors import ExportError
-from ..volume import Volume
 from ..labels import LABELS
+from ..volume import Volume
 
 __all__ = [
     "FrameGeometry",

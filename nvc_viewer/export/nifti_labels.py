@@ -16,8 +16,8 @@ import numpy as np
 
 from ..atomic import atomic_path, atomic_write_text
 from ..errors import ExportError
-from ..volume import Volume
 from ..labels import LABELS
+from ..volume import Volume
 
 __all__ = ["write_segmentation_nifti", "write_itksnap_labels", "itksnap_label_text"]
 
@@ -39,6 +39,25 @@ def _label_data(labels: Volume) -> np.ndarray:
     if lo < 0 or hi > 255:
         raise ExportError(f"label values must lie in 0..255 (uint8); got {lo}..{hi}")
     return data.astype(np.uint8, copy=False)
+
+
+def _fortran_order(data: np.ndarray) -> np.ndarray:
+    """The label map in NIfTI's voxel order (Fortran), copying only the box that holds labels.
+
+    nibabel writes a C-ordered array one slice at a time, each slice gathered a whole row apart;
+    a label map is mostly background, so zeros in Fortran order plus the labelled box, copied
+    once, is the same array at a fraction of the cost.
+    """
+    if data.flags.f_contiguous or data.ndim != 3:
+        return data
+    from .dicom_seg import _nonzero_box
+
+    out = np.zeros(data.shape, dtype=data.dtype, order="F")
+    low, high = _nonzero_box(data)
+    if low is not None and high is not None:
+        box = tuple(slice(lo, hi + 1) for lo, hi in zip(low, high))
+        out[box] = data[box]
+    return out
 
 
 def write_segmentation_nifti(labels: Volume, path: str | os.PathLike[str]) -> Path:
@@ -65,7 +84,7 @@ def write_segmentation_nifti(labels: Volume, path: str | os.PathLike[str]) -> Pa
 
     if not isinstance(labels, Volume):
         raise ExportError(f"labels must be a Volume; got {type(labels).__name__}")
-    data = _label_data(labels)
+    data = _fortran_order(_label_data(labels))
     affine = np.asarray(labels.affine, dtype=np.float64)
     img = nib.Nifti1Image(data, affine)
     img.header.set_data_dtype(np.uint8)

@@ -335,8 +335,13 @@ class _Layout:
 
 # -- key images -------------------------------------------------------------------------------
 def _window(data: np.ndarray, lo_pct: float, hi_pct: float) -> tuple[float, float]:
+    data = np.asarray(data)
     step = max(1, data.size // 200_000)
-    sample = np.asarray(data).reshape(-1)[::step].astype(np.float64)
+    if data.flags.c_contiguous:
+        sample = data.reshape(-1)[::step].astype(np.float64)
+    else:  # the same voxels, picked without copying the whole volume into C order first
+        picked = np.unravel_index(np.arange(0, data.size, step), data.shape)
+        sample = data[picked].astype(np.float64)
     sample = sample[np.isfinite(sample)]
     if sample.size == 0:
         return 0.0, 1.0
