@@ -83,6 +83,9 @@ class CompressionSettings:
     vessel_level: float = 0.18
     contact_brightness: float = 0.56
     gap_brightness: float = 0.78
+    #: The two signal thresholds above hold for a nerve and a vessel whose own T2 is at most
+    #: this level (CSF = 1); brighter structures raise them in proportion (`_on_reference_scale`).
+    dark_level: float = 0.3
     #: Nerves whose contacts are proposed with full confidence: VII (hemifacial spasm) and V
     #: (trigeminal neuralgia). Contacts on VIII, where the AICA loops closely around the root
     #: near the porus, are reported as possible only (confidence under 0.5).
@@ -420,9 +423,17 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
     # the gap is measured with the nerve's usual radius: where a vessel indents the nerve it
     # sits in the dent, and the gap stays about zero either way
     gap = centre_d - r_nom - r_v
-    bright = _gap_brightness(scene, pts_mm[i], q, tangent=e)
-    bridge = _darkest_bridge(
-        scene, pts_mm, idx, piece_vox, r_nom, other | scene.masks.brainstem | scene.masks.bone
+    # the CSF seen between them, on the scale of structures at the reference level: where
+    # the nerve or the vessel is itself brighter (balanced-SSFP inflow, coarse voxels), what
+    # lies between two touching tubes is brighter too
+    level = _dark_level(scene, pts_mm, s, i, q, e)
+    bright = _on_reference_scale(_gap_brightness(scene, pts_mm[i], q, tangent=e), level, settings)
+    bridge = _on_reference_scale(
+        _darkest_bridge(
+            scene, pts_mm, idx, piece_vox, r_nom, other | scene.masks.brainstem | scene.masks.bone
+        ),
+        level,
+        settings,
     )
     info = dict(
         q=q,
@@ -436,8 +447,39 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
         bridge=bridge,
         r_nom=r_nom,
         r_ref_local=r_ref_local,
+        dark_level=level,
     )
     return gap, i, info
+
+
+def _dark_level(
+    scene: Scene, pts_mm: np.ndarray, s: np.ndarray, i: int, q: np.ndarray, e: np.ndarray
+) -> float:
+    """The brighter of the nerve's and the vessel's own T2 at the contact (CSF = 1).
+
+    Medians of the normalised T2 sampled (trilinear) on the nerve's axis within 2 mm along it
+    and on the vessel's axis within 0.5 mm.
+    """
+    sp = scene.spacing
+    nerve = pts_mm[np.abs(s - s[i]) <= 2.0]
+    vessel = q[None] + np.array([-0.5, 0.0, 0.5])[:, None] * e[None]
+    levels = [
+        float(np.median(ndimage.map_coordinates(scene.norm, (p / sp).T, order=1, mode="nearest")))
+        for p in (nerve, vessel)
+    ]
+    return max(levels)
+
+
+def _on_reference_scale(value: float, level: float, settings: CompressionSettings) -> float:
+    """A T2 signal between two structures, rescaled as if they were at the reference level.
+
+    The fraction of the way from the structures' own level to CSF is kept: with the level at or
+    below ``settings.dark_level`` the value is unchanged; levels above 0.6 count as 0.6.
+    """
+    ref = settings.dark_level
+    # a "structure" brighter than about 0.6 of CSF is mostly CSF itself: no rescaling past it
+    low = min(max(level, ref), 0.6)
+    return float(ref + (value - low) / (1.0 - low) * (1.0 - ref)) if value > low else value
 
 
 def _line_radius(
@@ -672,6 +714,7 @@ def _finding(
         "vessel_radius_mm": round(float(info["r_v"]), 3),
         "csf_signal_between": round(float(info["bright"]), 3),
         "csf_signal_darkest_bridge": round(float(info["bridge"]), 3),
+        "structures_own_signal": round(float(info["dark_level"]), 3),
         "vessel_identity_confidence": round(float(id_conf), 2),
         "sequences": ["T2"] + (["TOF"] if tof_seen else []),
         "approach_direction_ras": [round(float(x), 3) for x in u_ras],

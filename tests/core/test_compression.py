@@ -53,6 +53,8 @@ def synthetic_pair(
     shape=(40, 32, 32),
     ss=3,
     extra_vessels=(),
+    nerve_level=0.25,
+    vessel_level=0.15,
 ):
     """Nerve along x; vessel crossing at ``angle`` on its +y side with surface gap ``gap``.
 
@@ -94,8 +96,8 @@ def synthetic_pair(
     for a, b_end, r_x in extra_vessels:
         vessel |= _segment_distance(p, c + np.asarray(a), c + np.asarray(b_end)) < r_x
     img = np.ones(p.shape[:3], np.float32)
-    img[nerve] = 0.25
-    img[vessel] = 0.15
+    img[nerve] = nerve_level
+    img[vessel] = vessel_level
 
     def down(a):
         return a.reshape(shape[0], ss, shape[1], ss, shape[2], ss).mean(axis=(1, 3, 5))
@@ -154,6 +156,25 @@ def test_contact_is_found_where_it_is(angle):
 @pytest.mark.parametrize("gap", [0.7, 1.5])
 def test_no_contact_across_a_clear_gap(gap):
     scene, track, vm, _ = synthetic_pair(gap=gap, seed=1)
+    assert _confident(find_contacts(scene, track, vm)) == []
+
+
+@pytest.mark.parametrize("nerve_level, vessel_level", [(0.25, 0.5), (0.45, 0.3)])
+def test_contact_holds_when_the_structures_themselves_are_brighter(nerve_level, vessel_level):
+    """Vessels brighter than nerves (balanced SSFP inflow), or a nerve blurred towards CSF by
+    coarse voxels: what lies between two touching tubes is read against their own signal."""
+    scene, track, vm, truth = synthetic_pair(
+        gap=0.0, nerve_level=nerve_level, vessel_level=vessel_level
+    )
+    found = _confident(find_contacts(scene, track, vm))
+    assert len(found) == 1
+    assert np.linalg.norm(np.subtract(found[0].position_ras, truth)) < 0.6
+    assert found[0].evidence["structures_own_signal"] > 0.3
+
+
+@pytest.mark.parametrize("gap", [0.8, 1.2])
+def test_no_contact_across_a_clear_gap_between_bright_structures(gap):
+    scene, track, vm, _ = synthetic_pair(gap=gap, nerve_level=0.25, vessel_level=0.5)
     assert _confident(find_contacts(scene, track, vm)) == []
 
 
