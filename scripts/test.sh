@@ -9,5 +9,6 @@ bash scripts/setup.sh mricron-data dicom3tools poppler-utils
 export PATH="$PWD/.venv/bin:$PATH"
 unset QT_QPA_PLATFORM   # pytest-xvfb provides a real X display; offscreen cannot make GL contexts
 .venv/bin/ruff check --output-format concise .
+.venv/bin/ruff format --check .
 .venv/bin/mypy nvc_viewer
 .venv/bin/python -m pytest "$@"

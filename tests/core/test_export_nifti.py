@@ -10,13 +10,13 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from nvc_viewer.errors import ExportError
-from nvc_viewer.labels import LABELS
 from nvc_viewer.export.nifti_labels import (
     itksnap_label_text,
     write_itksnap_labels,
     write_segmentation_nifti,
 )
 from nvc_viewer.io import read_nifti
+from nvc_viewer.labels import LABELS
 from nvc_viewer.volume import Volume, VolumeMeta
 
 
