@@ -10,16 +10,24 @@ so it is what a user waits for. Prints cases per minute for each and the scaling
 
 ``--one-case`` instead times one full-size case (512 x 512 x 160 T2 at 0.4 mm + TOF, DICOM)
 through the command a user runs, ``nvc-viewer batch CASE --out DIR --workers 1`` (a fresh process:
-start-up, the local cluster, load, analysis, every export), ``--rounds`` times, and prints the
-wall time and the per-stage times of ``batch_report.json`` (each export format's own time too),
-beside dcm2niix converting the same two series (the reference: reading and writing the images
-once) as a ratio.
+start-up, the worker, load, analysis, every export), ``--rounds`` times, and prints the
+wall time, the per-stage times of ``batch_report.json`` (each export format's own time too) and
+``start-up`` (the wall time outside the case's own ``total``: interpreter, imports, the worker
+process or local cluster, the report), beside dcm2niix converting the same two series (the
+reference: reading and writing the images once) as a ratio.
+
+``--against REV`` (with ``--one-case``) runs the same command with the package as it was at git
+revision ``REV`` too, alternating with the working tree round by round (the machine's load
+shifts: side by side is the only fair comparison), and prints both lines and the ratio of the
+medians. ``--only PATH ...`` takes just those files from ``REV`` and the rest from the working
+tree (to measure one change while others edit other files).
 
 Usage::
 
     python benchmarks/batch.py [--cases 24] [--distinct 24] [--shape 128 128 56]
                                [--spacing 0.5] [--workdir DIR]
     python benchmarks/batch.py --one-case [--rounds 3] [--workdir DIR]
+    python benchmarks/batch.py --one-case --against REV [--only nvc_viewer/batch.py ...]
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 SCENARIOS = ("contact", "indentation")
@@ -71,7 +80,54 @@ def run(cases: Path, out: Path, workers: int) -> tuple[float, dict]:
     return time.perf_counter() - t0, report
 
 
-def one_case(root: Path, rounds: int) -> None:
+def _revision_tree(rev: str, only: Sequence[str], dest: Path) -> Path:
+    """The package ``nvc_viewer`` as at ``rev`` (or the working tree with ``only`` from ``rev``),
+    in ``dest``, for ``PYTHONPATH``."""
+    repo = Path(__file__).resolve().parents[1]
+    if only:
+        shutil.copytree(repo / "nvc_viewer", dest / "nvc_viewer",
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+        for path in only:
+            text = subprocess.run(["git", "-C", str(repo), "show", f"{rev}:{path}"],
+                                  check=True, capture_output=True).stdout  # fmt: skip
+            (dest / path).write_bytes(text)
+    else:
+        archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "nvc_viewer"],
+                                 check=True, capture_output=True).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def _batch_once(case: Path, out: Path, pythonpath: Path | None) -> tuple[float, dict]:
+    """``nvc-viewer batch CASE --out OUT --workers 1`` in a fresh process: wall s, stages."""
+    shutil.rmtree(out, ignore_errors=True)
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    else:
+        env.pop("PYTHONPATH", None)
+    command = "import sys; from nvc_viewer.cli import main; sys.exit(main(sys.argv[1:]))"
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", command, "batch", str(case), "--out", str(out), "--workers", "1"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"batch failed: {proc.stderr[-2000:]}")
+    report = json.loads((out / "batch_report.json").read_text("utf-8"))
+    stages = dict(report["cases"][0]["timings_s"])
+    stages["start-up"] = wall - stages.get("total", 0.0)
+    return wall, stages
+
+
+def _stage_line(walls: list[float], stages: list[dict]) -> str:
+    keys = list(dict.fromkeys(k for row in stages for k in row))
+    return ", ".join(f"{k} {statistics.median(row.get(k, 0.0) for row in stages):.2f}"
+                     for k in keys)  # fmt: skip
+
+
+def one_case(root: Path, rounds: int, against: str | None = None, only: Sequence[str] = ()) -> None:
     """One 512 x 512 x 160 DICOM case through ``nvc-viewer batch --workers 1``, stage by stage."""
     from nvc_viewer.phantom import make_phantom, write_case
 
@@ -84,45 +140,50 @@ def one_case(root: Path, rounds: int) -> None:
         print(f"phantom 512x512x160 at 0.4 mm + TOF, DICOM: {time.perf_counter() - t0:.1f} s")
     binary = Path(sys.executable).parent
     dcm2niix = str(binary / "dcm2niix") if (binary / "dcm2niix").exists() else "dcm2niix"
-    walls, refs, stages = [], [], []
-    for _ in range(rounds):
-        out = root / "one_case" / "out"
-        shutil.rmtree(out, ignore_errors=True)
-        t0 = time.perf_counter()
-        proc = subprocess.run(
-            [str(binary / "nvc-viewer"), "batch", str(case), "--out", str(out), "--workers", "1"],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        walls.append(time.perf_counter() - t0)
-        if proc.returncode != 0:
-            raise SystemExit(f"batch failed: {proc.stderr[-2000:]}")
-        report = json.loads((out / "batch_report.json").read_text("utf-8"))
-        stages.append(report["cases"][0]["timings_s"])
-        with tempfile.TemporaryDirectory() as ref_out:
-            t0 = time.perf_counter()
-            subprocess.run(
-                [dcm2niix, "-z", "y", "-b", "n", "-o", ref_out, str(case)],
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            refs.append(time.perf_counter() - t0)
-    wall, ref = statistics.median(walls), statistics.median(refs)
-    keys = list(dict.fromkeys(k for row in stages for k in row))
-    per_stage = ", ".join(f"{k} {statistics.median(row.get(k, 0.0) for row in stages):.2f}"
-                          for k in keys)  # fmt: skip
-    print(
-        f"one 512x512x160 case + TOF, nvc-viewer batch --workers 1, median of {rounds}: "
-        f"{wall:.1f} s wall; dcm2niix -z y on the same case {ref:.1f} s ({wall / ref:.1f}x); "
-        f"stages (s): {per_stage}; load average {os.getloadavg()[0]:.1f} on "
-        f"{os.cpu_count()} cores"
-    )
+    variants: dict[str, Path | None] = {"working tree": None}
+    with tempfile.TemporaryDirectory() as tmp:
+        if against:
+            variants = {f"at {against}": _revision_tree(against, only, Path(tmp)), **variants}
+        walls: dict[str, list[float]] = {name: [] for name in variants}
+        stages: dict[str, list[dict]] = {name: [] for name in variants}
+        refs = []
+        for _ in range(rounds):
+            for name, pythonpath in variants.items():  # alternating: the same machine state
+                wall, row = _batch_once(case, root / "one_case" / "out", pythonpath)
+                walls[name].append(wall)
+                stages[name].append(row)
+            with tempfile.TemporaryDirectory() as ref_out:
+                t0 = time.perf_counter()
+                subprocess.run(
+                    [dcm2niix, "-z", "y", "-b", "n", "-o", ref_out, str(case)],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                refs.append(time.perf_counter() - t0)
+    ref = statistics.median(refs)
+    medians = {}
+    for name in variants:
+        medians[name] = wall = statistics.median(walls[name])
+        print(
+            f"{name}: one 512x512x160 case + TOF, nvc-viewer batch --workers 1, median of "
+            f"{rounds}: {wall:.1f} s wall; dcm2niix -z y on the same case {ref:.1f} s "
+            f"({wall / ref:.1f}x); stages (s): {_stage_line(walls[name], stages[name])}"
+        )
+    if against:
+        before, after = medians[f"at {against}"], medians["working tree"]
+        print(f"working tree / {against}: {after / before:.2f} of the wall time "
+              f"({before / after:.2f}x faster)")  # fmt: skip
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--one-case", action="store_true", help="one 512x512x160 case, staged")
     parser.add_argument("--rounds", type=int, default=3, help="with --one-case")
+    parser.add_argument("--against", metavar="REV", help="with --one-case: also git revision REV")
+    parser.add_argument("--only", nargs="*", default=(), metavar="PATH",
+                        help="with --against: only these files from REV")  # fmt: skip
     parser.add_argument("--cases", type=int, default=24)
     parser.add_argument("--distinct", type=int, default=24, help="different phantoms")
     parser.add_argument("--shape", type=int, nargs=3, default=(128, 128, 56))
@@ -133,7 +194,7 @@ def main() -> None:
     root = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="nvc-batch-"))
     if args.one_case:
         try:
-            one_case(root, args.rounds)
+            one_case(root, args.rounds, args.against, args.only)
         finally:
             if not args.workdir:
                 shutil.rmtree(root, ignore_errors=True)

@@ -43,7 +43,11 @@ and the TOF, and how a saved case is opened and exported, is the case model's
 Each case runs in `run_case`, a function of one picklable `CaseJob` that never raises, submitted
 to a `distributed.Client`: a `LocalCluster` (processes, one thread each, no dashboard) by
 default, or an existing scheduler, whose workers must import ``nvc_viewer`` and see the input and
-output paths.
+output paths. With one local worker (``--workers 1``, or a single case) and no scheduler there is
+no cluster: each case runs in a child process forked from the batch (where ``fork`` exists), one
+after the other; as on a cluster, a case whose process dies is reported failed and the others
+go on. The outputs and the report are the same; what is saved is the cluster's start-up and a
+worker importing everything again.
 """
 
 from __future__ import annotations
@@ -764,6 +768,72 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+#: Imported once before the first case's process is forked, so that no case imports them again.
+_PRELOAD: dict[str, tuple[str, ...]] = {
+    "": ("scipy.ndimage", "nvc_viewer.analysis", "nvc_viewer.export"),
+    "nifti": ("nibabel", "nvc_viewer.export.nifti_labels"),
+    "seg": ("pydicom", "highdicom", "nvc_viewer.export.dicom_seg"),
+    "sr": ("pydicom", "highdicom", "nvc_viewer.export.dicom_sr"),
+    "report": ("PIL.Image", "fpdf", "nvc_viewer.export.report"),
+}
+
+
+def _preload(formats: Sequence[str]) -> None:
+    import importlib
+
+    for key in ("", "nifti", *formats):
+        for name in _PRELOAD.get(key, ()):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+
+
+def _child(job: CaseJob, conn: Any) -> None:
+    try:
+        conn.send(run_case(job))
+    finally:
+        conn.close()
+
+
+def _run_forked(job: CaseJob) -> dict:
+    """`run_case` in a forked child process: its row, or a failed row if the child died."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(job, send), name=f"nvc-case-{job.case_id}")
+    proc.start()
+    send.close()  # the child holds the other end: its death ends the wait below
+    row: dict | None = None
+    try:
+        try:
+            row = receive.recv()
+        except EOFError:
+            pass
+        proc.join()
+    finally:
+        if proc.is_alive():  # interrupted: the case goes with the batch
+            proc.kill()
+            proc.join()
+        receive.close()
+    if row is None:
+        row = asdict(
+            CaseReport(
+                job.case_id,
+                job.input,
+                "failed",
+                f"{job.input}: the worker processing this case died or was lost "
+                f"(exit code {proc.exitcode})",
+            )
+        )
+    return row
+
+
 @contextlib.contextmanager
 def _client(scheduler: str | None, n_workers: int, debug: bool) -> Iterator[Any]:
     """A `distributed.Client` on the given scheduler, or on a fresh `LocalCluster`."""
@@ -912,8 +982,15 @@ def run_batch(
             finish(run_case(job))  # cheap: reads the marker only
         else:
             todo.append(job)
-    if todo:
-        n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    if todo and n == 1 and not scheduler and _can_fork():
+        # One worker on this machine: a child process per case, forked from this one, does
+        # what a one-worker LocalCluster does (a case that kills its process fails alone)
+        # without starting a scheduler, a nanny and a worker that imports everything again.
+        _preload(todo[0].formats)
+        for job in todo:
+            finish(_run_forked(job))
+    elif todo:
         token = uuid.uuid4().hex[:8]  # two batches on one scheduler must not share task keys
         with _quiet_distributed(debug), _client(scheduler, n, debug) as client:
             from distributed import as_completed
