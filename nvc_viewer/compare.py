@@ -234,6 +234,20 @@ def _grade_rank(grade: str | None) -> int:
 
 
 # -- the measurement --------------------------------------------------------------------------
+def _labelled_box(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest box of ``data`` holding every non-zero voxel, and its corner index."""
+    low, high = [], []
+    for axis in range(data.ndim):
+        others = tuple(a for a in range(data.ndim) if a != axis)
+        hit = np.flatnonzero(data.any(axis=others))
+        if hit.size == 0:
+            return data[tuple(slice(0, 0) for _ in range(data.ndim))], np.zeros(data.ndim, int)
+        low.append(int(hit[0]))
+        high.append(int(hit[-1]) + 1)
+    box = tuple(slice(lo, hi) for lo, hi in zip(low, high))
+    return data[box], np.asarray(low, dtype=int)
+
+
 class _LabelSpace:
     """The label map's voxels in RAS mm, cropped to the nerves plus the search distance."""
 
@@ -241,9 +255,12 @@ class _LabelSpace:
         data = np.asarray(labels.data)
         self.affine = np.asarray(labels.affine, dtype=np.float64)
         self.spacing = np.asarray(labels.spacing_mm, dtype=np.float64)
-        nerves = np.isin(data, list(_VALUE.values()))
+        # Voxels are looked for in the box that holds labels only (a label map is mostly
+        # background): the same indices, once the box's corner is added back.
+        labelled, corner = _labelled_box(data)
+        nerves = np.isin(labelled, list(_VALUE.values()))
         if nerves.any():
-            idx = np.argwhere(nerves)
+            idx = np.argwhere(nerves) + corner
             margin = np.ceil(search_mm / self.spacing).astype(int) + 2
             lo = np.maximum(idx.min(axis=0) - margin, 0)
             hi = np.minimum(idx.max(axis=0) + margin + 1, data.shape)
@@ -257,11 +274,11 @@ class _LabelSpace:
             self.vessel_dist, self.vessel_idx = ndimage.distance_transform_edt(
                 ~vessel, sampling=self.spacing, return_indices=True
             )
-        brainstem = np.argwhere(data == BRAINSTEM)
+        brainstem = np.argwhere(labelled == BRAINSTEM) + corner
         if len(brainstem):
             self.midline_x = float(np.median(self.ras(brainstem - self.offset)[:, 0]))
         else:
-            allnerve = np.argwhere(nerves)
+            allnerve = np.argwhere(nerves) + corner
             self.midline_x = (
                 float(np.median(self.ras(allnerve - self.offset)[:, 0])) if len(allnerve) else 0.0
             )
