@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+from scipy import ndimage
 
 from .hessian import eigvalsh3, hessian_at, hessian_mm, smooth_mm
 
@@ -230,12 +231,46 @@ def scale_space(
     strength = np.zeros((len(sigmas_mm),) + image.shape, np.float32)
     response = np.zeros(image.shape, np.float32)
     cur_v = np.zeros(flat.size, np.float32)
+    fine, fine_spacing, fine_flat = _finer_grid(image, np.asarray(spacing_mm, float), inner)
     for k, sigma in enumerate(sigmas_mm):
-        f = smooth_mm(image, spacing_mm, sigma)
-        w = eigvalsh3(*hessian_at(f, flat, spacing_mm, sigma * sigma))
+        f = smooth_mm(fine, fine_spacing, sigma)
+        w = eigvalsh3(*hessian_at(f, fine_flat, fine_spacing, sigma * sigma))
         del f
         v, l2 = vesselness_from_eigvals(w, polarity="dark", c=c)
         np.maximum(cur_v, v, out=cur_v)
         strength[k].ravel()[flat] = np.maximum(l2, 0.0)
     response.ravel()[flat] = cur_v
     return ScaleSpace(tuple(float(x) for x in sigmas_mm), strength, response)
+
+
+def _finer_grid(
+    image: np.ndarray, spacing_mm: np.ndarray, inner: np.ndarray, *, max_ratio: float = 1.4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The image on a grid split along its coarse axes, and where the voxels of ``inner`` lie.
+
+    Central differences one slice apart cannot see the curvature of a tube about as thin as the
+    slices (a facial nerve in 1-1.2 mm slices): along every axis more than ``max_ratio`` times
+    the finest, each step is split into ``round(ratio)`` (at most 3) by cubic interpolation,
+    so that voxel ``a`` of an axis split by ``n`` is voxel ``a * n`` of the finer grid and the
+    Hessian is read at the original voxels' centres. Near-isotropic images pass unchanged.
+
+    Returns
+    -------
+    fine : ndarray
+    fine_spacing : (3,) ndarray
+    fine_flat : (N,) int ndarray
+        Flat indices, in ``fine``, of the true voxels of ``inner`` (C order, as
+        ``np.flatnonzero(inner)``).
+    """
+    ratio = spacing_mm / spacing_mm.min()
+    split = np.where(ratio > max_ratio, np.clip(np.rint(ratio), 1, 3), 1).astype(int)
+    if (split == 1).all():
+        return image, spacing_mm, np.flatnonzero(inner)
+    shape = np.array(image.shape)
+    fine_shape = (shape - 1) * split + 1
+    fine = ndimage.affine_transform(
+        image, 1.0 / split, output_shape=tuple(fine_shape), order=3, mode="nearest"
+    ).astype(np.float32)
+    ijk = np.argwhere(inner) * split
+    fine_flat = np.ravel_multi_index(tuple(ijk.T), fine.shape)
+    return fine, spacing_mm / split, fine_flat
