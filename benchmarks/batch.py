@@ -13,14 +13,17 @@ through the command a user runs, ``nvc-viewer batch CASE --out DIR --workers 1``
 start-up, the worker, load, analysis, every export), ``--rounds`` times, and prints the
 wall time, the per-stage times of ``batch_report.json`` (each export format's own time too) and
 ``start-up`` (the wall time outside the case's own ``total``: interpreter, imports, the worker
-process or local cluster, the report), beside dcm2niix converting the same two series (the
-reference: reading and writing the images once) as a ratio.
+process or local cluster, the report) and ``cpu`` (CPU seconds of the whole process tree, which
+other work on the machine sways less than the wall time), beside dcm2niix converting the same
+two series (the reference: reading and writing the images once) as a ratio.
 
 ``--against REV`` (with ``--one-case``) runs the same command with the package as it was at git
 revision ``REV`` too, alternating with the working tree round by round (the machine's load
 shifts: side by side is the only fair comparison), and prints both lines and the ratio of the
-medians. ``--only PATH ...`` takes just those files from ``REV`` and the rest from the working
-tree (to measure one change while others edit other files).
+medians, of the wall and the CPU time. ``--after REV2`` compares with revision ``REV2`` instead
+of the working tree (which may be in the middle of someone's edit). ``--only PATH ...`` takes
+just those files from ``REV`` and the rest as at ``REV2`` (default ``HEAD``), to measure one
+change while others commit theirs.
 
 Usage::
 
@@ -28,6 +31,7 @@ Usage::
                                [--spacing 0.5] [--workdir DIR]
     python benchmarks/batch.py --one-case [--rounds 3] [--workdir DIR]
     python benchmarks/batch.py --one-case --against REV [--only nvc_viewer/batch.py ...]
+                               [--after REV]
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -80,21 +85,18 @@ def run(cases: Path, out: Path, workers: int) -> tuple[float, dict]:
     return time.perf_counter() - t0, report
 
 
-def _revision_tree(rev: str, only: Sequence[str], dest: Path) -> Path:
-    """The package ``nvc_viewer`` as at ``rev`` (or the working tree with ``only`` from ``rev``),
-    in ``dest``, for ``PYTHONPATH``."""
+def _revision_tree(rev: str, dest: Path, only: Sequence[str] = (), base: str | None = None) -> Path:
+    """The package ``nvc_viewer`` as at git revision ``rev`` in ``dest`` (for ``PYTHONPATH``); with
+    ``only``, the package as at ``base`` (default ``HEAD``) with just those files from ``rev``."""
     repo = Path(__file__).resolve().parents[1]
-    if only:
-        shutil.copytree(repo / "nvc_viewer", dest / "nvc_viewer",
-                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
-        for path in only:
-            text = subprocess.run(["git", "-C", str(repo), "show", f"{rev}:{path}"],
-                                  check=True, capture_output=True).stdout  # fmt: skip
-            (dest / path).write_bytes(text)
-    else:
-        archive = subprocess.run(["git", "-C", str(repo), "archive", rev, "nvc_viewer"],
-                                 check=True, capture_output=True).stdout  # fmt: skip
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    archive = subprocess.run(["git", "-C", str(repo), "archive", (base or "HEAD") if only else rev,
+                              "nvc_viewer"], check=True, capture_output=True).stdout  # fmt: skip
+    dest.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    for path in only:
+        text = subprocess.run(["git", "-C", str(repo), "show", f"{rev}:{path}"],
+                              check=True, capture_output=True).stdout  # fmt: skip
+        (dest / path).write_bytes(text)
     return dest
 
 
@@ -107,17 +109,22 @@ def _batch_once(case: Path, out: Path, pythonpath: Path | None) -> tuple[float, 
     else:
         env.pop("PYTHONPATH", None)
     command = "import sys; from nvc_viewer.cli import main; sys.exit(main(sys.argv[1:]))"
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", command, "batch", str(case), "--out", str(out), "--workers", "1"],
         capture_output=True, text=True, env=env,
     )  # fmt: skip
     wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"batch failed: {proc.stderr[-2000:]}")
     report = json.loads((out / "batch_report.json").read_text("utf-8"))
     stages = dict(report["cases"][0]["timings_s"])
     stages["start-up"] = wall - stages.get("total", 0.0)
+    # CPU seconds of the whole process tree (the batch, its worker processes, their threads):
+    # less at the mercy of other work on the machine than the wall time.
+    stages["cpu"] = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     return wall, stages
 
 
@@ -127,7 +134,13 @@ def _stage_line(walls: list[float], stages: list[dict]) -> str:
                      for k in keys)  # fmt: skip
 
 
-def one_case(root: Path, rounds: int, against: str | None = None, only: Sequence[str] = ()) -> None:
+def one_case(
+    root: Path,
+    rounds: int,
+    against: str | None = None,
+    only: Sequence[str] = (),
+    after: str | None = None,
+) -> None:
     """One 512 x 512 x 160 DICOM case through ``nvc-viewer batch --workers 1``, stage by stage."""
     from nvc_viewer.phantom import make_phantom, write_case
 
@@ -140,10 +153,14 @@ def one_case(root: Path, rounds: int, against: str | None = None, only: Sequence
         print(f"phantom 512x512x160 at 0.4 mm + TOF, DICOM: {time.perf_counter() - t0:.1f} s")
     binary = Path(sys.executable).parent
     dcm2niix = str(binary / "dcm2niix") if (binary / "dcm2niix").exists() else "dcm2niix"
-    variants: dict[str, Path | None] = {"working tree": None}
+    now = f"at {after}" if after else "working tree"
     with tempfile.TemporaryDirectory() as tmp:
+        variants: dict[str, Path | None] = {
+            now: _revision_tree(after, Path(tmp) / "after") if after else None
+        }
         if against:
-            variants = {f"at {against}": _revision_tree(against, only, Path(tmp)), **variants}
+            tree = _revision_tree(against, Path(tmp) / "before", only, after)
+            variants = {f"at {against}": tree, **variants}
         walls: dict[str, list[float]] = {name: [] for name in variants}
         stages: dict[str, list[dict]] = {name: [] for name in variants}
         refs = []
@@ -162,8 +179,9 @@ def one_case(root: Path, rounds: int, against: str | None = None, only: Sequence
                 )
                 refs.append(time.perf_counter() - t0)
     ref = statistics.median(refs)
-    medians = {}
+    medians, cpus = {}, {}
     for name in variants:
+        cpus[name] = statistics.median(row["cpu"] for row in stages[name])
         medians[name] = wall = statistics.median(walls[name])
         print(
             f"{name}: one 512x512x160 case + TOF, nvc-viewer batch --workers 1, median of "
@@ -171,9 +189,9 @@ def one_case(root: Path, rounds: int, against: str | None = None, only: Sequence
             f"({wall / ref:.1f}x); stages (s): {_stage_line(walls[name], stages[name])}"
         )
     if against:
-        before, after = medians[f"at {against}"], medians["working tree"]
-        print(f"working tree / {against}: {after / before:.2f} of the wall time "
-              f"({before / after:.2f}x faster)")  # fmt: skip
+        was, is_ = medians[f"at {against}"], medians[now]
+        print(f"{now} / at {against}: {is_ / was:.2f} of the wall time ({was / is_:.2f}x "
+              f"faster), {cpus[now] / cpus[f'at {against}']:.2f} of the CPU time")  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
 
@@ -184,6 +202,7 @@ def main() -> None:
     parser.add_argument("--against", metavar="REV", help="with --one-case: also git revision REV")
     parser.add_argument("--only", nargs="*", default=(), metavar="PATH",
                         help="with --against: only these files from REV")  # fmt: skip
+    parser.add_argument("--after", metavar="REV", help="with --against: REV, not the working tree")
     parser.add_argument("--cases", type=int, default=24)
     parser.add_argument("--distinct", type=int, default=24, help="different phantoms")
     parser.add_argument("--shape", type=int, nargs=3, default=(128, 128, 56))
@@ -194,7 +213,7 @@ def main() -> None:
     root = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="nvc-batch-"))
     if args.one_case:
         try:
-            one_case(root, args.rounds, args.against, args.only)
+            one_case(root, args.rounds, args.against, args.only, args.after)
         finally:
             if not args.workdir:
                 shutil.rmtree(root, ignore_errors=True)
