@@ -210,8 +210,7 @@ FIRST_RELEASE_FILE = r"""{
 
 
 def test_a_first_release_findings_file_still_opens(tmp_path):
-    # Version 1 is the only version ever written (no migration is registered yet), so the
-    # oldest file a surgeon can hold is this one.
+    # The oldest file a surgeon can hold: version 1, opened through every migration since.
     path = tmp_path / "hfs-0042" / "findings.json"
     path.parent.mkdir()
     path.write_text(FIRST_RELEASE_FILE, encoding="utf-8")
@@ -227,7 +226,16 @@ def test_a_first_release_findings_file_still_opens(tmp_path):
     doc = json.loads(path.read_text("utf-8"))
     original = json.loads(FIRST_RELEASE_FILE)
     assert doc["schema_version"] == SCHEMA_VERSION
-    assert doc["findings"] == original["findings"] and doc["landmarks"] == original["landmarks"]
+    # Nothing is lost: a machine finding's version-1 note (the machine's rationale) is its
+    # read-only rationale now, a manual finding's note stays the surgeon's.
+    migrated = []
+    for f in original["findings"]:
+        machine = f["origin"] != "manual"
+        note = f["note"]
+        migrated.append(
+            {**f, "note": "" if machine else note, "rationale": note if machine else "", "edited": False}
+        )
+    assert doc["findings"] == migrated and doc["landmarks"] == original["landmarks"]
     assert doc["clinical"] == original["clinical"] and doc["source"] == original["source"]
 
 
