@@ -34,6 +34,7 @@ from ..errors import AnalysisCancelled, AnalysisError, InvalidVolumeError
 from ..geometry import resample_like
 from ..labels import LABEL_VALUES
 from ..volume import Volume
+from .banding import fill_bands
 from .crop import Box
 from .identify import identify_nerves
 from .masks import BrainstemFrame, dilate_mm, erode_mm, fine_masks, localise_brainstem
@@ -48,6 +49,8 @@ __all__ = ["Stages", "run_stages", "build_scene", "align_tof", "labels_of", "LAB
 
 #: Label values by key and by nerve name (the label table, `nvc_viewer.labels`).
 LABELS = dict(LABEL_VALUES)
+#: Filled off-resonance bands (mm^3) from which the case says so in a warning.
+BAND_WARNING_MM3 = 20.0
 
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
@@ -141,7 +144,7 @@ def build_scene(
     stages.finish("localise")
     stages.start("masks", "Brainstem, cisterns and tubes")
     sp = t2.spacing_mm
-    norm = ref.normalise(t2.data[box.slices])
+    norm, bands = fill_bands(ref.normalise(t2.data[box.slices]), sp)
     f = frame.factors
     cshape = frame.mask_coarse.shape
     idx = [
@@ -151,6 +154,13 @@ def build_scene(
     masks = fine_masks(norm, sp, prior)
     affine = box.affine(t2.affine)
     scene = Scene(box=box, affine=affine, spacing=sp, norm=norm, ref=ref, frame=frame, masks=masks)
+    band_mm3 = float(bands.sum() * np.prod(sp))
+    if band_mm3 >= BAND_WARNING_MM3:
+        scene.warnings.append(
+            f"dark off-resonance bands cross the cisterns ({band_mm3:.0f} mm3 filled with the CSF "
+            "around them before the analysis); where a band crosses a nerve or lies between a "
+            "nerve and a vessel, a contact may be misjudged"
+        )
     ijk = np.indices(norm.shape, dtype=np.float32)
     x = sum(affine[0, a] * ijk[a] for a in range(3)) + affine[0, 3]
     z = sum(affine[2, a] * ijk[a] for a in range(3)) + affine[2, 3]
