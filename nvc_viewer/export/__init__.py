@@ -27,6 +27,7 @@ SR always carry the patient module, as the standard requires.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -134,14 +135,23 @@ def export_case(
         or "sr" in formats
         or ("report" in formats and include_phi)
     )
-    datasets: list = []
-    if needs_headers:  # read once, before the writers start, and shared by them
-        from .dicom_seg import read_source_datasets
+    # The T2's DICOM headers are read once, by the first writer that needs them, and shared:
+    # the formats that do not need them (the report, the NIfTI) start at once meanwhile.
+    header_lock = threading.Lock()
+    headers: list[list] = []
 
-        t0 = time.perf_counter()
-        datasets = read_source_datasets(t2)
-        if timings is not None:
-            timings["export_headers"] = time.perf_counter() - t0
+    def source_datasets() -> list:
+        if not needs_headers:
+            return []
+        with header_lock:
+            if not headers:
+                from .dicom_seg import read_source_datasets
+
+                t0 = time.perf_counter()
+                headers.append(read_source_datasets(t2))
+                if timings is not None:
+                    timings["export_headers"] = time.perf_counter() - t0
+        return headers[0]
 
     def write_json() -> list[Path]:
         return [write_findings_json(case, out / FILE_NAMES["json"][0])]
@@ -170,17 +180,19 @@ def export_case(
         from .dicom_seg import write_dicom_seg
 
         assert labels is not None
+        datasets = source_datasets()
         return [write_dicom_seg(labels, t2, out / FILE_NAMES["seg"][0], source_datasets=datasets)]
 
     def write_sr() -> list[Path]:
         from .dicom_sr import write_dicom_sr
 
+        datasets = source_datasets()
         return [write_dicom_sr(case, t2, out / FILE_NAMES["sr"][0], source_datasets=datasets)]
 
     def write_report() -> list[Path]:
         from .report import write_case_report
 
-        patient = _patient_lines(datasets) if include_phi and is_dicom else None
+        patient = _patient_lines(source_datasets()) if include_phi and is_dicom else None
         png, pdf = (out / n for n in FILE_NAMES["report"])
         return list(write_case_report(case, t2, png, pdf, patient=patient, tof=tof, labels=labels))
 
@@ -197,6 +209,8 @@ def export_case(
     todo = [f for f in FORMATS if f in formats and possible.get(f, True)]
 
     def timed(fmt: str) -> tuple[list[Path], float]:
+        if fmt in ("seg", "sr") or (fmt == "report" and include_phi):
+            source_datasets()  # read (or waited for) outside the format's own time
         t0 = time.perf_counter()
         return writers[fmt](), time.perf_counter() - t0
 

@@ -117,3 +117,65 @@ def test_label_sampling_of_an_axial_series_on_its_grid(tmp_path):
     sampled = labels_on_source_frames(labels, frame_geometries(datasets))
     assert np.array_equal(sampled, _lookup(labels, datasets))
     assert int((sampled == 5).sum()) == 5 * 4 * 2 and int((sampled == 7).sum()) == 1
+
+
+def test_the_headers_are_read_once_by_the_first_writer_that_needs_them(t2, tmp_path, monkeypatch):
+    """The report and the NIfTI do not wait for the T2's DICOM headers: the header read below
+    waits until both are written (a writer that waited for it would never finish)."""
+    import threading
+
+    import nvc_viewer.export.dicom_seg as dicom_seg
+
+    out = tmp_path / "case"
+    calls = []
+    written = threading.Event()
+
+    def read_when_the_others_are_written(volume):
+        calls.append(threading.current_thread().name)
+        for _ in range(600):  # at most 60 s; the report and the NIfTI take well under that
+            names = {p.name for p in out.iterdir()} if out.is_dir() else set()
+            if {"report.png", "report.pdf", "segmentation.nii.gz"} <= names:
+                written.set()
+                break
+            written.wait(0.1)
+        return read_source_datasets(volume)
+
+    monkeypatch.setattr(dicom_seg, "read_source_datasets", read_when_the_others_are_written)
+    files = export_case(make_case(t2), out, t2=t2, labels=make_labels(t2), threads=3)
+
+    assert written.is_set()  # the report and the NIfTI were written while the headers waited
+    assert len(calls) == 1  # read once, shared by the DICOM SEG and the SR
+    assert {"segmentation.dcm", "report_sr.dcm"} <= {p.name for p in files}
+    assert pydicom.dcmread(out / "report_sr.dcm").Modality == "SR"
+
+
+def test_a_report_with_patient_lines_shares_the_one_header_read(t2, tmp_path, monkeypatch):
+    import nvc_viewer.export.dicom_seg as dicom_seg
+
+    calls = []
+
+    def counted(volume):
+        calls.append(volume)
+        return read_source_datasets(volume)
+
+    monkeypatch.setattr(dicom_seg, "read_source_datasets", counted)
+    timings: dict[str, float] = {}
+    export_case(make_case(t2), tmp_path / "case", t2=t2, labels=make_labels(t2),
+                include_phi=True, timings=timings)  # fmt: skip
+    assert len(calls) == 1
+    assert "export_headers" in timings
+
+
+def test_a_failed_header_read_fails_the_dicom_formats_only(t2, tmp_path, monkeypatch):
+    import nvc_viewer.export.dicom_seg as dicom_seg
+
+    def unreadable(volume):
+        raise ExportError("the T2's headers cannot be read again (test)")
+
+    monkeypatch.setattr(dicom_seg, "read_source_datasets", unreadable)
+    out = tmp_path / "case"
+    with pytest.raises(ExportError, match=r"cannot be read again \(test\)"):
+        export_case(make_case(t2), out, t2=t2, labels=make_labels(t2))
+    names = {p.name for p in out.iterdir()}
+    assert {"findings.json", "segmentation.nii.gz", "report.png", "report.pdf"} <= names
+    assert not names & {"segmentation.dcm", "report_sr.dcm"}
