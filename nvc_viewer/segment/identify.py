@@ -8,7 +8,9 @@ checks their names against relations that hold in every patient, whatever the im
 - VII and VIII leave together at the pontomedullary junction and cross the cistern side by
   side, out to the internal acoustic porus (more laterally than forward), VII anterior and
   superior to VIII, and VII is the thinner (about 1.2 against 2.1 mm). A root that runs
-  forward more than out is not taken for either.
+  forward more than out is not taken for either. Two roots that do not run beside each other
+  (VII's free course more than `PAIR_APART_MM` from VIII, median) are not a pair: the one that
+  reaches less far out towards the porus loses its name, the other is named alone.
   Each relation that holds adds to the pair's confidence; one that is contradicted lowers it;
   when both are contradicted the tracker's names are not trusted and neither root is named.
 - V leaves the lateral pons well above the facial pair (8-12 mm on thin-slab CISS) and runs
@@ -33,10 +35,13 @@ from ..findings import NerveIdentification as Identification
 from .nerves import NerveTrack
 from .scene import Scene
 
-__all__ = ["identify_nerves", "V_ABOVE_PAIR_MM"]
+__all__ = ["identify_nerves", "V_ABOVE_PAIR_MM", "PAIR_APART_MM"]
 
 #: V must leave the brainstem at least this far (mm, along S) above the facial pair's exit.
 V_ABOVE_PAIR_MM = 4.0
+#: Largest median distance (mm) from VII's free course to VIII for the two to be a pair: they
+#: cross the cistern together, a few mm apart at most, into one porus.
+PAIR_APART_MM = 5.0
 #: Arclength (mm) of free course, past the root detachment, on which VII and VIII are compared.
 _COMPARE_MM = 8.0
 _SIDES: tuple[Side, Side] = ("left", "right")
@@ -78,6 +83,19 @@ def _pair_relations(scene: Scene, vii: NerveTrack, viii: NerveTrack) -> tuple[in
             f"the root named VII is not the thinner ({2 * r7:.1f} against {2 * r8:.1f} mm)"
         )
     return votes, against
+
+
+def _apart_mm(scene: Scene, vii: NerveTrack, viii: NerveTrack) -> float:
+    """Median distance (mm) from VII's free course to the nearest point of VIII."""
+    p7 = _ras(scene, vii)[_free_course(vii)]
+    p8 = _ras(scene, viii)
+    return float(np.median(np.linalg.norm(p7[:, None, :] - p8[None, :, :], axis=2).min(axis=1)))
+
+
+def _reach_mm(scene: Scene, track: NerveTrack) -> float:
+    """How far out from the midline (mm) a root reaches: towards its porus."""
+    p = _ras(scene, track)
+    return float(np.max(np.abs(p[:, 0] - scene.frame.midline_x(p[0, 2]))))
 
 
 def _exit_z(scene: Scene, track: NerveTrack) -> float:
@@ -124,6 +142,14 @@ def identify_nerves(scene: Scene) -> list[Identification]:
                 _unname(scene, t)
         vii: NerveTrack | None = scene.nerves.get(f"VII_{side}")
         viii: NerveTrack | None = scene.nerves.get(f"VIII_{side}")
+        if vii is not None and viii is not None and _apart_mm(scene, vii, viii) > PAIR_APART_MM:
+            # not side by side: the root that stops short of the porus is not trusted
+            if _reach_mm(scene, vii) < _reach_mm(scene, viii):
+                _unname(scene, vii)
+                vii = None
+            else:
+                _unname(scene, viii)
+                viii = None
         if vii is not None and viii is not None:
             pair: tuple[tuple[NerveTrack, LandmarkNerve], ...] = ((vii, "VII"), (viii, "VIII"))
             votes, against = _pair_relations(scene, vii, viii)

@@ -159,3 +159,42 @@ def test_a_case_without_an_identifiable_facial_nerve_warns_and_proposes_nothing_
     assert not (res.labels.data == 3).any()
     # with no facial pair to place it against, a thick root is V only with low confidence
     assert all(not ident[(s, "V")].found or ident[(s, "V")].uncertain for s in ("left", "right"))
+
+
+def _track(name: str, start, end, radius_mm: float):
+    from nvc_viewer.segment.nerves import NerveTrack
+
+    n = 40
+    points = np.linspace(start, end, n)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(points, axis=0), axis=1))])
+    return NerveTrack(name, "left", points, np.full(n, radius_mm), s_mm=s)
+
+
+def _scene_of(*tracks):
+    from types import SimpleNamespace
+
+    frame = SimpleNamespace(midline_x=lambda z: 0.0)
+    scene = SimpleNamespace(
+        to_ras=lambda p: np.asarray(p, float), frame=frame, nerves={}, unnamed=[]
+    )
+    scene.nerves = {t.key: t for t in tracks}
+    return scene
+
+
+def test_two_roots_that_do_not_run_side_by_side_are_not_named_a_pair():
+    from nvc_viewer.segment.identify import identify_nerves
+
+    # (mm, scene = RAS) VIII from the pontomedullary junction out to the porus; VII beside it,
+    # anterosuperior and thinner: a pair
+    viii = _track("VIII", (-8.0, -29.0, -38.0), (-32.0, -21.0, -35.0), 1.0)
+    vii = _track("VII", (-6.5, -27.5, -36.5), (-30.5, -19.5, -33.5), 0.6)
+    ident = {(i.side, i.nerve): i for i in identify_nerves(_scene_of(vii, viii))}
+    assert ident[("left", "VII")].found and ident[("left", "VII")].confidence >= 0.9
+    # a "VII" in front of the pons, 20 mm from VIII and short of the porus, is not VII
+    stray = _track("VII", (-1.0, -10.0, -29.0), (-4.0, -7.0, -29.0), 0.6)
+    viii = _track("VIII", (-8.0, -29.0, -38.0), (-32.0, -21.0, -35.0), 1.0)
+    scene = _scene_of(stray, viii)
+    ident = {(i.side, i.nerve): i for i in identify_nerves(scene)}
+    assert not ident[("left", "VII")].found and ident[("left", "VII")].reason
+    assert ident[("left", "VIII")].found and ident[("left", "VIII")].uncertain
+    assert "VII_left" not in scene.nerves and stray in scene.unnamed
