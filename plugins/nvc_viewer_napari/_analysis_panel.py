@@ -20,8 +20,9 @@ asking (`restore`), and only that state is taken (`CaseSession.restore_analysis`
 findings, landmarks and label map stay as the surgeon left them. "Analyse" meanwhile stops the
 recomputation and runs a full analysis instead.
 
-The panel also holds the view buttons (axial, coronal, sagittal, 3-D) and the choice of the
-structures the 3-D view shows.
+The panel also holds the view buttons (axial, coronal, sagittal, 3-D), the 3-D view presets
+(the surgeon's retrosigmoid view of each side, the six anatomical directions: `._camera`) and
+the choice of the structures the 3-D view shows.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from nvc_viewer.volume import Volume
 
 from ._case_view import PLANES, SURFACE_GROUPS, case_view_for
 from ._layers import LayerDataTuple, volume_to_layer_data
+from ._shortcuts import VIEW_SHORTCUTS, bind_view_shortcuts
 from ._surfaces import SURFACE_STRUCTURES, SurfaceMesh, label_surfaces
 
 if TYPE_CHECKING:
@@ -63,6 +65,18 @@ __all__ = ["AnalysisPanel", "run_analysis", "run_refine"]
 #: What the worker hands to the GUI thread: the result, the corrected label map kept instead of
 #: the result's (or None), the label layer data, the surfaces.
 Prepared = tuple[Any, Volume | None, LayerDataTuple | None, list[SurfaceMesh]]
+
+#: The 3-D preset buttons' text: the anatomical views by the patient letter they are seen from.
+_VIEW_BUTTON_TEXT = {
+    "surgeon left": "Surgeon's view L",
+    "surgeon right": "Surgeon's view R",
+    "anterior": "A",
+    "posterior": "P",
+    "left": "L",
+    "right": "R",
+    "superior": "S",
+    "inferior": "I",
+}
 
 _STRUCTURE_SHORT_NAMES = {value: LABELS[value].short for value in SURFACE_STRUCTURES}
 
@@ -306,6 +320,22 @@ class AnalysisPanel(QWidget):
             button.clicked.connect(lambda _checked=False, plane=plane: self.show_plane(plane))
             planes_row.addWidget(button)
             self.plane_buttons[plane] = button
+        # The 3-D view presets: the surgeon's retrosigmoid view of each side, the six
+        # anatomical directions (`CaseView.show_view`, keys in `._shortcuts`).
+        self.view_buttons: dict[str, QPushButton] = {}
+        surgeon_row = QHBoxLayout()
+        directions_row = QHBoxLayout()
+        directions_row.addWidget(QLabel("From:"))
+        for shortcut in VIEW_SHORTCUTS:
+            name = shortcut.action
+            text = _VIEW_BUTTON_TEXT[name]
+            button = QPushButton(text)
+            button.setToolTip(f"{shortcut.text} ({shortcut.key})")
+            button.clicked.connect(lambda _checked=False, name=name: self.show_view(name))
+            (surgeon_row if name.startswith("surgeon") else directions_row).addWidget(button)
+            self.view_buttons[name] = button
+        directions_row.addStretch(1)
+        bind_view_shortcuts(napari_viewer, self.show_view)
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setTextVisible(True)
@@ -319,6 +349,8 @@ class AnalysisPanel(QWidget):
         layout.addWidget(self.use_corrections)
         layout.addLayout(refine_row)
         layout.addLayout(planes_row)
+        layout.addLayout(surgeon_row)
+        layout.addLayout(directions_row)
         layout.addLayout(structures_row)
         layout.addWidget(self.bar)
         layout.addWidget(self.status)
@@ -434,6 +466,15 @@ class AnalysisPanel(QWidget):
         """Axial / coronal / sagittal 2-D view, or 3-D (see `CaseView.show_plane`)."""
         if self.view.reference is not None:
             self.view.show_plane(plane)
+
+    def show_view(self, name: str) -> None:
+        """A 3-D view preset: ``"surgeon left"`` / ``"surgeon right"`` or an anatomical
+        direction (see `CaseView.show_view`); says what the view is centred on."""
+        if self.view.reference is None:
+            return
+        centred = self.view.show_view(name)
+        if name.startswith("surgeon"):
+            self._say(f"surgeon's view, {name.split()[1]} side: centred on {centred}")
 
     @property
     def restoring(self) -> bool:

@@ -64,6 +64,8 @@ PLANES: dict[str, tuple[tuple[int, int, int], str] | None] = {
     "sagittal": ((2, 0, 1), "up"),  # rows S upward; columns P: anterior on the left
     "3-D": None,
 }
+#: Field of view (mm) a selected finding is shown in: the contact with its nerve and vessel.
+FINDING_FIELD_MM = 40.0
 #: The two surface layers (see `CaseView.show_surfaces`).
 SURFACE_GROUPS = ("brainstem", "nerves and vessels")
 _SURFACE_NAMES = {"brainstem": "brainstem (3-D)", "nerves and vessels": "nerves and vessels (3-D)"}
@@ -182,6 +184,7 @@ class CaseView:
         self._placing: Callable[[Finding | None, str], None] | None = None
         self._picking: Callable[[np.ndarray | None, str], None] | None = None
         self._selection_listeners: list[Callable[[str | None], None]] = []
+        self._centre_listeners: list[Callable[[np.ndarray, float | None], None]] = []
         self._labels_timer: Any = None
         self._labels_painted = False
         self._label_savers: list[Any] = []
@@ -483,6 +486,11 @@ class CaseView:
         view_ref = weakref.ref(self)
 
         def get_status(position: Any = None, **kwargs: Any) -> dict[str, str]:
+            if kwargs.get("view_direction") is None:
+                # without a view ray (no mouse move over a 3-D canvas yet) napari reads the
+                # value at the point anyway; a Labels layer with features would otherwise
+                # pass ``np.asarray(None)`` on as a ray and fail
+                kwargs = {**kwargs, "dims_displayed": None}
             status = original(position, **kwargs)
             view = view_ref()
             if view is None or position is None or not kwargs.get("world", False):
@@ -965,15 +973,17 @@ class CaseView:
         up, the patient's left on the right. Sagittal: superior up, anterior on the left. The
         slice shown goes through the current point (e.g. the selected finding); the view's
         edges carry the patient letters (`._orientation_overlay`). 3-D: seen from the front
-        and a little below, superior up, the patient's left on the right, not mirrored.
+        and a little below, superior up, the patient's left on the right, not mirrored,
+        centred on the selected finding or the facial root exit zone, about 40 mm across
+        (`._camera.show_overview`; the whole volume when the case has neither).
         """
         if plane not in PLANES:
             raise ValueError(f"plane must be one of {tuple(PLANES)}, got {plane!r}")
         camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9
         if plane == "3-D":
-            self.viewer.dims.ndisplay = 3
-            self.viewer.reset_view()
-            self._enter_3d_camera(default=True)
+            from ._camera import show_overview
+
+            show_overview(self)
             return
         order, vertical = PLANES[plane]  # type: ignore[misc]
         self.viewer.dims.ndisplay = 2
@@ -981,6 +991,18 @@ class CaseView:
         camera.orientation2d = (vertical, "right")
         point = self.viewer.dims.point
         camera.center = tuple(float(point[a]) for a in order[1:])
+
+    def show_view(self, name: str) -> str:
+        """Turn the 3-D view to a preset: ``"surgeon left"`` / ``"surgeon right"`` (the
+        retrosigmoid view of that side's facial root exit zone) or one of the six anatomical
+        views (`nvc_viewer.orientation.ANATOMICAL_VIEWS`), see `._camera`. Returns what the
+        view is centred on."""
+        from ._camera import show_anatomical_view, show_surgeon_view
+
+        if name in ("surgeon left", "surgeon right"):
+            return show_surgeon_view(self, "left" if name.endswith("left") else "right")
+        show_anatomical_view(self, name)
+        return "the current centre"
 
     # -- selection ------------------------------------------------------------------------
     def on_selection(self, listener: Callable[[str | None], None]) -> None:
@@ -991,23 +1013,39 @@ class CaseView:
         """Select a finding and centre every view (2-D slices and 3-D camera) on it."""
         if finding_id == self.selected_id:
             if centre and finding_id is not None:
-                self.centre_on(self.session.finding(finding_id).position_ras)
+                position = self.session.finding(finding_id).position_ras
+                self.centre_on(position, field_mm=FINDING_FIELD_MM)
             return
         self.selected_id = finding_id
         self.redraw_findings()
         if finding_id is not None and centre:
-            self.centre_on(self.session.finding(finding_id).position_ras)
+            self.centre_on(self.session.finding(finding_id).position_ras, field_mm=FINDING_FIELD_MM)
         self._record_view()
         for listener in list(self._selection_listeners):
             listener(finding_id)
 
-    def centre_on(self, position_ras: Sequence[float]) -> None:
-        """Put the three slice planes through a point and centre the camera on it."""
+    def on_centre(self, listener: Callable[[np.ndarray, float | None], None]) -> None:
+        """Call ``listener(world_point, field_mm)`` when the view is centred on a point (a
+        selected finding): the linked 2-D views (`._multiview`) centre and zoom on it too."""
+        self._centre_listeners.append(listener)
+
+    def centre_on(self, position_ras: Sequence[float], *, field_mm: float | None = None) -> None:
+        """Put the three slice planes through a point and centre the camera on it.
+
+        ``field_mm``: in 2-D also zoom in until about that many mm around the point fill the
+        canvas (never zooms out).
+        """
         world = self.ras_to_world(np.asarray(position_ras, dtype=np.float64))
         self.viewer.dims.point = tuple(float(v) for v in world)  # one event, one re-slice
         camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9
         displayed = list(self.viewer.dims.displayed)
         camera.center = tuple(float(world[a]) for a in displayed)
+        if field_mm is not None and self.viewer.dims.ndisplay == 2:
+            from ._viewer import zoom_to_field
+
+            zoom_to_field(self.viewer, field_mm)
+        for listener in list(self._centre_listeners):
+            listener(world, field_mm)
 
     # -- placing a finding by a click -----------------------------------------------------
     @property

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 __all__ = [
     "Shortcut",
     "SHORTCUTS",
+    "VIEW_SHORTCUTS",
+    "VIEW_KEY_OF",
+    "bind_view_shortcuts",
     "BRUSH_MODES",
     "bind_shortcuts",
     "relay_shortcuts",
@@ -54,6 +57,21 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("redo", "Ctrl+Shift+Z", "Redo the change undone"),
 )
 KEY_OF: dict[str, str] = {s.action: s.key for s in SHORTCUTS}
+
+#: The 3-D view presets' keys (`CaseView.show_view`): they act on the viewer's open case,
+#: whichever panel is open. Not napari's own (Ctrl+Shift+C/T/Z are; Alt+letter would open a
+#: menu of the main window).
+VIEW_SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("surgeon left", "Ctrl+Shift+L", "Surgeon's view of the left CPA (retrosigmoid)"),
+    Shortcut("surgeon right", "Ctrl+Shift+R", "Surgeon's view of the right CPA (retrosigmoid)"),
+    Shortcut("anterior", "Alt+1", "3-D view from the front (superior up)"),
+    Shortcut("posterior", "Alt+2", "3-D view from behind (superior up)"),
+    Shortcut("left", "Alt+3", "3-D view from the patient's left (superior up)"),
+    Shortcut("right", "Alt+4", "3-D view from the patient's right (superior up)"),
+    Shortcut("superior", "Alt+5", "3-D view from above (anterior up)"),
+    Shortcut("inferior", "Alt+6", "3-D view from below (anterior up)"),
+)
+VIEW_KEY_OF: dict[str, str] = {s.action: s.key for s in VIEW_SHORTCUTS}
 
 #: Modes of a Labels layer in which Ctrl+Z / Ctrl+Shift+Z stay napari's brush undo / redo.
 BRUSH_MODES = frozenset({"paint", "erase", "fill", "polygon"})
@@ -121,6 +139,17 @@ def bind_shortcuts(
             binding.unbind()
 
     return unbind
+
+
+def bind_view_shortcuts(viewer: napari.Viewer, show_view: Callable[[str], Any]) -> None:
+    """Bind the 3-D view presets' keys (`VIEW_SHORTCUTS`) in ``viewer``'s keymap to
+    ``show_view(name)`` (the last binding wins: one per viewer is enough)."""
+    for shortcut in VIEW_SHORTCUTS:
+
+        def on_key(_viewer: Any, name: str = shortcut.action) -> None:
+            show_view(name)
+
+        viewer.bind_key(shortcut.key, on_key, overwrite=True)
 
 
 class _Binding:

@@ -16,7 +16,13 @@ from ._layers import AXIS_LABELS, LayerDataTuple
 if TYPE_CHECKING:
     import napari
 
-__all__ = ["new_viewer", "add_layer_data", "show_axial_centre", "dismiss_notifications"]
+__all__ = [
+    "new_viewer",
+    "add_layer_data",
+    "show_axial_centre",
+    "zoom_to_field",
+    "dismiss_notifications",
+]
 
 
 def new_viewer(*, show: bool = True, title: str = "nvc-viewer") -> napari.Viewer:
@@ -45,6 +51,21 @@ def show_axial_centre(viewer: napari.Viewer) -> None:
     centre = extent.mean(axis=0)
     viewer.dims.point = tuple(float(c) for c in centre)
     viewer.reset_view()
+
+
+def zoom_to_field(viewer: Any, field_mm: float) -> None:
+    """Zoom a 2-D view in until ``field_mm`` of the world fill the canvas's shorter side.
+
+    Never zooms out: a surgeon already closer in stays there. ``viewer`` is a napari viewer or
+    a ``ViewerModel`` (world units are mm).
+    """
+    camera = viewer.scene.camera
+    size = np.asarray(viewer.canvas.size, dtype=np.float64)  # (height, width) pixels
+    if field_mm <= 0 or size.min() <= 1:
+        return
+    zoom = float(size.min()) / float(field_mm)
+    if zoom > camera.zoom:
+        camera.zoom = zoom
 
 
 def dismiss_notifications(viewer: napari.Viewer) -> None:

@@ -132,7 +132,9 @@ def test_tags_are_numbered_apart_and_off_the_contacts_in_2d_names_hidden_in_3d(
     tags = view.tags.layer
     assert tags is not None
     for row, finding in enumerate(findings, start=1):
-        view.select(finding.id)  # the slice through it, at the default zoom
+        view.select(finding.id)  # the slice through it, zoomed in on it
+        assert str(row) in [t for t, _ in _tag_boxes(viewer, tags)]
+        viewer.reset_view()  # the same slice at the default zoom
         boxes = _tag_boxes(viewer, tags)
         texts = [t for t, _ in boxes]
         assert str(row) in texts  # the finding's number is its row in the table
