@@ -15,10 +15,16 @@ stands between the retrosigmoid eye and the cerebellopontine angle but the brain
 drawn translucent; in the surgeon's view it is made fainter still (`SURGEON_BRAINSTEM_OPACITY`),
 so that a vessel behind the pons' lateral bulge shows through, and given back its opacity by
 any other preset.
+
+The surfaces are lit by a head light (`install_head_light`): from behind the camera, above and
+to the left of the line of sight, whichever way the camera turns. napari's own light is set for
+its default (mirrored) axes; with the patient's own handedness (`._case_view`) it came from in
+front of the surfaces, which showed them nearly black.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Literal
 
 import numpy as np
@@ -52,6 +58,8 @@ __all__ = [
     "show_surgeon_view",
     "show_anatomical_view",
     "show_overview",
+    "head_light",
+    "install_head_light",
 ]
 
 #: The brainstem surface's opacity in the surgeon's view (0.45 otherwise: `._case_view`).
@@ -218,3 +226,64 @@ def show_overview(view: CaseView) -> str:
         return "the whole volume"
     point_camera(view, default, target[0], OVERVIEW_FIELD_MM)
     return target[1]
+
+
+def head_light(node: Any) -> np.ndarray | None:
+    """The direction the head light's rays travel, in a vispy node's scene coordinates: along
+    the line of sight, downward and to the right on the screen (a light behind the camera,
+    above and to the left). From the node's scene -> render transform, so whatever napari's
+    camera axes; None when the node is not drawn in a view."""
+    try:
+        transform = node.get_transform("scene", "render")
+    except Exception:  # noqa: BLE001 - not in a scene yet
+        return None
+
+    def unmap(p: tuple[float, float, float]) -> np.ndarray:
+        q = np.asarray(transform.imap(np.asarray(p, dtype=np.float64)), dtype=np.float64)
+        return q[:3] / q[3]
+
+    origin = unmap((0.0, 0.0, 0.0))
+    into = unmap((0.0, 0.0, 0.5)) - origin  # render depth grows away from the eye
+    up = unmap((0.0, 0.1, 0.0)) - origin
+    right = unmap((0.1, 0.0, 0.0)) - origin
+    vectors = [v / np.linalg.norm(v) for v in (into, up, right)]
+    if not all(np.all(np.isfinite(v)) for v in vectors):
+        return None
+    into, up, right = vectors
+    rays = into - up + right
+    return np.asarray(rays / np.linalg.norm(rays), dtype=np.float64)
+
+
+def install_head_light(viewer: Any, layers: Any) -> None:
+    """Keep the surfaces ``layers()`` (a callable) of ``viewer`` lit by the head light (see
+    the module): after napari sets its light on every turn of the camera, and on entering 3-D.
+    Nothing for a viewer without a canvas."""
+    qt_viewer = getattr(getattr(viewer, "window", None), "_qt_viewer", None)
+    canvas = getattr(qt_viewer, "canvas", None)
+    if canvas is None or not hasattr(canvas, "layer_to_visual"):
+        return
+    canvas_ref = weakref.ref(canvas)
+
+    def relight(event: Any = None) -> None:
+        canvas = canvas_ref()
+        if canvas is None or viewer.dims.ndisplay != 3:
+            return
+        for layer in layers():
+            visual = canvas.layer_to_visual.get(layer)
+            node = getattr(visual, "node", None)
+            shading = getattr(node, "shading_filter", None)
+            if shading is None:
+                continue
+            rays = head_light(node)
+            if rays is None:
+                continue
+            visual._light_direction = rays  # napari re-applies it when the shading changes
+            shading.light_dir = rays
+            node.update()
+
+    camera = getattr(viewer, "scene", viewer).camera  # napari >= 0.9
+    # after napari's own handlers (which set its light)
+    camera.events.view_direction.connect(relight, position="last")
+    camera.events.orientation.connect(relight, position="last")
+    viewer.dims.events.ndisplay.connect(relight, position="last")
+    viewer.layers.events.inserted.connect(relight, position="last")

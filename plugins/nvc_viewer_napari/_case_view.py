@@ -219,6 +219,13 @@ class CaseView:
         viewer.dims.events.point.connect(self._record_view)
         viewer.dims.events.ndisplay.connect(self._record_view)
         camera.events.zoom.connect(self._record_view)
+        # the surfaces lit from behind the camera, whichever way it turns
+        from ._camera import install_head_light
+
+        surfaces_ref = weakref.ref(self)
+        install_head_light(
+            viewer, lambda: [] if (view := surfaces_ref()) is None else list(view.surface_layers)
+        )
 
     # -- case -----------------------------------------------------------------------------
     def open_case(
@@ -697,6 +704,12 @@ class CaseView:
         self._insert_below_points(layer)
         self.surface_layers.append(layer)
         return layer
+
+    @property
+    def hidden_for_3d(self) -> tuple[Any, ...]:
+        """The image and label layers hidden while the view is in 3-D (shown again in 2-D;
+        the linked 2-D views of `._multiview` keep showing them)."""
+        return tuple(self._hidden_in_3d)
 
     @property
     def _surfaces_shown(self) -> bool:

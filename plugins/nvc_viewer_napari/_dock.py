@@ -18,6 +18,7 @@ from ._case_panel import CasePanel
 from ._compare_panel import ComparePanel
 from ._display_tools import DisplayToolsPanel
 from ._findings_panel import FindingsPanel
+from ._layout import arrange_docks, auto_fit_for, scrollable
 
 if TYPE_CHECKING:
     import napari
@@ -72,13 +73,24 @@ def dock_panels(
         display=DisplayToolsPanel(viewer),
     )
     window: Any = viewer.window
+
+    def add(panel: QWidget, name: str, *, tabify: bool) -> QDockWidget:
+        # in a scroll area: a panel taller than the window scrolls (`._layout.scrollable`)
+        return window.add_dock_widget(
+            scrollable(panel), name=name, area="right", tabify=tabify, add_vertical_stretch=False
+        )
+
     # Case and Findings share one tab area (the table needs the width); Analysis sits below.
-    window.add_dock_widget(panels.case, name="Case", area="right")
-    window.add_dock_widget(panels.findings, name="Findings", area="right", tabify=True)
-    window.add_dock_widget(panels.compare, name="Compare sides", area="right", tabify=True)
-    window.add_dock_widget(panels.analysis, name="Analysis", area="right")
+    upper = add(panels.case, "Case", tabify=False)
+    add(panels.findings, "Findings", tabify=True)
+    add(panels.compare, "Compare sides", tabify=True)
+    lower = add(panels.analysis, "Analysis", tabify=False)
     # window/level, ruler and angle, the structures' legend: a tab beside Analysis
-    window.add_dock_widget(panels.display, name="Display", area="right", tabify=True)
+    add(panels.display, "Display", tabify=True)
+    # the image dominates: narrow columns beside it, refitted when the window resizes
+    auto_fit_for(viewer)
+    arrange_docks(viewer, [upper, lower])
+    QTimer.singleShot(0, lambda: arrange_docks(viewer, [upper, lower]))
     panels.case.opened.connect(lambda _case_id: raise_dock(panels.findings))
     # after an analysis the surgeon reviews: its proposals and what it could not establish
     panels.analysis.finished.connect(

@@ -102,6 +102,10 @@ _CLINICAL_FIELDS: tuple[tuple[str, str, tuple[str | None, ...]], ...] = (
     ("EMG lateral spread", "emg_lateral_spread_response", (None, "present", "absent", "not_done")),
 )
 _COLUMN = {field: n for n, (_, field) in enumerate(FINDING_COLUMNS)}
+# The action buttons and the field editors a row: three keep the panel narrow enough for the
+# column beside the image (`._layout`).
+_BUTTONS_PER_ROW = 3
+_EDITORS_PER_ROW = 3
 
 
 def _number(value: float | None, digits: int) -> str:
@@ -151,20 +155,22 @@ class FindingsPanel(QWidget):
             combo = QComboBox()
             combo.addItems(list(choices))
             combo.currentTextChanged.connect(lambda text, field=field: self._on_editor(field, text))
-            editor.addWidget(QLabel(field.capitalize()), 0, n)
-            editor.addWidget(combo, 1, n)
+            row, column = 2 * (n // _EDITORS_PER_ROW), n % _EDITORS_PER_ROW
+            editor.addWidget(QLabel(field.capitalize()), row, column)
+            editor.addWidget(combo, row + 1, column)
             self.editors[field] = combo
+        below = 2 * -(-len(COMBO_FIELDS) // _EDITORS_PER_ROW)  # the first row under the combos
         self.note_edit = QLineEdit()
         self.note_edit.setPlaceholderText("your note on the selected finding")
         self.note_edit.editingFinished.connect(self._on_note)
-        editor.addWidget(self.note_edit, 2, 0, 1, len(COMBO_FIELDS))
+        editor.addWidget(self.note_edit, below, 0, 1, _EDITORS_PER_ROW)
         # the machine's words: read-only, beside the surgeon's note, never overwritten by it
         self.rationale_label = QLabel()
         self.rationale_label.setWordWrap(True)
         self.rationale_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.rationale_label.setStyleSheet("color: #a0a0a0;")
         self.rationale_label.setToolTip("Why the machine proposed or measured it (read-only)")
-        editor.addWidget(self.rationale_label, 3, 0, 1, len(COMBO_FIELDS))
+        editor.addWidget(self.rationale_label, below + 1, 0, 1, _EDITORS_PER_ROW)
 
         self.buttons: dict[str, QPushButton] = {}
         grid = QGridLayout()
@@ -182,12 +188,14 @@ class FindingsPanel(QWidget):
             button = QPushButton(f"{text} ({shortcut})" if shortcut else text)
             button.setToolTip(f"{tip} ({shortcut})" if shortcut else tip)
             button.clicked.connect(lambda _checked=False, slot=slot: slot())
-            grid.addWidget(button, n // 4, n % 4)
+            grid.addWidget(button, n // _BUTTONS_PER_ROW, n % _BUTTONS_PER_ROW)
             self.buttons[key] = button
         self.keys_button = QPushButton("Keys")
         self.keys_button.setCheckable(True)
         self.keys_button.setToolTip("List the keyboard shortcuts")
-        grid.addWidget(self.keys_button, len(actions) // 4, len(actions) % 4)
+        grid.addWidget(
+            self.keys_button, len(actions) // _BUTTONS_PER_ROW, len(actions) % _BUTTONS_PER_ROW
+        )
         self.keys_help = QLabel(help_html())
         self.keys_help.setWordWrap(True)
         self.keys_help.setTextInteractionFlags(Qt.TextSelectableByMouse)

@@ -18,3 +18,13 @@ def broken_nifti(tmp_path: Path) -> Path:
     broken.write_bytes(full.read_bytes()[:200])
     full.unlink()
     return broken
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict:
+    """The bundled sample case and the real analysis' result on it (a few seconds)."""
+    from nvc_viewer.analysis import analyse
+    from nvc_viewer.sample import load_sample
+
+    case = load_sample()
+    return {**case, "result": analyse(case["t2"], case["tof"])}

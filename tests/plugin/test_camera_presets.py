@@ -9,7 +9,6 @@ tests)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -18,22 +17,12 @@ from nvc_viewer_napari._case_view import case_view_for
 from qtpy.QtWidgets import QApplication
 
 from nvc_viewer.geometry import RAS_TO_SPL
-from nvc_viewer.sample import load_sample
 
 from .test_orientation_overlay import _screen_axes
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SPL_TO_RAS = np.linalg.inv(RAS_TO_SPL)[:3, :3]
 WAIT_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def sample() -> dict[str, Any]:
-    """The bundled sample case and the real analysis' result on it (a few seconds)."""
-    from nvc_viewer.analysis import analyse
-
-    case = load_sample()
-    return {**case, "result": analyse(case["t2"], case["tof"])}
 
 
 def _analysed(make_napari_viewer, qtbot, tmp_path: Path, sample, *, show: bool = False):  # type: ignore[no-untyped-def]
@@ -243,3 +232,38 @@ def test_surgeon_view_screenshot(make_napari_viewer, qtbot, tmp_path: Path, samp
     assert yellow[middle].sum() > 200, "no facial nerve in the middle of the view"
     assert red[middle].sum() > 200, "no artery in the middle of the view"
     assert path.stat().st_size < 250_000
+
+
+def _red_brightness(viewer) -> float:  # type: ignore[no-untyped-def]
+    """The 90th percentile of the red channel over the canvas's red (artery) pixels."""
+    rgb = viewer.screenshot(canvas_only=True)[..., :3].astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    red = (r > 2 * g + 20) & (r > 2 * b + 20)
+    assert red.sum() > 500, "no artery on the canvas"
+    return float(np.percentile(r[red], 90))
+
+
+def test_the_surfaces_are_lit_from_behind_the_camera_whichever_way_it_turns(
+    make_napari_viewer, qtbot, tmp_path: Path, sample
+) -> None:
+    from nvc_viewer_napari._camera import head_light
+
+    viewer, view, panel = _analysed(make_napari_viewer, qtbot, tmp_path, sample, show=True)
+    canvas = viewer.window._qt_viewer.canvas
+    for name in ("surgeon left", "posterior", "superior", None):
+        if name is None:  # turned by hand (as a mouse drag does): napari resets its light
+            angles = np.asarray(viewer.scene.camera.angles)
+            viewer.scene.camera.angles = tuple(angles + (20.0, -30.0, 10.0))
+        else:
+            panel.show_view(name)
+        for layer in view.surface_layers:
+            node = canvas.layer_to_visual[layer].node
+            transform = node.get_transform("scene", "render")
+            eye = [np.asarray(transform.imap((0.0, 0.0, z)), float) for z in (0.0, 0.5)]
+            into = eye[1][:3] / eye[1][3] - eye[0][:3] / eye[0][3]
+            rays = np.asarray(node.shading_filter.light_dir, float)
+            assert np.dot(rays, into) / np.linalg.norm(rays) / np.linalg.norm(into) > 0.4, name
+            np.testing.assert_allclose(rays, head_light(node), atol=1e-6)
+    # the arteries' lit faces are bright red, not the dark red of a light from the front
+    panel.show_view("anterior")
+    assert _red_brightness(viewer) > 180.0
