@@ -100,20 +100,37 @@ def _revision_tree(rev: str, dest: Path, only: Sequence[str] = (), base: str | N
     return dest
 
 
-def _batch_once(case: Path, out: Path, pythonpath: Path | None) -> tuple[float, dict]:
-    """``nvc-viewer batch CASE --out OUT --workers 1`` in a fresh process: wall s, stages."""
-    shutil.rmtree(out, ignore_errors=True)
+def _env(pythonpath: Path | None) -> dict[str, str]:
     env = dict(os.environ)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
     else:
         env.pop("PYTHONPATH", None)
+    return env
+
+
+def _package_of(pythonpath: Path | None, cwd: Path) -> Path:
+    """Where a fresh process of `_batch_once` imports ``nvc_viewer`` from."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import nvc_viewer; print(nvc_viewer.__file__)"],
+        capture_output=True, text=True, env=_env(pythonpath), cwd=cwd, check=True,
+    ).stdout.strip()  # fmt: skip
+    return Path(found).resolve().parent
+
+
+def _batch_once(case: Path, out: Path, pythonpath: Path | None) -> tuple[float, dict]:
+    """``nvc-viewer batch CASE --out OUT --workers 1`` in a fresh process: wall s, stages."""
+    shutil.rmtree(out, ignore_errors=True)
+    env = _env(pythonpath)
     command = "import sys; from nvc_viewer.cli import main; sys.exit(main(sys.argv[1:]))"
+    case, out = case.resolve(), out.resolve()
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
+    # Run from the case's folder, not the repository: ``python -c`` puts the current folder
+    # first on sys.path, and the repository's own nvc_viewer would shadow the revision's.
     proc = subprocess.run(
         [sys.executable, "-c", command, "batch", str(case), "--out", str(out), "--workers", "1"],
-        capture_output=True, text=True, env=env,
+        capture_output=True, text=True, env=env, cwd=case.parent,
     )  # fmt: skip
     wall = time.perf_counter() - t0
     cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -161,6 +178,12 @@ def one_case(
         if against:
             tree = _revision_tree(against, Path(tmp) / "before", only, after)
             variants = {f"at {against}": tree, **variants}
+        for name, pythonpath in variants.items():  # each variant runs the code it names
+            package = _package_of(pythonpath, case.resolve().parent)
+            wanted = (pythonpath / "nvc_viewer").resolve() if pythonpath else None
+            if wanted is not None and package != wanted:
+                raise SystemExit(f"{name}: a fresh process imports {package}, not {wanted}")
+            print(f"{name}: nvc_viewer from {package}")
         walls: dict[str, list[float]] = {name: [] for name in variants}
         stages: dict[str, list[dict]] = {name: [] for name in variants}
         refs = []
