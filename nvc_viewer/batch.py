@@ -47,7 +47,10 @@ output paths. With one local worker (``--workers 1``, or a single case) and no s
 no cluster: each case runs in a child process forked from the batch (where ``fork`` exists), one
 after the other; as on a cluster, a case whose process dies is reported failed and the others
 go on. The outputs and the report are the same; what is saved is the cluster's start-up and a
-worker importing everything again.
+worker importing everything again. Such a case has the machine to itself, so its process keeps
+the second core busy too: the analysis runs in a child process forked for it while the case's
+process prepares the exports (imports, the T2's DICOM headers: `nvc_viewer.export.prepare_export`),
+and the report is drawn in a child process beside the other formats.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ import traceback
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -130,6 +133,10 @@ class CaseJob:
         Series overrides (`nvc_viewer.io.load_case`).
     force, include_phi, debug : bool
         As the command-line options.
+    side_processes : bool
+        The case's process runs alone (one local worker): the analysis in a child process while
+        the exports are prepared, the report in a child process beside the other formats. The
+        same outputs; for a process that runs no other thread.
     """
 
     case_id: str
@@ -142,6 +149,7 @@ class CaseJob:
     force: bool = False
     include_phi: bool = False
     debug: bool = False
+    side_processes: bool = False
 
 
 @dataclass
@@ -535,12 +543,18 @@ def _analyse_and_export(
     volumes = case_volumes(job.path, t2=job.t2, tof=job.tof)
     timings["load"] = time.perf_counter() - t0
 
+    formats = _case_formats(job.formats)
     t0 = time.perf_counter()
-    result = analyse(volumes.t2, volumes.tof)
+    prepared = None
+    if job.side_processes and _can_fork():
+        proposal, labels, prepared = _analyse_beside(job, volumes, formats, timings)
+    else:
+        result = analyse(volumes.t2, volumes.tof)
+        proposal = _case_findings(result, job.case_id, volumes)
+        labels = _labels_volume(getattr(result, "labels", None), volumes.t2)
     timings["analyse"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    labels = _labels_volume(getattr(result, "labels", None), volumes.t2)
     seg_path = workspace.segmentation_path(job.case_id)
     machine_sha = marker.get("machine_segmentation_sha256") if marker else None
     kept = None
@@ -551,7 +565,7 @@ def _analyse_and_export(
         if saved is not None and (corrected or _sha256(seg_path) != machine_sha):
             kept = saved  # a surgeon's correction: keep it
     labels = kept if kept is not None else labels
-    merged = workspace.save_analysis(_case_findings(result, job.case_id, volumes), force=job.force)
+    merged = workspace.save_analysis(proposal, force=job.force)
     workspace.save_record(
         CaseRecord(
             case_id=job.case_id,
@@ -568,9 +582,11 @@ def _analyse_and_export(
         t2=volumes.t2,
         labels=labels,
         tof=volumes.tof,  # drawn in red on the report's key images
-        formats=_case_formats(job.formats),
+        formats=formats,
         include_phi=job.include_phi,
         timings=timings,  # each format's own time (they are written at the same time)
+        processes=("report",) if job.side_processes else (),
+        prepared=prepared,
     )
     timings["export"] = time.perf_counter() - t0
     outputs = _relative(written, workspace.root)
@@ -578,6 +594,81 @@ def _analyse_and_export(
         machine_sha = _sha256(seg_path)
     _write_marker(job, fingerprint, outputs, machine_sha)
     return outputs
+
+
+class _RemoteTraceback(Exception):
+    """The traceback of an exception raised in a child process, as its cause."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.args[0]}"""'
+
+
+def _analysis_child(job: CaseJob, volumes: Any, conn: Any) -> None:
+    """In the analysis' child process: the proposal and the label map back to the parent."""
+    from .analysis import analyse
+    from .export import _picklable
+
+    try:
+        try:
+            result = analyse(volumes.t2, volumes.tof)
+            labels = _labels_volume(getattr(result, "labels", None), volumes.t2)
+            proposal = _case_findings(result, job.case_id, volumes).to_dict()  # picklable
+            message: tuple = ("ok", (proposal, labels))
+        except BaseException as exc:  # noqa: BLE001 -- every failure goes to the parent
+            message = ("error", (_picklable(exc), traceback.format_exc()))
+        conn.send(message)
+    finally:
+        conn.close()
+
+
+def _analyse_beside(
+    job: CaseJob, volumes: Any, formats: Sequence[str], timings: dict[str, float]
+) -> tuple[Any, Any, Any]:
+    """The analysis in a child process forked for it, the exports prepared here meanwhile.
+
+    Returns the proposal (`CaseFindings`), the label map and the `ExportPrep`. Only what the
+    batch keeps of the analysis crosses the pipe (the label map, about 40 MB for 512 x 512 x
+    160), not its intermediate volumes.
+    """
+    import multiprocessing
+
+    from .export import prepare_export
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(
+        target=_analysis_child, args=(job, volumes, send), name=f"nvc-analyse-{job.case_id}"
+    )
+    proc.start()
+    send.close()  # the child holds the other end: its death ends the wait below
+    try:
+        t0 = time.perf_counter()
+        prepared = prepare_export(volumes.t2, formats, include_phi=job.include_phi)
+        timings["export_prep"] = time.perf_counter() - t0  # beside the analysis, not after
+        try:
+            kind, value = receive.recv()
+        except EOFError:
+            proc.join()
+            raise NVCError(
+                f"the process analysing this case died (exit code {proc.exitcode})",
+                path=job.input,
+            ) from None
+        proc.join()
+    finally:
+        if proc.is_alive():  # interrupted: the analysis goes with the case
+            proc.kill()
+            proc.join()
+        receive.close()
+    if kind == "error":
+        exc, text = value
+        raise exc from _RemoteTraceback(text)
+    from .findings import CaseFindings
+
+    proposal, labels = value
+    return CaseFindings.from_dict(proposal), labels, prepared
 
 
 # -- re-export from the workspace ----------------------------------------------------------
@@ -987,9 +1078,11 @@ def run_batch(
         # One worker on this machine: a child process per case, forked from this one, does
         # what a one-worker LocalCluster does (a case that kills its process fails alone)
         # without starting a scheduler, a nanny and a worker that imports everything again.
-        _preload(todo[0].formats)
+        # What the analysis needs is imported before the fork; the exports' modules are
+        # imported by each case's process while its analysis runs in another.
+        _preload(())
         for job in todo:
-            finish(_run_forked(job))
+            finish(_run_forked(replace(job, side_processes=True)))
     elif todo:
         token = uuid.uuid4().hex[:8]  # two batches on one scheduler must not share task keys
         with _quiet_distributed(debug), _client(scheduler, n, debug) as client:

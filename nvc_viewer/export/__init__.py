@@ -18,7 +18,11 @@ format        files                                                        needs
 
 A format whose needs are not met is skipped (a NIfTI case has no DICOM SEG). The formats do not
 depend on each other and are written at the same time, on threads (the NIfTI compression, the
-pixel work of the DICOM SEG and the report's drawing release the GIL). No patient name,
+pixel work of the DICOM SEG and the report's drawing release the GIL), or, for a caller with no
+other thread (the batch's case process), some of them in a child process forked for them
+(``processes``: the report and the DICOM SEG are mostly Python and share one GIL on threads).
+`prepare_export` does ahead what needs neither the findings nor the label map (imports, the T2's
+DICOM headers), e.g. while the analysis runs elsewhere. No patient name,
 ID, birth date, accession number or raw UID is written to JSON, CSV, markups or the report unless
 ``include_phi`` (then the report prints the patient lines of the T2 DICOM header); DICOM SEG and
 SR always carry the patient module, as the standard requires.
@@ -26,20 +30,25 @@ SR always carry the patient module, as the standard requires.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib
 import os
+import pickle
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import ExportError
+from ..errors import ExportError, NVCError
 from ..findings import CaseFindings, write_findings_json
 from ..volume import Volume
 
-__all__ = ["FORMATS", "FILE_NAMES", "export_case"]
+__all__ = ["FORMATS", "FILE_NAMES", "ExportPrep", "prepare_export", "export_case"]
 
 #: Every format `export_case` knows, in the order it writes them.
 FORMATS: tuple[str, ...] = ("json", "csv", "mrk", "nifti", "seg", "sr", "report")
@@ -54,6 +63,129 @@ FILE_NAMES: dict[str, tuple[str, ...]] = {
     "sr": ("report_sr.dcm",),
     "report": ("report.png", "report.pdf"),
 }
+
+
+#: Modules each format's writer imports (`prepare_export` imports them ahead).
+_MODULES: dict[str, tuple[str, ...]] = {
+    "csv": ("nvc_viewer.export.csv_",),
+    "mrk": ("nvc_viewer.export.slicer",),
+    "nifti": ("nibabel", "nvc_viewer.export.nifti_labels"),
+    "seg": ("highdicom", "nvc_viewer.export.dicom_seg"),
+    "sr": ("highdicom", "nvc_viewer.export.dicom_sr"),
+    "report": (
+        "PIL.Image",
+        "PIL.ImageDraw",
+        "fpdf",
+        "nvc_viewer.compare",
+        "nvc_viewer.export.report",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ExportPrep:
+    """What `prepare_export` did ahead for `export_case`.
+
+    Attributes
+    ----------
+    t2 : Volume
+        The T2 it was prepared for (`export_case` uses the rest only with this volume).
+    source_datasets : list of pydicom.Dataset or None
+        The T2's DICOM headers (None: not read, or they could not be read; the writers that
+        need them read them again and say why they cannot).
+    """
+
+    t2: Volume
+    source_datasets: list | None = None
+
+
+def _needs_headers(t2: Volume, formats: Sequence[str], include_phi: bool) -> bool:
+    return (
+        t2.meta.kind == "dicom"
+        and bool(t2.meta.source_paths)
+        and ("seg" in formats or "sr" in formats or ("report" in formats and include_phi))
+    )
+
+
+def prepare_export(
+    t2: Volume, formats: Iterable[str] = FORMATS, *, include_phi: bool = False
+) -> ExportPrep:
+    """Do the part of `export_case` that needs neither the findings nor the label map.
+
+    The writers' modules are imported, highdicom's tables of the standard loaded and the T2's
+    DICOM headers read (when a DICOM format, or a report with patient lines, needs them). Meant
+    to run while something else works (the batch: while the analysis runs in another process);
+    hand the result to `export_case` as ``prepared``. Never raises: what fails here is done (and
+    reported) by `export_case` again.
+    """
+    formats = tuple(formats)
+    for fmt in formats:
+        for name in _MODULES.get(fmt, ()):
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+    datasets = None
+    if _needs_headers(t2, formats, include_phi):
+        from .dicom_seg import read_source_datasets, warm_up
+
+        warm_up()
+        with contextlib.suppress(NVCError):
+            datasets = read_source_datasets(t2)
+    return ExportPrep(t2=t2, source_datasets=datasets)
+
+
+def _picklable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling (to cross a process boundary), else an `ExportError`."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return ExportError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+def _start_in_child(
+    fmt: str, call: Callable[[], tuple[list[Path], float]]
+) -> Callable[[], tuple[list[Path], float]]:
+    """Start ``call`` in a child process forked now; the function returned waits for its result
+    (and raises what it raised, or an `ExportError` if the child died)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+
+    def child() -> None:
+        try:
+            try:
+                message: tuple = ("ok", call())
+            except BaseException as exc:  # noqa: BLE001 -- every failure goes to the parent
+                message = ("error", _picklable(exc))
+            send.send(message)
+        finally:
+            send.close()
+
+    proc = ctx.Process(target=child, name=f"nvc-export-{fmt}")
+    proc.start()
+    send.close()  # the child holds the other end: its death ends the wait below
+
+    def result() -> tuple[list[Path], float]:
+        try:
+            try:
+                kind, value = receive.recv()
+            except EOFError:
+                proc.join()
+                raise ExportError(
+                    f"the process writing the {fmt} export died (exit code {proc.exitcode})"
+                ) from None
+            proc.join()
+        finally:
+            if proc.is_alive():  # interrupted: the child goes with its caller
+                proc.kill()
+                proc.join()
+            receive.close()
+        if kind == "error":
+            raise value
+        return value
+
+    return result
 
 
 def _patient_lines(datasets: list) -> dict[str, str]:
@@ -85,6 +217,8 @@ def export_case(
     include_phi: bool = False,
     timings: dict[str, float] | None = None,
     threads: int = 3,
+    processes: Iterable[str] = (),
+    prepared: ExportPrep | None = None,
 ) -> list[Path]:
     """Write a case's exports into ``out_dir`` (created if needed).
 
@@ -107,6 +241,12 @@ def export_case(
         Filled with each format's own time in seconds (``"export_seg"`` ...).
     threads : int, optional
         Formats written at the same time (1: one after the other).
+    processes : iterable of str, optional
+        Formats written in a child process forked for each, beside the others (POSIX; ignored
+        where processes cannot be forked). Only for a caller that runs no other thread: a
+        process forked while another thread holds a lock inherits the lock held.
+    prepared : ExportPrep, optional
+        What `prepare_export` did ahead for this T2 (its DICOM headers are used).
 
     Returns
     -------
@@ -139,6 +279,8 @@ def export_case(
     # the formats that do not need them (the report, the NIfTI) start at once meanwhile.
     header_lock = threading.Lock()
     headers: list[list] = []
+    if prepared is not None and prepared.t2 is t2 and prepared.source_datasets is not None:
+        headers.append(prepared.source_datasets)  # read ahead
 
     def source_datasets() -> list:
         if not needs_headers:
@@ -219,17 +361,35 @@ def export_case(
                         if f in ("seg", "report", "nifti", "sr") else 9)  # fmt: skip
     results: dict[str, tuple[list[Path], float]] = {}
     errors: dict[str, BaseException] = {}
-    if threads <= 1 or len(todo) <= 1:
-        for fmt in slow_first:
-            results[fmt] = timed(fmt)
-    else:
-        with ThreadPoolExecutor(max_workers=min(threads, len(todo))) as pool:
-            futures = {fmt: pool.submit(timed, fmt) for fmt in slow_first}
-            for fmt, future in futures.items():
+    children: dict[str, Callable[[], tuple[list[Path], float]]] = {}
+    if _can_fork():
+        for fmt in [f for f in slow_first if f in set(processes)]:
+            if fmt in ("seg", "sr") or (fmt == "report" and include_phi):
+                with contextlib.suppress(Exception):  # else the child fails with the reason
+                    source_datasets()  # read once, here, before the fork, not in every child
+            children[fmt] = _start_in_child(fmt, functools.partial(timed, fmt))
+    here = [f for f in slow_first if f not in children]
+    try:
+        if threads <= 1 or len(here) <= 1:
+            for fmt in here:
                 try:
-                    results[fmt] = future.result()
-                except BaseException as exc:  # noqa: BLE001 -- raised below, in format order
+                    results[fmt] = timed(fmt)
+                except Exception as exc:  # noqa: BLE001 -- raised below, in format order
                     errors[fmt] = exc
+        else:
+            with ThreadPoolExecutor(max_workers=min(threads, len(here))) as pool:
+                futures = {fmt: pool.submit(timed, fmt) for fmt in here}
+                for fmt, future in futures.items():
+                    try:
+                        results[fmt] = future.result()
+                    except BaseException as exc:  # noqa: BLE001 -- raised below, in order
+                        errors[fmt] = exc
+    finally:  # the children are waited for in every case (an interrupt reaches them too)
+        for fmt, wait in children.items():
+            try:
+                results[fmt] = wait()
+            except Exception as exc:  # noqa: BLE001 -- raised below, in format order
+                errors[fmt] = exc
     for fmt in todo:  # the first failure in format order; the other files are whole
         if fmt in errors:
             raise errors[fmt]
@@ -240,3 +400,9 @@ def export_case(
         if timings is not None:
             timings[f"export_{fmt}"] = seconds
     return written
+
+
+def _can_fork() -> bool:
+    import multiprocessing
+
+    return "fork" in multiprocessing.get_all_start_methods()

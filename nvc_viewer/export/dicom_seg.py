@@ -18,6 +18,7 @@ look), and the SEG holds a frame per segment only where that segment is present 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from ..volume import Volume
 __all__ = [
     "FrameGeometry",
     "read_source_datasets",
+    "warm_up",
     "frame_geometries",
     "labels_on_source_frames",
     "build_dicom_seg",
@@ -89,6 +91,17 @@ def read_source_datasets(volume: Volume) -> list:
             seen.add(uid)
             unique.append(ds)
     return unique
+
+
+def warm_up() -> None:
+    """Load highdicom's tables of the standard (modules and attributes of each IOD), which its
+    writers otherwise read from JSON on their first use (about half a second)."""
+    with contextlib.suppress(Exception):  # a private helper of highdicom: any change is harmless
+        from highdicom import _standard_utils as standard
+
+        standard.get_sop_class_iod_map()
+        standard.get_iod_module_map()
+        standard.get_module_attribute_map()
 
 
 def _frame_attr(ds, frame: int, sequence: str, name: str):  # type: ignore[no-untyped-def]
@@ -294,7 +307,13 @@ def _label_array(labels: Volume) -> Volume:
         data = data.astype(np.uint8)
     elif not np.issubdtype(data.dtype, np.integer):
         raise ExportError(f"a label map holds integers; got dtype {data.dtype}")
-    values = _values_present(data)
+    low, high = _nonzero_box(data)  # the values are looked for in the labelled box only
+    box = (
+        data
+        if low is None or high is None
+        else data[tuple(slice(lo, hi + 1) for lo, hi in zip(low, high))]
+    )
+    values = _values_present(box)
     unknown = sorted(int(v) for v in values if v != 0 and int(v) not in LABELS)
     if unknown:
         raise ExportError(

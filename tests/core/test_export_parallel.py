@@ -1,14 +1,19 @@
 """`export_case` writes the formats at the same time: the same files as one after the other, each
-format's time reported, a failing format raised after the others are whole; the DICOM SEG's
+format's time reported, a failing format raised after the others are whole (also one written in
+a child process, or whose process dies); the T2's headers read once, by the first writer that
+needs them, while the others go on; the DICOM SEG's
 label sampling takes slices of the label map on its own grid and agrees with a per-pixel lookup
 everywhere (on the grid, in either memory order, and oblique)."""
 
 from __future__ import annotations
 
+import os
+
 import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
+from PIL import Image
 from test_export_dicom import make_case, make_labels, write_t2
 
 from nvc_viewer.errors import ExportError
@@ -179,3 +184,42 @@ def test_a_failed_header_read_fails_the_dicom_formats_only(t2, tmp_path, monkeyp
     names = {p.name for p in out.iterdir()}
     assert {"findings.json", "segmentation.nii.gz", "report.png", "report.pdf"} <= names
     assert not names & {"segmentation.dcm", "report_sr.dcm"}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_format_written_in_a_child_process_is_the_same(t2, tmp_path):
+    case, labels = make_case(t2), make_labels(t2)
+    timings: dict[str, float] = {}
+    forked = export_case(case, tmp_path / "a", t2=t2, labels=labels, timings=timings,
+                         processes=("report", "seg"))  # fmt: skip
+    here = export_case(case, tmp_path / "b", t2=t2, labels=labels)
+
+    assert [p.name for p in forked] == [p.name for p in here]
+    assert set(timings) == {"export_headers"} | {f"export_{f}" for f in FILE_NAMES}
+    seg_a, seg_b = (hd.seg.segread(tmp_path / d / "segmentation.dcm") for d in "ab")
+    assert np.array_equal(seg_a.pixel_array, seg_b.pixel_array)
+    png_a, png_b = (Image.open(tmp_path / d / "report.png") for d in "ab")
+    assert png_a.size == png_b.size
+    assert (tmp_path / "a" / "report.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_child_process_that_fails_or_dies_fails_its_format_only(t2, tmp_path, monkeypatch):
+    import nvc_viewer.export.report as report
+
+    def broken(*args, **kwargs):
+        raise ExportError("the report cannot be drawn (test)")
+
+    monkeypatch.setattr(report, "write_case_report", broken)
+    out = tmp_path / "fails"
+    with pytest.raises(ExportError, match=r"cannot be drawn \(test\)"):
+        export_case(make_case(t2), out, t2=t2, labels=make_labels(t2), processes=("report",))
+    assert {"segmentation.dcm", "report_sr.dcm", "findings.json"} <= {p.name for p in out.iterdir()}
+
+    monkeypatch.setattr(report, "write_case_report", lambda *a, **k: os._exit(7))
+    out = tmp_path / "dies"
+    with pytest.raises(ExportError, match=r"report export died \(exit code 7\)"):
+        export_case(make_case(t2), out, t2=t2, labels=make_labels(t2), processes=("report",))
+    names = {p.name for p in out.iterdir()}
+    assert {"segmentation.dcm", "report_sr.dcm", "findings.json"} <= names
+    assert not names & {"report.png", "report.pdf"}
