@@ -20,7 +20,8 @@ asking (`restore`), and only that state is taken (`CaseSession.restore_analysis`
 findings, landmarks and label map stay as the surgeon left them. "Analyse" meanwhile stops the
 recomputation and runs a full analysis instead.
 
-The panel also holds the view buttons (axial, coronal, sagittal, 3-D), the 3-D view presets
+The panel also holds the view buttons (axial, coronal, sagittal, 3-D; four-up: the linked
+2-D views of `._multiview` under the canvas), the 3-D view presets
 (the surgeon's retrosigmoid view of each side, the six anatomical directions: `._camera`) and
 the choice of the structures the 3-D view shows.
 """
@@ -54,7 +55,8 @@ from nvc_viewer.volume import Volume
 
 from ._case_view import PLANES, SURFACE_GROUPS, case_view_for
 from ._layers import LayerDataTuple, volume_to_layer_data
-from ._shortcuts import VIEW_SHORTCUTS, bind_view_shortcuts
+from ._multiview import FOUR_UP_KEY, four_up_for
+from ._shortcuts import FOUR_UP_SHORTCUT, VIEW_SHORTCUTS, bind_view_shortcuts
 from ._surfaces import SURFACE_STRUCTURES, SurfaceMesh, label_surfaces
 
 if TYPE_CHECKING:
@@ -320,6 +322,19 @@ class AnalysisPanel(QWidget):
             button.clicked.connect(lambda _checked=False, plane=plane: self.show_plane(plane))
             planes_row.addWidget(button)
             self.plane_buttons[plane] = button
+        # The linked axial, coronal and sagittal views under the canvas (`._multiview`).
+        self.four_up_button = QPushButton("Four-up")
+        self.four_up_button.setCheckable(True)
+        self.four_up_button.setToolTip(f"{FOUR_UP_SHORTCUT.text} ({FOUR_UP_KEY})")
+        self.four_up_button.clicked.connect(self.show_four_up)
+        planes_row.addWidget(self.four_up_button)
+        if getattr(napari_viewer, "window", None) is not None:
+            four_up = four_up_for(napari_viewer)
+            four_up.enabled_changed.connect(self.four_up_button.setChecked)
+            self.four_up_button.setChecked(four_up.enabled)
+            four_up.bind_key()
+        else:  # a viewer without a window (a bare model): no canvases to add
+            self.four_up_button.setEnabled(False)
         # The 3-D view presets: the surgeon's retrosigmoid view of each side, the six
         # anatomical directions (`CaseView.show_view`, keys in `._shortcuts`).
         self.view_buttons: dict[str, QPushButton] = {}
@@ -466,6 +481,12 @@ class AnalysisPanel(QWidget):
         """Axial / coronal / sagittal 2-D view, or 3-D (see `CaseView.show_plane`)."""
         if self.view.reference is not None:
             self.view.show_plane(plane)
+
+    def show_four_up(self, on: bool) -> None:
+        """Show (or hide) the linked axial, coronal and sagittal views under the canvas."""
+        four_up = four_up_for(self.viewer)
+        four_up.set_enabled(bool(on))
+        self.four_up_button.setChecked(four_up.enabled)
 
     def show_view(self, name: str) -> None:
         """A 3-D view preset: ``"surgeon left"`` / ``"surgeon right"`` or an anatomical

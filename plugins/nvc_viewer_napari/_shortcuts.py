@@ -29,6 +29,7 @@ __all__ = [
     "SHORTCUTS",
     "VIEW_SHORTCUTS",
     "VIEW_KEY_OF",
+    "FOUR_UP_SHORTCUT",
     "bind_view_shortcuts",
     "BRUSH_MODES",
     "bind_shortcuts",
@@ -72,6 +73,10 @@ VIEW_SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("inferior", "Alt+6", "3-D view from below (anterior up)"),
 )
 VIEW_KEY_OF: dict[str, str] = {s.action: s.key for s in VIEW_SHORTCUTS}
+#: Shows / hides the linked axial, coronal and sagittal views under the canvas (`._multiview`).
+FOUR_UP_SHORTCUT = Shortcut(
+    "four-up", "Shift+F", "Show / hide the linked axial, coronal and sagittal views (four-up)"
+)
 
 #: Modes of a Labels layer in which Ctrl+Z / Ctrl+Shift+Z stay napari's brush undo / redo.
 BRUSH_MODES = frozenset({"paint", "erase", "fill", "polygon"})
@@ -102,14 +107,15 @@ _HELP_NOTE = (
 
 def help_text() -> str:
     """The shortcuts, one a line, then where they act."""
-    return "\n".join([*(f"{s.key:<13} {s.text}" for s in SHORTCUTS), _HELP_NOTE])
+    shortcuts = (*SHORTCUTS, FOUR_UP_SHORTCUT, *VIEW_SHORTCUTS)
+    return "\n".join([*(f"{s.key:<13} {s.text}" for s in shortcuts), _HELP_NOTE])
 
 
 def help_html() -> str:
     """`help_text` as the panel shows it (a table: keys and actions in columns)."""
     rows = "".join(
         f"<tr><td style='padding-right:12px'><b>{s.key}</b></td><td>{html.escape(s.text)}</td></tr>"
-        for s in SHORTCUTS
+        for s in (*SHORTCUTS, FOUR_UP_SHORTCUT, *VIEW_SHORTCUTS)
     )
     return f"<table>{rows}</table><p>{html.escape(_HELP_NOTE)}</p>"
 

@@ -1,0 +1,586 @@
+"""Four-up: axial, coronal and sagittal 2-D views beside the main canvas, linked by one point.
+
+Like the four-up layout of 3D Slicer: the main napari canvas (any plane, or 3-D) and three small
+2-D views docked under it, each a napari ``ViewerModel`` with its own ``QtViewer`` canvas (the
+pattern of napari's ``multiple_viewer_widget`` example). The small views show the case's image,
+label and point layers as mirrors of the main viewer's: the same arrays (nothing is copied; a
+brush stroke in the main view shows at once), the same colours, contrast and visibility. Surfaces
+and measurement lines stay in the main view.
+
+One point links them all: the main viewer's ``dims.point`` (napari world (S, P, L) mm, the
+slice position saved with the case). Each small view slices through it and draws a crosshair on
+it; a click (press and release without dragging) on a small view -- or on the main 2-D view
+while four-up is on -- moves the point to the click, so the other views' slices go through the
+same patient RAS point. Every view shows its patient letters and its slice position in mm
+(`._orientation_overlay`).
+
+A leaf above `._case_view`: the panels may import it; it imports no panel.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from qtpy.QtCore import QObject, Qt, QTimer, Signal
+from qtpy.QtWidgets import QDockWidget, QHBoxLayout, QSizePolicy, QWidget
+
+from ._case_view import PLANES, case_view_for
+from ._layers import AXIS_LABELS
+from ._orientation_overlay import OrientationOverlay
+from ._shortcuts import FOUR_UP_SHORTCUT
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = [
+    "CROSSHAIR_COLOR",
+    "FOUR_UP_KEY",
+    "FOUR_UP_PLANES",
+    "FourUp",
+    "PlaneView",
+    "four_up_for",
+]
+
+#: The three small views, left to right.
+FOUR_UP_PLANES = ("axial", "coronal", "sagittal")
+#: Key that shows / hides the small views (napari's notation; `._shortcuts`).
+FOUR_UP_KEY = FOUR_UP_SHORTCUT.key
+#: Crosshair colour: a cyan that no structure of the label table uses.
+CROSSHAIR_COLOR = "#40e0ff"
+# Crosshair line width and the gap left around the point (the contact stays visible), in
+# screen pixels (converted to mm with the view's zoom).
+_CROSSHAIR_WIDTH_PX = 1.2
+_CROSSHAIR_GAP_PX = 10.0
+# Layer kinds mirrored into the small views (surfaces and measurements stay in the main view).
+_MIRRORED = ("image", "labels", "points")
+# Properties copied from a main layer to its mirrors when they change.
+_SYNCED = {
+    "image": ("visible", "opacity", "blending", "contrast_limits", "colormap", "gamma"),
+    "labels": ("visible", "opacity", "blending", "colormap"),
+    "points": ("visible", "opacity", "blending"),
+}
+_COMMON = ("scale", "translate", "name")
+# A drag longer than this (screen pixels) pans the view; a shorter one is a click.
+_CLICK_SLOP_PX = 4.0
+# Font size of a small view's slice position.
+_SMALL_SLICE_SIZE = 9
+# Height of the row of small views as a fraction of the window's height.
+_ROW_FRACTION = 0.34
+
+_FOUR_UPS: weakref.WeakValueDictionary[int, FourUp] = weakref.WeakValueDictionary()
+
+
+def _kind(layer: Any) -> str:
+    return type(layer).__name__.lower()
+
+
+def _mirror_layer(layer: Any) -> Any:
+    """A layer on the same data as ``layer`` (napari's layer data tuple: no array copied)."""
+    from napari.layers import Layer
+
+    data, meta, kind = layer.as_layer_data_tuple()
+    copy = Layer.create(data, dict(meta), kind)
+    copy.metadata = {**copy.metadata, "nvc_mirror_of": id(layer)}
+    return copy
+
+
+class PlaneView:
+    """One small 2-D view: a napari ``ViewerModel`` on a plane, with its own canvas.
+
+    Parameters
+    ----------
+    plane : str
+        ``"axial"``, ``"coronal"`` or ``"sagittal"`` (`._case_view.PLANES`).
+    grid : callable
+        Returns the shown case's `DisplayGrid` (or None), for the letters and slice position.
+    on_click : callable
+        Called with the world (S, P, L) position of a click on the view.
+    """
+
+    def __init__(
+        self,
+        plane: str,
+        grid: Callable[[], Any],
+        on_click: Callable[[np.ndarray], None],
+    ) -> None:
+        from napari.components.viewer_model import ViewerModel
+        from napari.layers import Shapes
+        from napari.qt import QtViewer
+
+        order, vertical = PLANES[plane]  # type: ignore[misc]
+        self.plane = plane
+        self.model = ViewerModel(title=plane)
+        self.model.dims.ndisplay = 2
+        self.model.dims.axis_labels = AXIS_LABELS
+        self.qt_viewer = QtViewer(self.model)
+        self._order, self._vertical = order, vertical
+        self.apply_plane()
+        # napari resets the axis order when the number of dimensions changes (first layer)
+        self.model.dims.events.ndim.connect(self.apply_plane)
+        self._on_click = on_click
+        #: The crosshair through the linked point: two lines with a gap around it.
+        self.crosshair = Shapes(
+            ndim=3,
+            name="crosshair",
+            edge_color=CROSSHAIR_COLOR,
+            face_color="transparent",
+            opacity=0.8,
+        )
+        self.crosshair.metadata["nvc_crosshair"] = True
+        self.model.layers.append(self.crosshair)
+        self.orientation = OrientationOverlay(self.model, grid)  # type: ignore[arg-type]
+        # a small view: the slice position in the bottom-left corner, clear of the top letter
+        slice_overlay = self.orientation.slice_overlay
+        slice_overlay.position = "bottom_left"
+        slice_overlay.font_size = _SMALL_SLICE_SIZE
+        self.model.mouse_drag_callbacks.append(self._drag)
+        self.model.scene.camera.events.zoom.connect(self.update_crosshair)
+
+    def apply_plane(self, event: Any = None) -> None:
+        """Show the view's plane: its axis order and which way is up (as `CaseView.show_plane`)."""
+        dims = self.model.dims
+        if dims.ndim == 3 and tuple(dims.order) != self._order:
+            dims.order = self._order
+        if dims.axis_labels != AXIS_LABELS and dims.ndim == 3:
+            dims.axis_labels = AXIS_LABELS
+        self.camera.orientation2d = (self._vertical, "right")
+
+    @property
+    def camera(self) -> Any:
+        """The view's camera (``model.scene.camera``)."""
+        return self.model.scene.camera
+
+    def _drag(self, model: Any, event: Any) -> Any:
+        """A press and release without moving is a click (a drag pans, as everywhere)."""
+        if event.type != "mouse_press" or event.button not in (1, None):
+            return
+        start = np.asarray(getattr(event, "pos", (0.0, 0.0)), dtype=np.float64)
+        position = np.asarray(event.position, dtype=np.float64)
+        moved = False
+        yield
+        while event.type == "mouse_move":
+            now = np.asarray(getattr(event, "pos", start), dtype=np.float64)
+            moved = moved or float(np.hypot(*(now - start))) > _CLICK_SLOP_PX
+            yield
+        if not moved:
+            self.click(position)
+
+    def click(self, position_world: Sequence[float]) -> None:
+        """Move the linked point to a world position on this view (its slice stays)."""
+        position = np.asarray(position_world, dtype=np.float64)
+        point = np.asarray(self.model.dims.point, dtype=np.float64)
+        for axis in self.model.dims.displayed:
+            point[axis] = position[axis]
+        self._on_click(point)
+
+    def layers_extent(self) -> np.ndarray | None:
+        """World extent ``(2, 3)`` of the mirrored layers (not the crosshair), or None."""
+        layers = [layer for layer in self.model.layers if layer is not self.crosshair]
+        if not layers:
+            return None
+        extent = np.asarray(self.model.layers.get_extent(layers).world, dtype=np.float64)
+        return extent if np.all(np.isfinite(extent)) else None
+
+    def update_crosshair(self, event: Any = None) -> None:
+        """Draw the crosshair through the current point, its width and gap in screen pixels."""
+        extent = self.layers_extent()
+        point = np.asarray(self.model.dims.point, dtype=np.float64)
+        if extent is None or point.size != 3:
+            if len(self.crosshair.data):
+                self.crosshair.data = []
+            return
+        zoom = max(float(self.camera.zoom), 1e-6)
+        gap = _CROSSHAIR_GAP_PX / zoom
+        rows, cols = (int(a) for a in self.model.dims.displayed)
+        lines = []
+        for axis in (cols, rows):
+            lo, hi = extent[0, axis], extent[1, axis]
+            for a, b in ((lo, point[axis] - gap), (point[axis] + gap, hi)):
+                if b - a <= 0:
+                    continue
+                start, end = point.copy(), point.copy()
+                start[axis], end[axis] = a, b
+                lines.append(np.stack([start, end]))
+        with self.crosshair.events.blocker_all():
+            self.crosshair.data = []
+        if lines:
+            self.crosshair.add_lines(lines, edge_width=_CROSSHAIR_WIDTH_PX / zoom)
+        self.crosshair.edge_color = CROSSHAIR_COLOR
+        self.crosshair.refresh()
+
+    def close(self) -> None:
+        """Close the canvas (frees its OpenGL resources) and let it go."""
+        self.qt_viewer.close()
+        self.qt_viewer.setParent(None)  # owned by Python from here: freed with the last reference
+
+
+class FourUp(QWidget):
+    """The three small views of a viewer, docked under its main canvas (see the module).
+
+    Parameters
+    ----------
+    viewer : napari.Viewer
+        The main viewer; its layers are mirrored, its ``dims.point`` is the linked point.
+    """
+
+    #: Emitted with the new state when the small views are shown or hidden (also by the
+    #: dock's close button).
+    enabled_changed = Signal(bool)
+
+    def __init__(self, viewer: napari.Viewer) -> None:
+        qt_window = viewer.window._qt_window  # type: ignore[attr-defined]
+        super().__init__(qt_window)  # owned by the window until it is docked
+        self.hide()
+        self.viewer = viewer
+        self.case_view = case_view_for(viewer)
+        self.views: dict[str, PlaneView] = {}
+        self.dock: QDockWidget | None = None
+        self._mirrors: dict[int, list[Any]] = {}  # id(main layer) -> its mirrors
+        self._sources: dict[int, Any] = {}  # id(main layer) -> main layer
+        self._syncing = False
+        self._enabled = False
+        self._pending: set[int] = set()  # points layers whose mirrors are to be redrawn
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(0)
+        self._flush_timer.timeout.connect(self._flush_points)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        self.case_view.on_centre(self._centre_views)
+        self._closer = _CloseWatcher(self)
+        qt_window.installEventFilter(self._closer)
+
+    def _build_views(self) -> None:
+        """The three canvases, made the first time four-up is shown."""
+        if self.views:
+            return
+        grid: Callable[[], Any] = lambda: (  # noqa: E731
+            self.case_view.session.grid if self.case_view.is_shown else None
+        )
+        for plane in FOUR_UP_PLANES:
+            view = PlaneView(plane, grid, self.move_point)
+            view.qt_viewer.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+            view.qt_viewer.setMinimumSize(160, 160)
+            self.layout().addWidget(view.qt_viewer)
+            view.model.dims.events.point.connect(self._on_view_point)
+            view.model.events.status.connect(self._on_status)
+            self.views[plane] = view
+
+    # -- showing and hiding -----------------------------------------------------------------
+    @property
+    def enabled(self) -> bool:
+        """Whether the small views are shown (and their layers kept in step)."""
+        return self._enabled
+
+    def set_enabled(self, on: bool) -> None:
+        """Show the three small views under the main canvas, or hide them.
+
+        Hidden, they hold no layers and follow nothing: one canvas, as before.
+        """
+        if on == self._enabled:
+            return
+        self._enabled = on
+        if on:
+            self._build_views()
+            self._attach()
+            self._show_dock()
+        else:
+            if self.dock is not None:
+                self.dock.hide()
+            self._detach()
+        self.enabled_changed.emit(on)
+
+    def bind_key(self) -> None:
+        """Bind `FOUR_UP_KEY` in the viewer's keymap to `toggle`."""
+
+        def on_key(_viewer: Any) -> None:
+            self.toggle()
+
+        self.viewer.bind_key(FOUR_UP_KEY, on_key, overwrite=True)
+
+    def toggle(self) -> bool:
+        """Show the small views when hidden and hide them when shown; returns the new state."""
+        self.set_enabled(not self._enabled)
+        return self._enabled
+
+    def _show_dock(self) -> None:
+        window: Any = self.viewer.window
+        qt_window = window._qt_window
+        if self.dock is None:
+            # the row under the canvas only: the side panels keep the window's full height
+            qt_window.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
+            qt_window.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
+            self.dock = window.add_dock_widget(self, name="Four-up", area="bottom", menu=None)
+            # no floating window: a canvas taken out of the main window loses its GL context
+            self.dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable)
+            self.dock.visibilityChanged.connect(self._on_dock_visibility)
+        self.dock.show()
+        height = max(int(qt_window.height() * _ROW_FRACTION), 200)
+        qt_window.resizeDocks([self.dock], [height], Qt.Vertical)
+        for view in self.views.values():
+            view.model.reset_view()
+            view.update_crosshair()
+
+    def _on_dock_visibility(self, visible: bool) -> None:
+        # the dock's own close button: as the toggle (a tabified dock hidden behind a tab is
+        # not closed, and stays enabled)
+        if not visible and self.dock is not None and self.dock.isHidden():
+            if self._enabled:
+                self._enabled = False
+                self._detach()
+                self.enabled_changed.emit(False)
+
+    # -- mirroring the main viewer's layers -------------------------------------------------
+    def _attach(self) -> None:
+        layers = self.viewer.layers
+        for layer in layers:
+            self._add_mirror(layer)
+        layers.events.inserted.connect(self._on_inserted)
+        layers.events.removed.connect(self._on_removed)
+        layers.events.moved.connect(self._on_moved)
+        self.viewer.dims.events.point.connect(self._on_main_point)
+        self.viewer.mouse_drag_callbacks.append(self._main_drag)
+        self._on_main_point()
+
+    def _detach(self) -> None:
+        layers = self.viewer.layers
+        layers.events.inserted.disconnect(self._on_inserted)
+        layers.events.removed.disconnect(self._on_removed)
+        layers.events.moved.disconnect(self._on_moved)
+        self.viewer.dims.events.point.disconnect(self._on_main_point)
+        if self._main_drag in self.viewer.mouse_drag_callbacks:
+            self.viewer.mouse_drag_callbacks.remove(self._main_drag)
+        for key in list(self._mirrors):
+            self._drop_mirror(key)
+
+    def mirrors(self, layer: Any) -> list[Any]:
+        """The small views' copies of a main layer (empty when it is not mirrored)."""
+        return list(self._mirrors.get(id(layer), []))
+
+    def _mirrored_before(self, layer: Any) -> int:
+        """How many mirrored layers come before ``layer`` in the main list."""
+        n = 0
+        for other in self.viewer.layers:
+            if other is layer:
+                break
+            n += id(other) in self._mirrors
+        return n
+
+    def _add_mirror(self, layer: Any) -> None:
+        kind = _kind(layer)
+        if kind not in _MIRRORED or id(layer) in self._mirrors:
+            return
+        index = self._mirrored_before(layer)
+        copies = []
+        for view in self.views.values():
+            copy = _mirror_layer(layer)
+            copy.visible = self._shown_in_2d(layer)
+            view.model.layers.insert(min(index, len(view.model.layers) - 1), copy)
+            copies.append(copy)
+        self._mirrors[id(layer)] = copies
+        self._sources[id(layer)] = layer
+        for name in (*_SYNCED[kind], *_COMMON):
+            getattr(layer.events, name).connect(self._on_property)
+        layer.events.data.connect(self._on_data)
+        if kind == "labels":
+            layer.events.labels_update.connect(self._on_paint)
+            layer.events.paint.connect(self._on_paint)
+        if kind == "points":
+            for name in ("border_color", "face_color", "size", "symbol", "border_width"):
+                getattr(layer.events, name).connect(self._on_points_style)
+        for view in self.views.values():
+            view.update_crosshair()
+
+    def _drop_mirror(self, key: int) -> None:
+        layer = self._sources.pop(key, None)
+        copies = self._mirrors.pop(key, [])
+        if layer is not None:
+            for emitter in layer.events.emitters.values():
+                for method in (self._on_property, self._on_data, self._on_paint):
+                    emitter.disconnect(method)
+                emitter.disconnect(self._on_points_style)
+        for view, copy in zip(self.views.values(), copies, strict=False):
+            if copy in view.model.layers:
+                view.model.layers.remove(copy)
+
+    def _on_inserted(self, event: Any) -> None:
+        self._add_mirror(event.value)
+        self._reorder()
+
+    def _on_removed(self, event: Any) -> None:
+        self._drop_mirror(id(event.value))
+
+    def _on_moved(self, event: Any = None) -> None:
+        self._reorder()
+
+    def _reorder(self) -> None:
+        """The mirrors in the main list's order, the crosshair on top."""
+        ordered = [
+            self._mirrors[id(layer)] for layer in self.viewer.layers if id(layer) in self._mirrors
+        ]
+        for n, view in enumerate(self.views.values()):
+            wanted = [copies[n] for copies in ordered] + [view.crosshair]
+            for target, layer in enumerate(wanted):
+                current = view.model.layers.index(layer)
+                if current != target:
+                    view.model.layers.move(current, target)
+
+    def _shown_in_2d(self, layer: Any) -> bool:
+        """Whether a main layer is shown in 2-D: the image and label volumes the main view
+        hides while it is in 3-D (`CaseView._on_ndisplay`) stay shown in the small views."""
+        return bool(layer.visible) or any(layer is o for o in self.case_view.hidden_for_3d)
+
+    def _on_property(self, event: Any) -> None:
+        source = event.source
+        name = event.type
+        for copy in self._mirrors.get(id(source), []):
+            value = self._shown_in_2d(source) if name == "visible" else getattr(source, name)
+            if name == "contrast_limits":
+                copy.contrast_limits_range = source.contrast_limits_range
+            setattr(copy, name, value)
+        if name in ("scale", "translate"):
+            for view in self.views.values():
+                view.update_crosshair()
+
+    def _on_data(self, event: Any) -> None:
+        source = event.source
+        if _kind(source) == "points":
+            self._on_points_style(event)
+            return
+        for copy in self._mirrors.get(id(source), []):
+            copy.data = source.data
+            if _kind(source) == "image":
+                copy.contrast_limits_range = source.contrast_limits_range
+                copy.contrast_limits = source.contrast_limits
+        for view in self.views.values():
+            view.update_crosshair()
+
+    def _on_paint(self, event: Any) -> None:
+        for copy in self._mirrors.get(id(event.source), []):
+            copy.refresh()
+
+    def _on_points_style(self, event: Any) -> None:
+        """A points layer changes in several steps (data, colours, sizes): redraw its mirrors
+        once, when the steps are done."""
+        self._pending.add(id(event.source))
+        self._flush_timer.start()
+
+    def _flush_points(self) -> None:
+        pending, self._pending = self._pending, set()
+        for key in pending:
+            source = self._sources.get(key)
+            if source is None:
+                continue
+            for copy in self._mirrors.get(key, []):
+                copy.data = np.asarray(source.data)
+                if len(source.data):
+                    copy.features = source.features
+                    copy.size = source.size
+                    copy.symbol = source.symbol
+                    copy.border_width = source.border_width
+                    copy.border_color = source.border_color
+                    copy.face_color = source.face_color
+                copy.refresh()
+
+    # -- the linked point -------------------------------------------------------------------
+    def move_point(self, point_world: Sequence[float]) -> None:
+        """Move the linked point (the main viewer's, then every small view's) to a world
+        (S, P, L) position."""
+        self.viewer.dims.point = tuple(float(v) for v in point_world)
+
+    def _on_main_point(self, event: Any = None) -> None:
+        point = tuple(float(v) for v in self.viewer.dims.point)
+        self._syncing = True
+        try:
+            for view in self.views.values():
+                if len(view.model.dims.point) == len(point):
+                    view.model.dims.point = point
+        finally:
+            self._syncing = False
+        for view in self.views.values():
+            view.update_crosshair()
+
+    def _on_view_point(self, event: Any) -> None:
+        """A small view's own slider or scroll moved its slice: the point follows."""
+        if self._syncing or not self._enabled:
+            return
+        point = np.asarray(event.value, dtype=np.float64)
+        if point.size == len(self.viewer.dims.point):
+            self.move_point(point)
+
+    def _main_drag(self, viewer: Any, event: Any) -> Any:
+        """A click on the main 2-D view (with napari's pan/zoom tool) moves the point too."""
+        if event.type != "mouse_press" or viewer.dims.ndisplay != 2:
+            return
+        active = viewer.layers.selection.active
+        if active is not None and getattr(active, "mode", "pan_zoom") != "pan_zoom":
+            return
+        start = np.asarray(getattr(event, "pos", (0.0, 0.0)), dtype=np.float64)
+        position = np.asarray(event.position, dtype=np.float64)
+        moved = False
+        yield
+        while event.type == "mouse_move":
+            now = np.asarray(getattr(event, "pos", start), dtype=np.float64)
+            moved = moved or float(np.hypot(*(now - start))) > _CLICK_SLOP_PX
+            yield
+        if not moved:
+            point = np.asarray(viewer.dims.point, dtype=np.float64)
+            for axis in viewer.dims.displayed:
+                point[axis] = position[axis]
+            self.move_point(point)
+
+    def _centre_views(self, world: np.ndarray, field_mm: float | None) -> None:
+        """Centre every small view on a point (a selected finding), zoomed to ``field_mm``."""
+        if not self._enabled:
+            return
+        from ._viewer import zoom_to_field
+
+        for view in self.views.values():
+            displayed = list(view.model.dims.displayed)
+            view.camera.center = tuple(float(world[a]) for a in displayed)
+            if field_mm is not None:
+                zoom_to_field(view.model, field_mm)
+            view.update_crosshair()
+
+    def _on_status(self, event: Any) -> None:
+        self.viewer.status = event.value
+
+    def close_views(self) -> None:
+        """Close the small views' canvases (the main window is closing)."""
+        if self._enabled:
+            self._enabled = False
+            self._detach()
+        for view in self.views.values():
+            view.close()
+        self.views.clear()
+
+
+class _CloseWatcher(QObject):
+    """Closes the small views' canvases when the main window closes."""
+
+    def __init__(self, four_up: FourUp) -> None:
+        super().__init__(four_up)
+        self._four_up = weakref.ref(four_up)
+
+    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
+        from qtpy.QtCore import QEvent
+
+        if event.type() == QEvent.Close:
+            four_up = self._four_up()
+            if four_up is not None:
+                four_up.close_views()
+        return False
+
+
+def four_up_for(viewer: napari.Viewer) -> FourUp:
+    """The `FourUp` of ``viewer``, made on first use (hidden until `FourUp.set_enabled`)."""
+    viewer = getattr(viewer, "__wrapped__", viewer)
+    four_up = _FOUR_UPS.get(id(viewer))
+    if four_up is None or four_up.viewer is not viewer:
+        four_up = FourUp(viewer)
+        _FOUR_UPS[id(viewer)] = four_up
+    return four_up

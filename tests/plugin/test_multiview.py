@@ -1,0 +1,290 @@
+"""Four-up linked views and the workstation layout: axial, coronal and sagittal views beside the
+main canvas, one point linking them (a click moves the others' slices), a selected finding
+centred and zoomed in every view, the main canvas refitted when the window resizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from napari.utils._proxies import ReadOnlyWrapper
+from napari.utils.interactions import (
+    mouse_move_callbacks,
+    mouse_press_callbacks,
+    mouse_release_callbacks,
+)
+from nvc_viewer_napari._case_view import FINDING_FIELD_MM, case_view_for
+from nvc_viewer_napari._layout import auto_fit_for
+from nvc_viewer_napari._multiview import FOUR_UP_KEY, FOUR_UP_PLANES, four_up_for
+from qtpy.QtWidgets import QApplication
+
+from nvc_viewer.geometry import apply_affine
+
+from ._phantoms import make_volume
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def _open(make_napari_viewer, tmp_path: Path, *, show: bool = False):  # type: ignore[no-untyped-def]
+    viewer = make_napari_viewer(show=show)
+    volume = make_volume("oblique")  # an oblique acquisition: display != voxel axes
+    view = case_view_for(viewer, workspace=tmp_path / "ws")
+    view.open_case(volume, case_id="fourup")
+    return viewer, view, volume
+
+
+def _event(kind: str, position: np.ndarray, pos: tuple[float, float]) -> ReadOnlyWrapper:
+    """A mouse event as napari's canvas hands it to the callbacks."""
+    event = SimpleNamespace(
+        type=kind,
+        position=tuple(float(v) for v in position),
+        pos=np.asarray(pos, dtype=float),
+        button=1,
+        modifiers=[],
+        is_dragging=kind == "mouse_move",
+        handled=False,
+        view_direction=None,
+        dims_displayed=[],
+    )
+    return ReadOnlyWrapper(event, exceptions=("handled",))
+
+
+def _click(model, position: np.ndarray, *, drag_px: float = 0.0) -> None:  # type: ignore[no-untyped-def]
+    """Press, (move,) release on a view at a world position, as napari hands them on."""
+    press = _event("mouse_press", position, (100.0, 100.0))
+    mouse_press_callbacks(model, press)
+    if drag_px:
+        mouse_move_callbacks(model, _event("mouse_move", position, (100.0 + drag_px, 100.0)))
+    mouse_release_callbacks(model, _event("mouse_release", position, (100.0 + drag_px, 100.0)))
+
+
+def test_four_up_shows_the_three_planes_on_the_case_data(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    viewer, view, _ = _open(make_napari_viewer, tmp_path)
+    four_up = four_up_for(viewer)
+    assert not four_up.enabled and not four_up.views  # one canvas until asked
+    four_up.set_enabled(True)
+    assert tuple(four_up.views) == FOUR_UP_PLANES
+    displayed = {plane: tuple(v.model.dims.displayed) for plane, v in four_up.views.items()}
+    # world axes (S, P, L): axial shows P down / L across, coronal S up / L, sagittal S up / P
+    assert displayed == {"axial": (1, 2), "coronal": (0, 2), "sagittal": (0, 1)}
+    orientation = {p: tuple(v.camera.orientation2d) for p, v in four_up.views.items()}
+    assert orientation["coronal"][0] == "up" and orientation["sagittal"][0] == "up"
+    letters = {p: v.orientation.letters for p, v in four_up.views.items()}
+    # (an oblique series: two letters an edge, the nearer axis first)
+    assert letters["axial"].top[0] == "A" and letters["axial"].right[0] == "L"
+    assert letters["coronal"].top[0] == "S" and letters["coronal"].bottom[0] == "I"
+    assert letters["sagittal"].top[0] == "S"
+    # each view says where its slice is, in patient mm
+    for plane, v in four_up.views.items():
+        text = v.orientation.slice_overlay.text
+        assert text.startswith(plane.capitalize()) and text.endswith(" mm"), text
+        assert v.orientation.slice_overlay.visible
+    # the case's image is shown from the same array, not a copy
+    for v in four_up.views.values():
+        mirror = next(layer for layer in v.model.layers if layer.name == view.reference.name)
+        assert mirror.data is view.reference.data
+        assert np.allclose(mirror.scale, view.reference.scale)
+        assert np.allclose(mirror.translate, view.reference.translate)
+    # hidden again: no mirrored layers left behind
+    four_up.set_enabled(False)
+    assert all(
+        [layer.name for layer in v.model.layers] == ["crosshair"] for v in four_up.views.values()
+    )
+
+
+def test_a_click_in_one_view_moves_the_others_to_that_point(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    viewer, view, volume = _open(make_napari_viewer, tmp_path)
+    four_up = four_up_for(viewer)
+    four_up.set_enabled(True)
+    grid = view.session.grid
+    # a voxel off the centre, its patient position by the volume's own affine
+    voxel = np.array([7.0, 5.0, 9.0])
+    ras = apply_affine(volume.affine, voxel)
+    world = grid.ras_to_display(ras)
+    # the coronal view's slice (P) through the voxel first: a drag on the sagittal view pans,
+    # a click moves the point
+    sagittal, coronal = four_up.views["sagittal"], four_up.views["coronal"]
+    before = np.asarray(viewer.dims.point, dtype=float)
+    _click(sagittal.model, world, drag_px=30.0)
+    assert np.allclose(viewer.dims.point, before)
+    _click(sagittal.model, world)  # S and P from the sagittal view
+    _click(coronal.model, world)  # S and L from the coronal view
+    half_voxel = 0.5 * np.abs(np.asarray(grid.scale, dtype=float))
+    for plane, v in {"main": viewer, **{p: w.model for p, w in four_up.views.items()}}.items():
+        point = np.asarray(v.dims.point, dtype=float)
+        assert np.all(np.abs(point - world) <= half_voxel + 1e-6), (plane, point, world)
+        assert np.linalg.norm(grid.display_to_ras(point) - ras) < np.linalg.norm(half_voxel)
+    # the axial view's slice is the voxel's (its position along S)
+    axial = four_up.views["axial"]
+    assert axial.model.dims.point[0] == pytest.approx(world[0], abs=half_voxel[0])
+    # the crosshair goes through the point in every view
+    for v in four_up.views.values():
+        rows, cols = v.model.dims.displayed
+        lines = np.concatenate(v.crosshair.data)
+        assert np.any(np.isclose(lines[:, rows], world[rows], atol=half_voxel[rows]))
+        assert np.any(np.isclose(lines[:, cols], world[cols], atol=half_voxel[cols]))
+    # a small view's own slider moves the point too (and so the others)
+    point = np.asarray(axial.model.dims.point, dtype=float)
+    point[0] += 2.0
+    axial.model.dims.point = tuple(point)
+    assert viewer.dims.point[0] == pytest.approx(point[0], abs=half_voxel[0])  # on a slice
+    assert four_up.views["coronal"].model.dims.point[0] == pytest.approx(viewer.dims.point[0])
+
+
+def test_a_click_on_the_main_view_moves_the_small_views(make_napari_viewer, tmp_path: Path) -> None:
+    viewer, view, volume = _open(make_napari_viewer, tmp_path)
+    four_up = four_up_for(viewer)
+    four_up.set_enabled(True)
+    world = view.session.grid.ras_to_display(apply_affine(volume.affine, [4.0, 10.0, 6.0]))
+    viewer.layers.selection.active = view.reference  # pan / zoom tool
+    before_s = float(viewer.dims.point[0])
+    _click(viewer, world)  # the main view is axial: P and L move, its slice stays
+    coronal = four_up.views["coronal"].model
+    sagittal = four_up.views["sagittal"].model
+    assert coronal.dims.point[1] == pytest.approx(world[1])
+    assert sagittal.dims.point[2] == pytest.approx(world[2])
+    assert viewer.dims.point[0] == pytest.approx(before_s)
+    four_up.set_enabled(False)  # hidden: a click on the main view is napari's own again
+    _click(viewer, world + 5.0)
+    assert viewer.dims.point[1] == pytest.approx(world[1])
+
+
+def test_selecting_a_finding_centres_and_zooms_every_view(
+    make_napari_viewer, tmp_path: Path, qtbot
+) -> None:
+    from nvc_viewer.phantom import make_phantom
+
+    from .test_markers import _open as open_phantom
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window.resize(1400, 900)
+    phantom = make_phantom("sandwich", supersample=2, snr=None)
+    view = open_phantom(viewer, phantom, tmp_path / "ws")
+    four_up = four_up_for(viewer)
+    four_up.set_enabled(True)
+    qtbot.wait(50)
+    zooms = {p: v.camera.zoom for p, v in four_up.views.items()}
+    main_zoom = viewer.scene.camera.zoom
+    finding = view.session.findings.findings[-1]
+    view.select(finding.id)
+    world = view.ras_to_world(np.asarray(finding.position_ras))
+    half_voxel = 0.5 * np.abs(np.asarray(view.session.grid.scale, dtype=float))
+    assert np.all(np.abs(np.asarray(viewer.dims.point) - world) <= half_voxel + 1e-6)
+    assert np.allclose(viewer.scene.camera.center[-2:], world[list(viewer.dims.displayed)])
+    assert viewer.scene.camera.zoom > main_zoom
+    assert min(viewer.canvas.size) / viewer.scene.camera.zoom == pytest.approx(FINDING_FIELD_MM)
+    for plane, v in four_up.views.items():
+        displayed = list(v.model.dims.displayed)
+        assert np.allclose(v.camera.center[-2:], world[displayed]), plane
+        assert np.all(np.abs(np.asarray(v.model.dims.point) - world) <= half_voxel + 1e-6)
+        assert v.camera.zoom > zooms[plane], plane
+    # the finding's ring is drawn in the small views too
+    qtbot.waitUntil(
+        lambda: all(
+            len(m.data) == len(view.findings_layer.data)
+            for m in four_up.mirrors(view.findings_layer)
+        )
+    )
+
+
+def test_the_main_canvas_is_refitted_when_the_window_resizes(
+    make_napari_viewer, tmp_path: Path, qtbot
+) -> None:
+    viewer, view, _ = _open(make_napari_viewer, tmp_path, show=True)
+    fit = auto_fit_for(viewer)
+    viewer.window.resize(900, 700)
+    qtbot.waitUntil(lambda: fit.refits >= 1)
+    qtbot.wait(50)
+    viewer.reset_view()
+    small = viewer.scene.camera.zoom
+    refits = fit.refits
+    viewer.window.resize(1500, 1000)
+    qtbot.waitUntil(lambda: fit.refits > refits)
+    assert viewer.scene.camera.zoom > small * 1.2  # the image grew with the canvas
+    # the surgeon zooms in: a resize keeps that zoom
+    viewer.scene.camera.zoom = viewer.scene.camera.zoom * 2.0
+    zoomed = viewer.scene.camera.zoom
+    refits = fit.refits
+    viewer.window.resize(1000, 760)
+    for _ in range(5):
+        QApplication.processEvents()
+        qtbot.wait(60)
+    assert fit.refits == refits
+    assert viewer.scene.camera.zoom == pytest.approx(zoomed)
+
+
+def test_the_analysis_panel_button_and_its_key_show_and_hide_the_four_up(
+    make_napari_viewer, tmp_path: Path
+) -> None:
+    from napari.utils.key_bindings import coerce_keybinding
+    from napari.utils.shortcuts import default_shortcuts
+    from nvc_viewer_napari._analysis_panel import AnalysisPanel
+    from nvc_viewer_napari._shortcuts import SHORTCUTS, VIEW_SHORTCUTS
+
+    viewer, view, _ = _open(make_napari_viewer, tmp_path)
+    panel = AnalysisPanel(viewer)
+    four_up = four_up_for(viewer)
+    assert not four_up.enabled and not panel.four_up_button.isChecked()
+    panel.four_up_button.click()
+    assert four_up.enabled and panel.four_up_button.isChecked()
+    assert "Four-up" in viewer.window.dock_widgets and not four_up.dock.isHidden()
+    assert all(v.model.layers[0].data is view.reference.data for v in four_up.views.values())
+    # the key: not napari's, nor another of ours; it toggles, the button follows
+    key = coerce_keybinding(FOUR_UP_KEY)
+    taken = {str(coerce_keybinding(k)) for keys in default_shortcuts.values() for k in keys}
+    taken |= {str(coerce_keybinding(s.key)) for s in (*SHORTCUTS, *VIEW_SHORTCUTS)}
+    assert str(key) not in taken
+    viewer.keymap[key](viewer)
+    assert not four_up.enabled and not panel.four_up_button.isChecked()
+    assert four_up.dock.isHidden()
+    viewer.keymap[key](viewer)
+    assert four_up.enabled and panel.four_up_button.isChecked()
+    # the dock's own close button hides them too
+    four_up.dock.close()
+    assert not four_up.enabled and not panel.four_up_button.isChecked()
+
+
+def test_four_up_screenshot_of_the_analysed_sample(
+    make_napari_viewer, qtbot, tmp_path: Path, sample
+) -> None:
+    """The workstation at 1600 x 1000: the main canvas in 3-D over the three linked 2-D views,
+    all on the selected finding (docs/screenshots/four_up.png)."""
+    from nvc_viewer_napari._dock import dock_panels
+    from nvc_viewer_napari._multiview import CROSSHAIR_COLOR
+
+    viewer = make_napari_viewer(show=True)
+    panels = dock_panels(viewer, workspace=tmp_path / "ws")
+    viewer.window._qt_window.resize(1600, 1000)
+    view = case_view_for(viewer)
+    view.open_case(sample["t2"], sample["tof"], case_id="sample")
+    analysis = panels.analysis
+    analysis.in_process = False
+    analysis.analyse = lambda t2, tof=None, **kwargs: sample["result"]
+    with qtbot.waitSignal(analysis.finished, timeout=30_000):
+        assert analysis.start()
+    finding = view.session.findings.findings[0]
+    panels.findings.select(finding.id)
+    analysis.four_up_button.click()
+    analysis.show_plane("3-D")
+    qtbot.wait(300)
+    four_up = four_up_for(viewer)
+    world = view.ras_to_world(np.asarray(finding.position_ras))
+    cyan = np.array([int(CROSSHAIR_COLOR[i : i + 2], 16) for i in (1, 3, 5)])
+    path = SCREENSHOTS / "four_up.png"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    image = viewer.screenshot(str(path), canvas_only=False)
+    assert image.shape[1] >= 1600 and path.stat().st_size < 600_000
+    for plane, small in four_up.views.items():
+        # each small view: the anatomy around the finding, the crosshair through it
+        assert np.allclose(small.camera.center[-2:], world[list(small.model.dims.displayed)])
+        shot = small.qt_viewer.screenshot(flash=False)[..., :3].astype(int)
+        gray = shot.mean(axis=2)
+        assert np.mean(gray > 20) > 0.3 and gray.std() > 20, plane  # the sample's box is small
+        assert (np.abs(shot - cyan).sum(axis=2) < 90).sum() > 50, f"no crosshair in {plane}"
+        assert min(shot.shape[:2]) >= 200, (plane, shot.shape)
