@@ -233,7 +233,12 @@ def test_a_first_release_findings_file_still_opens(tmp_path):
         machine = f["origin"] != "manual"
         note = f["note"]
         migrated.append(
-            {**f, "note": "" if machine else note, "rationale": note if machine else "", "edited": False}
+            {
+                **f,
+                "note": "" if machine else note,
+                "rationale": note if machine else "",
+                "edited": False,
+            }
         )
     assert doc["findings"] == migrated and doc["landmarks"] == original["landmarks"]
     assert doc["clinical"] == original["clinical"] and doc["source"] == original["source"]
