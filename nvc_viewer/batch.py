@@ -606,6 +606,32 @@ class _RemoteTraceback(Exception):
         return f'\n"""\n{self.args[0]}"""'
 
 
+def _pack_labels(labels: Any) -> Any:
+    """A label map to cross a pipe: the box that holds labels, not the zeros around it."""
+    from .volume import Volume
+
+    if not isinstance(labels, Volume):
+        return labels
+    data = labels.data
+    hit = [
+        np.flatnonzero(data.any(axis=tuple(a for a in range(3) if a != axis))) for axis in range(3)
+    ]
+    box = tuple(slice(int(h[0]), int(h[-1]) + 1) if h.size else slice(0, 0) for h in hit)
+    order = "F" if data.flags.f_contiguous and not data.flags.c_contiguous else "C"
+    return ("labels box", labels.with_data(np.zeros((1, 1, 1), data.dtype)), data.shape, order,
+            box, np.ascontiguousarray(data[box]))  # fmt: skip
+
+
+def _unpack_labels(packed: Any) -> Any:
+    """The label map `_pack_labels` packed: the same values, shape, dtype and memory order."""
+    if not (isinstance(packed, tuple) and packed and packed[0] == "labels box"):
+        return packed
+    _, empty, shape, order, box, values = packed
+    data = np.zeros(shape, dtype=values.dtype, order=order)
+    data[box] = values
+    return empty.with_data(data)
+
+
 def _analysis_child(job: CaseJob, volumes: Any, conn: Any) -> None:
     """In the analysis' child process: the proposal and the label map back to the parent."""
     from .analysis import analyse
@@ -616,7 +642,7 @@ def _analysis_child(job: CaseJob, volumes: Any, conn: Any) -> None:
             result = analyse(volumes.t2, volumes.tof)
             labels = _labels_volume(getattr(result, "labels", None), volumes.t2)
             proposal = _case_findings(result, job.case_id, volumes).to_dict()  # picklable
-            message: tuple = ("ok", (proposal, labels))
+            message: tuple = ("ok", (proposal, _pack_labels(labels)))
         except BaseException as exc:  # noqa: BLE001 -- every failure goes to the parent
             message = ("error", (_picklable(exc), traceback.format_exc()))
         conn.send(message)
@@ -668,7 +694,7 @@ def _analyse_beside(
     from .findings import CaseFindings
 
     proposal, labels = value
-    return CaseFindings.from_dict(proposal), labels, prepared
+    return CaseFindings.from_dict(proposal), _unpack_labels(labels), prepared
 
 
 # -- re-export from the workspace ----------------------------------------------------------

@@ -138,3 +138,28 @@ def test_an_analysis_process_that_dies_or_fails_fails_its_case_only(tmp_path, mo
     assert rows["c_good"]["status"] == "ok"
     assert (tmp_path / "out" / "c_good" / ".nvc-done.json").is_file()
     assert not (tmp_path / "out" / "a_dies" / ".nvc-done.json").exists()
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("filled", [True, False], ids=["labels", "empty"])
+def test_a_label_map_crosses_the_pipe_as_its_box_and_comes_back_the_same(order, filled):
+    import pickle
+
+    from nvc_viewer.volume import Volume, VolumeMeta
+
+    data = np.zeros((30, 20, 10), np.uint8, order=order)
+    if filled:
+        data[4:9, 11:13, 2] = 3
+        data[20, 5, 7:9] = 6
+    affine = np.diag([0.4, 0.5, 0.6, 1.0])
+    affine[:3, 3] = [-10.0, 4.0, 2.0]
+    labels = Volume(data, affine, VolumeMeta(role="label", description="labels"))
+
+    packed = pickle.dumps(batch._pack_labels(labels))
+    back = batch._unpack_labels(pickle.loads(packed))
+
+    assert np.array_equal(back.data, data) and back.data.dtype == data.dtype
+    assert back.data.flags.f_contiguous == data.flags.f_contiguous
+    assert np.array_equal(back.affine, affine) and back.meta == labels.meta
+    if filled:
+        assert len(packed) < data.nbytes  # the zeros around the box stay behind
