@@ -198,3 +198,21 @@ def test_two_roots_that_do_not_run_side_by_side_are_not_named_a_pair():
     assert not ident[("left", "VII")].found and ident[("left", "VII")].reason
     assert ident[("left", "VIII")].found and ident[("left", "VIII")].uncertain
     assert "VII_left" not in scene.nerves and stray in scene.unnamed
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: a TOF-dark tube wider than a vein is called an artery (a small artery the TOF "
+    "missed); IX, X and VI are such tubes. Leaving TOF-dark tubes that touch the brainstem "
+    "unlabelled fixes them but loses arteries lying on the brainstem with a flow gap",
+)
+def test_the_other_cranial_nerves_are_not_called_arteries():
+    from nvc_viewer.labels import LABEL_VALUES
+    from nvc_viewer.phantom import lower_nerve_mask
+
+    ph = make_phantom("contact", side="left", seed=41, lower_nerves=True, **SMALL)
+    res = analyse(ph.t2, ph.tof)
+    roots = lower_nerve_mask(ph)
+    assert roots.sum() > 100
+    as_artery = int((res.labels.data[roots] == LABEL_VALUES["artery"]).sum())
+    assert as_artery <= 0.25 * roots.sum(), f"{as_artery} of {roots.sum()} root voxels artery"
