@@ -20,7 +20,7 @@ A leaf above `._case_view`: the panels may import it; it imports no panel.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -71,6 +71,19 @@ _SMALL_SLICE_SIZE = 9
 _ROW_FRACTION = 0.34
 
 _FOUR_UPS: weakref.WeakValueDictionary[int, FourUp] = weakref.WeakValueDictionary()
+
+
+def _clicked(event: Any) -> Generator[None, None, bool]:
+    """Follow a mouse press to its release (a napari drag callback's ``yield from``): whether
+    it was a click, the pointer never moving more than ``_CLICK_SLOP_PX`` (a drag pans)."""
+    start = np.asarray(getattr(event, "pos", (0.0, 0.0)), dtype=np.float64)
+    moved = False
+    yield
+    while event.type == "mouse_move":
+        now = np.asarray(getattr(event, "pos", start), dtype=np.float64)
+        moved = moved or float(np.hypot(*(now - start))) > _CLICK_SLOP_PX
+        yield
+    return not moved
 
 
 def _kind(layer: Any) -> str:
@@ -157,15 +170,8 @@ class PlaneView:
         """A press and release without moving is a click (a drag pans, as everywhere)."""
         if event.type != "mouse_press" or event.button not in (1, None):
             return
-        start = np.asarray(getattr(event, "pos", (0.0, 0.0)), dtype=np.float64)
         position = np.asarray(event.position, dtype=np.float64)
-        moved = False
-        yield
-        while event.type == "mouse_move":
-            now = np.asarray(getattr(event, "pos", start), dtype=np.float64)
-            moved = moved or float(np.hypot(*(now - start))) > _CLICK_SLOP_PX
-            yield
-        if not moved:
+        if (yield from _clicked(event)):
             self.click(position)
 
     def click(self, position_world: Sequence[float]) -> None:
@@ -519,15 +525,8 @@ class FourUp(QWidget):
         active = viewer.layers.selection.active
         if active is not None and getattr(active, "mode", "pan_zoom") != "pan_zoom":
             return
-        start = np.asarray(getattr(event, "pos", (0.0, 0.0)), dtype=np.float64)
         position = np.asarray(event.position, dtype=np.float64)
-        moved = False
-        yield
-        while event.type == "mouse_move":
-            now = np.asarray(getattr(event, "pos", start), dtype=np.float64)
-            moved = moved or float(np.hypot(*(now - start))) > _CLICK_SLOP_PX
-            yield
-        if not moved:
+        if (yield from _clicked(event)):
             point = np.asarray(viewer.dims.point, dtype=np.float64)
             for axis in viewer.dims.displayed:
                 point[axis] = position[axis]
