@@ -75,6 +75,7 @@ import numpy as np
 
 from .atomic import atomic_write_text
 from .errors import InputError, InputNotFoundError, NVCError
+from .export import FORMATS
 from .io.nifti import is_nifti_path
 from .io.sniff import holds_images, iter_files
 from .session import SavedExport, case_volumes, export_saved_case, saved_labels
@@ -99,8 +100,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: Every export format (`nvc_viewer.export.FORMATS`); ``csv`` is the merged ``OUT/findings.csv``.
-FORMATS = ("json", "csv", "mrk", "nifti", "seg", "sr", "report")
+#: Every export format (``csv`` is the merged ``OUT/findings.csv``), all written by default.
 DEFAULT_FORMATS = FORMATS
 DONE_MARKER = ".nvc-done.json"
 REPORT_FILE = "batch_report.json"
