@@ -11,6 +11,20 @@ from nvc_viewer.geometry import lps_to_ras
 from nvc_viewer.volume import Volume, VolumeMeta
 
 SHAPE = (40, 48, 32)
+#: The pictures the README shows; tests refresh them only with NVC_WRITE_SCREENSHOTS=1.
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where a test writes its screenshot: ``docs/screenshots`` with NVC_WRITE_SCREENSHOTS=1
+    (to refresh the README's pictures), else the test's own temporary folder (a test run
+    leaves the repository as it was)."""
+    import os
+
+    if os.environ.get("NVC_WRITE_SCREENSHOTS") == "1":
+        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return DOC_SCREENSHOTS
+    return tmp_path
 
 
 def _rotation(axis: str, degrees: float) -> np.ndarray:

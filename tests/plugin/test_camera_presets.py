@@ -18,9 +18,9 @@ from qtpy.QtWidgets import QApplication
 
 from nvc_viewer.geometry import RAS_TO_SPL
 
+from ._phantoms import screenshot_dir
 from .test_orientation_overlay import _screen_axes
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SPL_TO_RAS = np.linalg.inv(RAS_TO_SPL)[:3, :3]
 WAIT_MS = 30_000
 
@@ -221,8 +221,7 @@ def test_surgeon_view_screenshot(make_napari_viewer, qtbot, tmp_path: Path, samp
     finding = next(f for f in view.session.findings.findings if f.side == "left")
     view.select(finding.id)
     panel.show_view("surgeon left")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / "surgeon_view_left.png"
+    path = screenshot_dir(tmp_path) / "surgeon_view_left.png"
     shot = viewer.screenshot(str(path), canvas_only=True)
     rgb = shot[..., :3].astype(int)
     height, width = rgb.shape[:2]

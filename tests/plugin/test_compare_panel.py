@@ -30,8 +30,9 @@ from nvc_viewer.findings import (
 from nvc_viewer.phantom import Phantom, make_phantom
 from nvc_viewer.volume import Volume
 
+from ._phantoms import screenshot_dir
+
 WAIT_MS = 30_000
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -155,10 +156,9 @@ def test_the_panel_compares_both_sides_after_an_analysis_and_a_reopen(
         offset = (p[displayed] - world.mean(axis=0)[displayed]) * camera.zoom
         assert abs(offset[0]) < height / 2 and abs(offset[1]) < width / 2
     qtbot.wait(100)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = viewer.screenshot(canvas_only=False, flash=False)
     image = Image.fromarray(shot[..., :3]).convert("P", palette=Image.ADAPTIVE, colors=128)
-    out = SCREENSHOTS / "compare_sides.png"
+    out = screenshot_dir(tmp_path) / "compare_sides.png"
     image.save(out, optimize=True)
     assert out.stat().st_size < 200_000
 

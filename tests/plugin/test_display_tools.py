@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +26,8 @@ from qtpy.QtWidgets import QLabel
 from nvc_viewer.labels import ARTERY, CN7, LABELS
 from nvc_viewer.measure import WINDOW_PRESETS
 
-from ._phantoms import make_volume
+from ._phantoms import make_volume, screenshot_dir
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "display_tools.png"
 # Anisotropic voxels (S, P, L mm): a length or angle in data indices is not one in mm.
 SCALE = (2.0, 0.5, 0.25)
 
@@ -308,6 +306,6 @@ def test_screenshot_of_the_legend_and_a_ruler(make_napari_viewer, qtbot, tmp_pat
     assert ruler.sum() > 50  # the yellow ruler and its text are drawn
     from PIL import Image
 
-    path = SCREENSHOT if os.environ.get("NVC_WRITE_SCREENSHOTS") == "1" else tmp_path / "shot.png"
+    path = screenshot_dir(tmp_path) / "display_tools.png"
     Image.fromarray(image[..., :3]).save(path, optimize=True)  # true colours for the legend
     assert path.stat().st_size < 200_000

@@ -8,7 +8,6 @@ camera), not taken from the placement's own bookkeeping.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from nvc_viewer.findings import CaseFindings, Finding, Landmark
 from nvc_viewer.phantom import make_phantom
 from nvc_viewer.volume import Volume
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "markers_sandwich.png"
+from ._phantoms import screenshot_dir
 
 
 @dataclass
@@ -212,7 +211,7 @@ def test_screenshot_of_the_sandwich_markers(make_napari_viewer, tmp_path: Path) 
         assert (inside.min(axis=-1) > 200).any()  # ... with white text in it
     from PIL import Image
 
-    path = SCREENSHOT if os.environ.get("NVC_WRITE_SCREENSHOTS") == "1" else tmp_path / "shot.png"
+    path = screenshot_dir(tmp_path) / "markers_sandwich.png"
     Image.fromarray(image[..., :3]).quantize(colors=256, dither=Image.Dither.NONE).save(
         path, optimize=True
     )

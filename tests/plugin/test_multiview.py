@@ -22,9 +22,7 @@ from qtpy.QtWidgets import QApplication
 
 from nvc_viewer.geometry import apply_affine
 
-from ._phantoms import make_volume
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from ._phantoms import make_volume, screenshot_dir
 
 
 def _open(make_napari_viewer, tmp_path: Path, *, show: bool = False):  # type: ignore[no-untyped-def]
@@ -276,8 +274,7 @@ def test_four_up_screenshot_of_the_analysed_sample(
     four_up = four_up_for(viewer)
     world = view.ras_to_world(np.asarray(finding.position_ras))
     cyan = np.array([int(CROSSHAIR_COLOR[i : i + 2], 16) for i in (1, 3, 5)])
-    path = SCREENSHOTS / "four_up.png"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = screenshot_dir(tmp_path) / "four_up.png"
     image = viewer.screenshot(str(path), canvas_only=False)
     assert image.shape[1] >= 1600 and path.stat().st_size < 600_000
     for plane, small in four_up.views.items():

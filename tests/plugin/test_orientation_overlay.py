@@ -17,10 +17,9 @@ from scipy import ndimage
 
 from nvc_viewer.geometry import RAS_TO_SPL
 
-from ._phantoms import make_volume
+from ._phantoms import make_volume, screenshot_dir
 from .test_orientation import _marker_phantom
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 _RAS = re.compile(r"([RL]) (\d+\.\d)  ([AP]) (\d+\.\d)  ([SI]) (\d+\.\d) mm")
 
 
@@ -242,8 +241,8 @@ def test_axial_screenshot_shows_letters_and_a_left_marker_on_the_right(
     viewer.mouse_over_canvas = True
     _move(viewer, view.ras_to_world(np.array([-7.5, 0.0, 0.0])))
     viewer.reset_view()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shot = viewer.screenshot(str(SCREENSHOTS / "orientation_axial.png"), canvas_only=True)
+    out = screenshot_dir(tmp_path) / "orientation_axial.png"
+    shot = viewer.screenshot(str(out), canvas_only=True)
     height, width = shot.shape[:2]
 
     rgb = shot[..., :3].astype(int)
@@ -260,7 +259,7 @@ def test_axial_screenshot_shows_letters_and_a_left_marker_on_the_right(
     assert yellow[-height // 8 :, width // 3 : 2 * width // 3].any(), "no letter at the bottom"
     assert yellow[height // 3 : 2 * height // 3, : width // 10].any(), "no letter on the left"
     assert yellow[height // 3 : 2 * height // 3, -width // 10 :].any(), "no letter on the right"
-    assert (SCREENSHOTS / "orientation_axial.png").stat().st_size < 250_000
+    assert out.stat().st_size < 250_000
 
 
 def test_3d_screenshot(make_napari_viewer, tmp_path: Path) -> None:
@@ -268,6 +267,7 @@ def test_3d_screenshot(make_napari_viewer, tmp_path: Path) -> None:
     viewer.window._qt_window.resize(900, 760)
     view.reference.contrast_limits = (0.0, 1000.0)
     view.show_plane("3-D")
-    shot = viewer.screenshot(str(SCREENSHOTS / "orientation_3d.png"), canvas_only=True)
+    out = screenshot_dir(tmp_path) / "orientation_3d.png"
+    shot = viewer.screenshot(str(out), canvas_only=True)
     assert shot[..., :3].max() > 200  # the markers are drawn
-    assert (SCREENSHOTS / "orientation_3d.png").stat().st_size < 250_000
+    assert out.stat().st_size < 250_000
