@@ -76,6 +76,7 @@ import numpy as np
 from .atomic import atomic_write_text
 from .errors import InputError, InputNotFoundError, NVCError
 from .export import FORMATS
+from .forked import can_fork
 from .io.nifti import is_nifti_path
 from .io.sniff import holds_images, iter_files
 from .session import SavedExport, case_volumes, export_saved_case, saved_labels
@@ -546,7 +547,7 @@ def _analyse_and_export(
     formats = _case_formats(job.formats)
     t0 = time.perf_counter()
     prepared = None
-    if job.side_processes and _can_fork():
+    if job.side_processes and can_fork():
         proposal, labels, prepared = _analyse_beside(job, volumes, formats, timings)
     else:
         result = analyse(volumes.t2, volumes.tof)
@@ -596,16 +597,6 @@ def _analyse_and_export(
     return outputs
 
 
-class _RemoteTraceback(Exception):
-    """The traceback of an exception raised in a child process, as its cause."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__(text)
-
-    def __str__(self) -> str:
-        return f'\n"""\n{self.args[0]}"""'
-
-
 def _pack_labels(labels: Any) -> Any:
     """A label map to cross a pipe: the box that holds labels, not the zeros around it."""
     from .volume import Volume
@@ -632,22 +623,14 @@ def _unpack_labels(packed: Any) -> Any:
     return empty.with_data(data)
 
 
-def _analysis_child(job: CaseJob, volumes: Any, conn: Any) -> None:
-    """In the analysis' child process: the proposal and the label map back to the parent."""
+def _analysis_child(job: CaseJob, volumes: Any) -> tuple[dict, Any]:
+    """In the analysis' child process: the proposal and the label map for the parent."""
     from .analysis import analyse
-    from .export import _picklable
 
-    try:
-        try:
-            result = analyse(volumes.t2, volumes.tof)
-            labels = _labels_volume(getattr(result, "labels", None), volumes.t2)
-            proposal = _case_findings(result, job.case_id, volumes).to_dict()  # picklable
-            message: tuple = ("ok", (proposal, _pack_labels(labels)))
-        except BaseException as exc:  # noqa: BLE001 -- every failure goes to the parent
-            message = ("error", (_picklable(exc), traceback.format_exc()))
-        conn.send(message)
-    finally:
-        conn.close()
+    result = analyse(volumes.t2, volumes.tof)
+    labels = _labels_volume(getattr(result, "labels", None), volumes.t2)
+    proposal = _case_findings(result, job.case_id, volumes).to_dict()  # picklable
+    return proposal, _pack_labels(labels)
 
 
 def _analyse_beside(
@@ -659,41 +642,25 @@ def _analyse_beside(
     batch keeps of the analysis crosses the pipe (the label map, about 40 MB for 512 x 512 x
     160), not its intermediate volumes.
     """
-    import multiprocessing
-
     from .export import prepare_export
+    from .forked import ChildDied, Forked
 
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(
-        target=_analysis_child, args=(job, volumes, send), name=f"nvc-analyse-{job.case_id}"
-    )
-    proc.start()
-    send.close()  # the child holds the other end: its death ends the wait below
+    child = Forked(lambda: _analysis_child(job, volumes), f"nvc-analyse-{job.case_id}")
     try:
         t0 = time.perf_counter()
         prepared = prepare_export(volumes.t2, formats, include_phi=job.include_phi)
         timings["export_prep"] = time.perf_counter() - t0  # beside the analysis, not after
         try:
-            kind, value = receive.recv()
-        except EOFError:
-            proc.join()
+            proposal, labels = child.result()
+        except ChildDied as died:
             raise NVCError(
-                f"the process analysing this case died (exit code {proc.exitcode})",
+                f"the process analysing this case died (exit code {died.exitcode})",
                 path=job.input,
             ) from None
-        proc.join()
     finally:
-        if proc.is_alive():  # interrupted: the analysis goes with the case
-            proc.kill()
-            proc.join()
-        receive.close()
-    if kind == "error":
-        exc, text = value
-        raise exc from _RemoteTraceback(text)
+        child.kill()  # interrupted: the analysis goes with the case
     from .findings import CaseFindings
 
-    proposal, labels = value
     return CaseFindings.from_dict(proposal), _unpack_labels(labels), prepared
 
 
@@ -885,12 +852,6 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
         ) from None
 
 
-def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
 #: Imported once before the first case's process is forked, so that no case imports them again.
 _PRELOAD: dict[str, tuple[str, ...]] = {
     "": ("scipy.ndimage", "nvc_viewer.analysis", "nvc_viewer.export"),
@@ -910,34 +871,19 @@ def _preload(formats: Sequence[str]) -> None:
                 importlib.import_module(name)
 
 
-def _child(job: CaseJob, conn: Any) -> None:
-    try:
-        conn.send(run_case(job))
-    finally:
-        conn.close()
-
-
 def _run_forked(job: CaseJob) -> dict:
     """`run_case` in a forked child process: its row, or a failed row if the child died."""
-    import multiprocessing
+    from .forked import ChildDied, Forked
 
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(job, send), name=f"nvc-case-{job.case_id}")
-    proc.start()
-    send.close()  # the child holds the other end: its death ends the wait below
     row: dict | None = None
+    exitcode: int | None = None
+    child = Forked(lambda: run_case(job), f"nvc-case-{job.case_id}")
     try:
-        try:
-            row = receive.recv()
-        except EOFError:
-            pass
-        proc.join()
+        row = child.result()
+    except ChildDied as died:
+        exitcode = died.exitcode
     finally:
-        if proc.is_alive():  # interrupted: the case goes with the batch
-            proc.kill()
-            proc.join()
-        receive.close()
+        child.kill()  # interrupted: the case goes with the batch
     if row is None:
         row = asdict(
             CaseReport(
@@ -945,7 +891,7 @@ def _run_forked(job: CaseJob) -> dict:
                 job.input,
                 "failed",
                 f"{job.input}: the worker processing this case died or was lost "
-                f"(exit code {proc.exitcode})",
+                f"(exit code {exitcode})",
             )
         )
     return row
@@ -1100,7 +1046,7 @@ def run_batch(
         else:
             todo.append(job)
     n = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    if todo and n == 1 and not scheduler and _can_fork():
+    if todo and n == 1 and not scheduler and can_fork():
         # One worker on this machine: a child process per case, forked from this one, does
         # what a one-worker LocalCluster does (a case that kills its process fails alone)
         # without starting a scheduler, a nanny and a worker that imports everything again.

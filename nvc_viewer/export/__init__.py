@@ -34,7 +34,6 @@ import contextlib
 import functools
 import importlib
 import os
-import pickle
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -46,6 +45,7 @@ import numpy as np
 
 from ..errors import ExportError, NVCError
 from ..findings import CaseFindings, write_findings_json
+from ..forked import can_fork
 from ..volume import Volume
 
 __all__ = ["FORMATS", "FILE_NAMES", "ExportPrep", "prepare_export", "export_case"]
@@ -133,57 +133,22 @@ def prepare_export(
     return ExportPrep(t2=t2, source_datasets=datasets)
 
 
-def _picklable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling (to cross a process boundary), else an `ExportError`."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return ExportError(f"{type(exc).__name__}: {exc}")
-    return exc
-
-
 def _start_in_child(
     fmt: str, call: Callable[[], tuple[list[Path], float]]
 ) -> Callable[[], tuple[list[Path], float]]:
     """Start ``call`` in a child process forked now; the function returned waits for its result
     (and raises what it raised, or an `ExportError` if the child died)."""
-    import multiprocessing
+    from ..forked import ChildDied, Forked
 
-    ctx = multiprocessing.get_context("fork")
-    receive, send = ctx.Pipe(duplex=False)
-
-    def child() -> None:
-        try:
-            try:
-                message: tuple = ("ok", call())
-            except BaseException as exc:  # noqa: BLE001 -- every failure goes to the parent
-                message = ("error", _picklable(exc))
-            send.send(message)
-        finally:
-            send.close()
-
-    proc = ctx.Process(target=child, name=f"nvc-export-{fmt}")
-    proc.start()
-    send.close()  # the child holds the other end: its death ends the wait below
+    child = Forked(call, f"nvc-export-{fmt}")
 
     def result() -> tuple[list[Path], float]:
         try:
-            try:
-                kind, value = receive.recv()
-            except EOFError:
-                proc.join()
-                raise ExportError(
-                    f"the process writing the {fmt} export died (exit code {proc.exitcode})"
-                ) from None
-            proc.join()
-        finally:
-            if proc.is_alive():  # interrupted: the child goes with its caller
-                proc.kill()
-                proc.join()
-            receive.close()
-        if kind == "error":
-            raise value
-        return value
+            return child.result()
+        except ChildDied as died:
+            raise ExportError(
+                f"the process writing the {fmt} export died (exit code {died.exitcode})"
+            ) from None
 
     return result
 
@@ -362,7 +327,7 @@ def export_case(
     results: dict[str, tuple[list[Path], float]] = {}
     errors: dict[str, BaseException] = {}
     children: dict[str, Callable[[], tuple[list[Path], float]]] = {}
-    if _can_fork():
+    if can_fork():
         for fmt in [f for f in slow_first if f in set(processes)]:
             if fmt in ("seg", "sr") or (fmt == "report" and include_phi):
                 with contextlib.suppress(Exception):  # else the child fails with the reason
@@ -400,9 +365,3 @@ def export_case(
         if timings is not None:
             timings[f"export_{fmt}"] = seconds
     return written
-
-
-def _can_fork() -> bool:
-    import multiprocessing
-
-    return "fork" in multiprocessing.get_all_start_methods()

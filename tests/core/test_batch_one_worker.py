@@ -18,7 +18,7 @@ from nvc_viewer.phantom import write_case
 
 pytestmark = [
     pytest.mark.slow,  # two small analyses
-    pytest.mark.skipif(not batch._can_fork(), reason="no fork start method here"),
+    pytest.mark.skipif(not batch.can_fork(), reason="no fork start method here"),
 ]
 
 
