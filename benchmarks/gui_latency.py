@@ -9,14 +9,23 @@ analysis runs.
 2. Freezes. In one viewer with the panels docked, a case is opened and "Analyse" is pressed. A
    QTimer ticks every 10 ms in the GUI thread during the whole run (worker thread, progress
    signals, layers and surfaces swapped in, findings merged and autosaved); the longest gap
-   between two ticks is the longest time the UI was frozen.
+   between two ticks is the longest time the UI was frozen. Measured twice, each in a fresh
+   viewer: with one view (the main canvas), and with four views (the linked four-up of
+   `nvc_viewer_napari._multiview` shown before "Analyse": three more canvases whose layers
+   mirror the main one's). In the four-view viewer, after the analysis, the linked point is moved
+   too: ``--clicks`` clicks (press and release through napari's mouse callbacks, as a canvas
+   hands them on) cycling over the axial, coronal, sagittal and main views, then every finding
+   selected in turn (each selection moves the point and centres and zooms every view), the
+   next action 150 ms after the last one's handler returned; the longest gap between ticks
+   over that run is the longest freeze of a move of the linked point.
 3. With ``--screenshots DIR``: PNGs of the series picker, the fused 2-D view, the 3-D surfaces
    and the findings table with a selected finding (palette PNG, about 100-250 KB each).
 
 Needs a display: run under ``xvfb-run -a``. Usage::
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/gui_latency.py \
-        [--repeats 3] [--case CASE_DIR] [--screenshots docs/screenshots] [--json OUT]
+        [--repeats 3] [--case CASE_DIR] [--clicks 20] [--screenshots docs/screenshots] \
+        [--json OUT]
 
 Without ``--case`` the freeze test runs on a synthetic CPA phantom (CISS-like T2 + TOF, default
 160 x 160 x 64 voxels of 0.5 mm) written to a temporary folder.
@@ -41,6 +50,7 @@ FIRST_FRAME_TAG = "FIRST_FRAME"
 TICK_MS = 10
 FREEZE_LIMIT_S = 0.2
 WINDOW_SIZE = (1400, 900)
+ACTION_MS = 150  # one move of the linked point every ACTION_MS while the ticks are recorded
 
 
 # -- 1. first frame ----------------------------------------------------------------------------
@@ -139,8 +149,57 @@ def _shot(viewer: Any, app: Any, path: Path) -> Path:
     return path
 
 
-def freeze_during_analysis(case: Path, workspace: Path, screenshots: Path | None) -> dict:
-    """Open ``case``, analyse it with the panels, record GUI-thread gaps; optional screenshots."""
+class _Ticks:
+    """A QTimer ticking every ``TICK_MS`` in the GUI thread; the gaps between its ticks are
+    the times the GUI thread was busy (frozen for the user)."""
+
+    def __init__(self) -> None:
+        from qtpy.QtCore import QElapsedTimer, QTimer
+
+        self.clock = QElapsedTimer()
+        self.ticks: list[int] = []
+        self.timer = QTimer()
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(lambda: self.ticks.append(self.clock.elapsed()))
+
+    def start(self) -> None:
+        self.ticks.clear()
+        self.clock.start()
+        self.timer.start()
+
+    def stop(self) -> tuple[np.ndarray, np.ndarray]:
+        """Stop; returns the tick stamps (ms since the start) and the gaps between them (s)."""
+        self.ticks.append(self.clock.elapsed())
+        self.timer.stop()
+        stamps = np.asarray(self.ticks, dtype=float)
+        return stamps, np.diff(stamps) / 1000.0
+
+    def elapsed(self) -> int:
+        return int(self.clock.elapsed())
+
+
+def _gap_figures(gaps: np.ndarray) -> dict:
+    return {
+        "longest_freeze_s": round(float(gaps.max()), 3),
+        "p99_gap_s": round(float(np.percentile(gaps, 99)), 3),
+        "gaps_over_200ms": int(np.sum(gaps > FREEZE_LIMIT_S)),
+    }
+
+
+def freeze_during_analysis(
+    case: Path,
+    workspace: Path,
+    screenshots: Path | None,
+    *,
+    four_views: bool = False,
+    clicks: int = 20,
+) -> dict:
+    """Open ``case``, analyse it with the panels, record GUI-thread gaps; optional screenshots.
+
+    ``four_views``: the linked four-up is shown before "Analyse", and afterwards the linked
+    point is moved (``clicks`` clicks over the views, every finding selected) while the gaps
+    are recorded too.
+    """
     from nvc_viewer_napari._dock import dock_panels
     from nvc_viewer_napari._viewer import new_viewer
     from qtpy.QtWidgets import QApplication
@@ -155,16 +214,25 @@ def freeze_during_analysis(case: Path, workspace: Path, screenshots: Path | None
     here = os.getcwd()
     os.chdir(case.parent)
     try:
-        return _freeze_in_case_folder(viewer, app, panels, Path(case.name), shots, screenshots)
+        return _freeze_in_case_folder(
+            viewer, app, panels, Path(case.name), shots, screenshots, four_views, clicks
+        )
     finally:
         os.chdir(here)
 
 
 def _freeze_in_case_folder(
-    viewer: Any, app: Any, panels: Any, case: Path, shots: dict, screenshots: Path | None
+    viewer: Any,
+    app: Any,
+    panels: Any,
+    case: Path,
+    shots: dict,
+    screenshots: Path | None,
+    four_views: bool,
+    clicks: int,
 ) -> dict:
     from nvc_viewer_napari._dock import raise_dock
-    from qtpy.QtCore import QElapsedTimer, QEventLoop, QTimer
+    from qtpy.QtCore import QEventLoop
 
     if not panels.case.scan(case):
         raise SystemExit(panels.case.status.text())
@@ -175,31 +243,27 @@ def _freeze_in_case_folder(
     if not panels.case.open_case():
         raise SystemExit(panels.case.status.text())
     open_s = time.perf_counter() - t0
+    if four_views:
+        from nvc_viewer_napari._multiview import four_up_for
+
+        four_up_for(viewer).set_enabled(True)  # as the "Four-up" button / its key
     _process(app, 3.0)  # the surgeon looks at the case before pressing "Analyse"
     if screenshots is not None:
         shots["fused_2d"] = str(_shot(viewer, app, screenshots / "fused_2d.png"))
 
-    clock = QElapsedTimer()
-    ticks: list[int] = []
-    timer = QTimer()
-    timer.setInterval(TICK_MS)
-    timer.timeout.connect(lambda: ticks.append(clock.elapsed()))
+    ticker = _Ticks()
     loop = QEventLoop()
     outcome: list[str] = []
     stages: list[tuple[int, str]] = []  # (ms since the click, progress message)
-    panels.analysis.progressed.connect(lambda _f, text: stages.append((clock.elapsed(), text)))
+    panels.analysis.progressed.connect(lambda _f, text: stages.append((ticker.elapsed(), text)))
     panels.analysis.finished.connect(lambda result: (outcome.append(result), loop.quit()))
-    clock.start()
-    timer.start()
+    ticker.start()
     t0 = time.perf_counter()
     if not panels.analysis.start():
         raise SystemExit(panels.analysis.status.text())
     loop.exec_()
     analysis_s = time.perf_counter() - t0
-    ticks.append(clock.elapsed())
-    timer.stop()
-    stamps = np.asarray(ticks, dtype=float)
-    gaps = np.diff(stamps) / 1000.0
+    stamps, gaps = ticker.stop()
     # A gap is put down to the last stage announced before it ended (the GUI thread announces
     # each piece of the result it swaps in just before doing it).
     long_gaps = [
@@ -209,6 +273,8 @@ def _freeze_in_case_folder(
     ]  # fmt: skip
     if outcome != ["done"]:
         raise SystemExit(f"analysis {outcome}: {panels.analysis.status.text()}")
+    n_findings = len(panels.findings.finding_ids)
+    linked = _linked_point_freezes(viewer, app, panels, clicks) if four_views else None
 
     if screenshots is not None:
         panels.analysis.show_plane("3-D")
@@ -222,19 +288,100 @@ def _freeze_in_case_folder(
             camera.zoom *= 2.0
         raise_dock(panels.findings)
         shots["findings_table"] = str(_shot(viewer, app, screenshots / "findings_table.png"))
-    n_findings = len(panels.findings.finding_ids)
     viewer.close()
     return {
         "case": str(case),
+        "views": 4 if four_views else 1,
         "open_case_s": round(open_s, 3),
         "analysis_wall_s": round(analysis_s, 3),
-        "ticks": len(ticks),
-        "longest_freeze_s": round(float(gaps.max()), 3),
-        "p99_gap_s": round(float(np.percentile(gaps, 99)), 3),
-        "gaps_over_200ms": int(np.sum(gaps > FREEZE_LIMIT_S)),
+        "ticks": len(stamps),
+        **_gap_figures(gaps),
         "long_gaps": long_gaps,
         "findings": n_findings,
+        "linked_point": linked,
         "screenshots": shots,
+    }
+
+
+def _linked_point_freezes(viewer: Any, app: Any, panels: Any, clicks: int) -> dict:
+    """Move the linked point of the four-up while the GUI thread's gaps are recorded: ``clicks``
+    clicks cycling over the axial, coronal, sagittal and main views (each at a random spot of
+    the case), then every finding selected in turn. The next action ``ACTION_MS`` after the last.
+    """
+    from types import SimpleNamespace
+
+    from napari.utils._proxies import ReadOnlyWrapper
+    from napari.utils.interactions import mouse_press_callbacks, mouse_release_callbacks
+    from nvc_viewer_napari._multiview import FOUR_UP_PLANES, four_up_for
+    from qtpy.QtCore import QEventLoop, QTimer
+
+    four_up = four_up_for(viewer)
+    if not four_up.enabled:
+        raise SystemExit("four-up is not shown")
+    panels.analysis.show_plane("axial")  # a click on the main view moves the point in 2-D
+    _process(app, 1.0)
+    extent = np.asarray(viewer.layers.extent.world, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    models = [four_up.views[p].model for p in FOUR_UP_PLANES] + [viewer]
+
+    def event(kind: str, position: np.ndarray) -> Any:
+        """A mouse event as napari's canvas hands it to the callbacks (no drag: a click)."""
+        return ReadOnlyWrapper(
+            SimpleNamespace(
+                type=kind, position=tuple(float(v) for v in position),
+                pos=np.array([100.0, 100.0]), button=1, modifiers=[],
+                is_dragging=False, handled=False, view_direction=None,
+                dims_displayed=list(viewer.dims.displayed),
+            ),
+            exceptions=("handled",),
+        )  # fmt: skip
+
+    moved = {"clicks": 0, "selections": 0}
+    handled: list[tuple[str, float]] = []  # (action, seconds in its handler, before the draw)
+
+    def click(model: Any) -> None:
+        t0 = time.perf_counter()
+        spot = extent[0] + rng.uniform(0.2, 0.8, size=3) * (extent[1] - extent[0])
+        before = tuple(viewer.dims.point)
+        mouse_press_callbacks(model, event("mouse_press", spot))
+        mouse_release_callbacks(model, event("mouse_release", spot))
+        moved["clicks"] += tuple(viewer.dims.point) != before
+        handled.append((f"click {getattr(model, 'title', 'main')}", time.perf_counter() - t0))
+
+    def select(finding_id: str) -> None:
+        t0 = time.perf_counter()
+        panels.findings.select(finding_id)
+        moved["selections"] += panels.findings.selected_id == finding_id
+        handled.append((f"select {finding_id}", time.perf_counter() - t0))
+
+    targets = [models[n % len(models)] for n in range(clicks)]
+    actions: list[Any] = [lambda m=m: click(m) for m in targets]
+    actions += [lambda f=f: select(f) for f in panels.findings.finding_ids]
+    ticker = _Ticks()
+    loop = QEventLoop()
+    queue = list(actions)
+
+    def next_action() -> None:
+        # the next action ACTION_MS after this one's handler returned: a slow handler is one
+        # long gap, not a pile of overdue actions run back to back
+        if not queue:
+            QTimer.singleShot(2 * ACTION_MS, loop.quit)
+            return
+        queue.pop(0)()
+        QTimer.singleShot(ACTION_MS, next_action)
+
+    QTimer.singleShot(ACTION_MS, next_action)
+    ticker.start()
+    loop.exec_()
+    stamps, gaps = ticker.stop()
+    return {
+        "clicks": clicks,
+        "point_moved_by_clicks": moved["clicks"],
+        "selections": moved["selections"],
+        "wall_s": round(float(stamps[-1]) / 1000.0, 3),
+        "handlers_s": [(name, round(t, 3)) for name, t in handled],
+        "ticks": len(stamps),
+        **_gap_figures(gaps),
     }
 
 
@@ -245,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case", help="case folder for the freeze test (default: a phantom)")
     parser.add_argument("--shape", type=int, nargs=3, default=(160, 160, 64))
     parser.add_argument("--spacing", type=float, default=0.5, help="phantom voxel size, mm")
+    parser.add_argument("--clicks", type=int, default=20, help="moves of the linked point")
     parser.add_argument("--screenshots", help="write the four screenshots into this folder")
     parser.add_argument("--json", help="also write the numbers to this file")
     parser.add_argument("--skip-first-frame", action="store_true")
@@ -300,6 +448,29 @@ def main(argv: list[str] | None = None) -> int:
                 f"{freeze['gaps_over_200ms']} gap(s) over 200 ms; open case "
                 f"{freeze['open_case_s']:.2f} s; {freeze['findings']} finding(s); load average "
                 f"{freeze['load_average']:.1f}"
+            )
+            four = freeze_during_analysis(
+                case, tmp_path / "ws-freeze-four", None, four_views=True, clicks=args.clicks
+            )
+            four["load_average"] = round(os.getloadavg()[0], 2)
+            result["freeze_four_views"] = four
+            print(
+                f"four views: analysis {four['analysis_wall_s']:.1f} s in the worker; GUI "
+                f"ticks every {TICK_MS} ms: longest gap {four['longest_freeze_s'] * 1000:.0f} "
+                f"ms, p99 {four['p99_gap_s'] * 1000:.0f} ms, "
+                f"{four['gaps_over_200ms']} gap(s) over 200 ms; open case "
+                f"{four['open_case_s']:.2f} s; {four['findings']} finding(s); load average "
+                f"{four['load_average']:.1f}"
+            )
+            linked = four["linked_point"]
+            print(
+                f"four views, linked point moved ({linked['point_moved_by_clicks']} of "
+                f"{linked['clicks']} clicks over the axial, coronal, sagittal and main views, "
+                f"{linked['selections']} finding(s) selected, {ACTION_MS} ms apart): "
+                f"longest gap {linked['longest_freeze_s'] * 1000:.0f} ms, "
+                f"p99 {linked['p99_gap_s'] * 1000:.0f} ms, "
+                f"{linked['gaps_over_200ms']} gap(s) over 200 ms; load average "
+                f"{four['load_average']:.1f}"
             )
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
