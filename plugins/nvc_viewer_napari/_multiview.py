@@ -210,12 +210,19 @@ class PlaneView:
                 start, end = point.copy(), point.copy()
                 start[axis], end[axis] = a, b
                 lines.append(np.stack([start, end]))
-        with self.crosshair.events.blocker_all():
-            self.crosshair.data = []
+        width = _CROSSHAIR_WIDTH_PX / zoom
+        layer = self.crosshair
+        if len(lines) == layer.nshapes and np.allclose(layer.edge_width, width):
+            # the same lines moved (a click, a selected finding): new coordinates only, a
+            # fraction of the cost of building the lines again
+            layer.data = [(line, "line") for line in lines]
+            return
+        with layer.events.blocker_all():
+            layer.data = []
         if lines:
-            self.crosshair.add_lines(lines, edge_width=_CROSSHAIR_WIDTH_PX / zoom)
-        self.crosshair.edge_color = CROSSHAIR_COLOR
-        self.crosshair.refresh()
+            layer.add_lines(lines, edge_width=width)
+        layer.edge_color = CROSSHAIR_COLOR
+        layer.refresh()
 
     def close(self) -> None:
         """Close the canvas (frees its OpenGL resources) and let it go."""
@@ -499,15 +506,22 @@ class FourUp(QWidget):
         self.viewer.dims.point = tuple(float(v) for v in point_world)
 
     def _on_main_point(self, event: Any = None) -> None:
+        # napari reports one move of the point more than once: only the views whose point
+        # differs are re-sliced and get their crosshair redrawn
         point = tuple(float(v) for v in self.viewer.dims.point)
+        moved = [
+            view
+            for view in self.views.values()
+            if len(view.model.dims.point) == len(point)
+            and not np.allclose(view.model.dims.point, point, rtol=0.0, atol=1e-9)
+        ]
         self._syncing = True
         try:
-            for view in self.views.values():
-                if len(view.model.dims.point) == len(point):
-                    view.model.dims.point = point
+            for view in moved:
+                view.model.dims.point = point
         finally:
             self._syncing = False
-        for view in self.views.values():
+        for view in moved if event is not None else self.views.values():
             view.update_crosshair()
 
     def _on_view_point(self, event: Any) -> None:
