@@ -355,6 +355,8 @@ class FourUp(QWidget):
         layers.events.inserted.connect(self._on_inserted)
         layers.events.removed.connect(self._on_removed)
         layers.events.moved.connect(self._on_moved)
+        layers.events.begin_batch.connect(self._begin_batch)
+        layers.events.end_batch.connect(self._end_batch)
         self.viewer.dims.events.point.connect(self._on_main_point)
         self.viewer.mouse_drag_callbacks.append(self._main_drag)
         self._on_main_point()
@@ -364,6 +366,8 @@ class FourUp(QWidget):
         layers.events.inserted.disconnect(self._on_inserted)
         layers.events.removed.disconnect(self._on_removed)
         layers.events.moved.disconnect(self._on_moved)
+        layers.events.begin_batch.disconnect(self._begin_batch)
+        layers.events.end_batch.disconnect(self._end_batch)
         self.viewer.dims.events.point.disconnect(self._on_main_point)
         if self._main_drag in self.viewer.mouse_drag_callbacks:
             self.viewer.mouse_drag_callbacks.remove(self._main_drag)
@@ -426,6 +430,16 @@ class FourUp(QWidget):
 
     def _on_removed(self, event: Any) -> None:
         self._drop_mirror(id(event.value))
+
+    def _begin_batch(self, event: Any = None) -> None:
+        # the main list changes many layers at once (closing the viewer clears it): the small
+        # views' canvases rebuild their scene once at the end, not once a mirror
+        for view in self.views.values():
+            view.model.layers.events.begin_batch()
+
+    def _end_batch(self, event: Any = None) -> None:
+        for view in self.views.values():
+            view.model.layers.events.end_batch()
 
     def _on_moved(self, event: Any = None) -> None:
         self._reorder()
