@@ -256,6 +256,11 @@ def test_open_analyse_review_annotate_reopen_export(
     # 3. review in the table: select centres the views, combos edit, confirm/reject/delete
     table = panels.findings
     assert table.finding_ids == [f"auto-{n}" for n in range(len(truth_findings))]
+    # each row carries the number of its finding's tag on the images (1, 2, ...)
+    rows = table.table
+    assert not rows.verticalHeader().isHidden()
+    heads = [rows.model().headerData(r, Qt.Orientation.Vertical) for r in range(rows.rowCount())]
+    assert [int(h) for h in heads] == list(range(1, len(truth_findings) + 1))
     first = table.finding_ids[0]
     table.select(first)
     point = np.asarray(viewer.dims.point)
