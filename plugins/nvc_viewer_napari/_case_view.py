@@ -35,6 +35,7 @@ from ._markers import Marker, MarkerTags
 from ._orientation_overlay import OrientationOverlay
 from ._session import CaseSession, default_workspace
 from ._surfaces import SurfaceMesh
+from ._viewer import one_per_viewer
 
 if TYPE_CHECKING:
     import napari
@@ -120,13 +121,10 @@ def case_view_for(
         Where findings are autosaved; default `._session.default_workspace`. Changes the
         workspace of an existing view only while no case is open in it.
     """
-    # napari hands plugin widgets a proxy of the viewer: key the registry by the viewer itself.
-    viewer = getattr(viewer, "__wrapped__", viewer)
-    view = _VIEWS.get(id(viewer))
-    if view is None or view.viewer is not viewer:
-        view = CaseView(viewer, CaseSession(workspace or default_workspace()))
-        _VIEWS[id(viewer)] = view
-    elif workspace is not None and not view.session.is_open:
+    view, made = one_per_viewer(
+        _VIEWS, viewer, lambda v: CaseView(v, CaseSession(workspace or default_workspace()))
+    )
+    if not made and workspace is not None and not view.session.is_open:
         view.session.workspace = Workspace(workspace)
     return view
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 from qtpy.QtCore import QObject, Qt, QTimer
 from qtpy.QtWidgets import QFrame, QScrollArea, QWidget
 
+from ._viewer import one_per_viewer
+
 if TYPE_CHECKING:
     import napari
 
@@ -91,12 +93,7 @@ class AutoFit(QObject):
 
 def auto_fit_for(viewer: napari.Viewer) -> AutoFit:
     """The `AutoFit` of ``viewer``, installed on first use."""
-    viewer = getattr(viewer, "__wrapped__", viewer)
-    fit = _FITS.get(id(viewer))
-    if fit is None or fit.viewer is not viewer:
-        fit = AutoFit(viewer)
-        _FITS[id(viewer)] = fit
-    return fit
+    return one_per_viewer(_FITS, viewer, AutoFit)[0]
 
 
 def scrollable(panel: QWidget) -> QScrollArea:

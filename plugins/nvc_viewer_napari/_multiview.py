@@ -31,6 +31,7 @@ from ._case_view import PLANES, case_view_for
 from ._layers import AXIS_LABELS
 from ._orientation_overlay import OrientationOverlay
 from ._shortcuts import FOUR_UP_SHORTCUT
+from ._viewer import one_per_viewer
 
 if TYPE_CHECKING:
     import napari
@@ -605,9 +606,4 @@ class _CloseWatcher(QObject):
 
 def four_up_for(viewer: napari.Viewer) -> FourUp:
     """The `FourUp` of ``viewer``, made on first use (hidden until `FourUp.set_enabled`)."""
-    viewer = getattr(viewer, "__wrapped__", viewer)
-    four_up = _FOUR_UPS.get(id(viewer))
-    if four_up is None or four_up.viewer is not viewer:
-        four_up = FourUp(viewer)
-        _FOUR_UPS[id(viewer)] = four_up
-    return four_up
+    return one_per_viewer(_FOUR_UPS, viewer, FourUp)[0]

@@ -1,4 +1,5 @@
-"""Small helpers on a napari viewer: making one, adding layer data, the first view, toasts.
+"""Small helpers on a napari viewer: making one, one object per viewer, adding layer data, the
+first view, toasts.
 
 A leaf of the plugin's import graph (it imports only `_layers`): the launcher and the case view
 both use it, so neither needs the other.
@@ -6,23 +7,45 @@ both use it, so neither needs the other.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import weakref
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from ._layers import AXIS_LABELS, LayerDataTuple
 
+T = TypeVar("T")
+
 if TYPE_CHECKING:
     import napari
 
 __all__ = [
+    "one_per_viewer",
     "new_viewer",
     "add_layer_data",
     "show_axial_centre",
     "zoom_to_field",
     "dismiss_notifications",
 ]
+
+
+def one_per_viewer(
+    registry: weakref.WeakValueDictionary[int, T], viewer: Any, make: Callable[[Any], T]
+) -> tuple[T, bool]:
+    """The object ``registry`` holds for ``viewer`` (a case view, an auto-fit, a four-up), made
+    by ``make(viewer)`` on first use; and whether it was made now.
+
+    napari hands plugin widgets a proxy of the viewer: the registry is keyed by the viewer
+    itself, and the object (whose ``viewer`` is checked) goes with its last reference.
+    """
+    viewer = getattr(viewer, "__wrapped__", viewer)
+    held = registry.get(id(viewer))
+    if held is not None and getattr(held, "viewer", None) is viewer:
+        return held, False
+    made = make(viewer)
+    registry[id(viewer)] = made
+    return made, True
 
 
 def new_viewer(*, show: bool = True, title: str = "nvc-viewer") -> napari.Viewer:
