@@ -95,7 +95,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality import aggregate, aligned, cached_phantom, score_analysis  # noqa: E402  (benchmarks/ is not a package)
+from quality import aggregate, aligned, cached_phantom, score_analysis, visible_findings  # noqa: E402  (benchmarks/ is not a package)
 
 #: Field of view (mm) and sub-samples per axis of every case except the default-size ones.
 CASE_FOV_MM = (80.0, 80.0, 32.0)
@@ -321,7 +321,7 @@ def _failed_analysis(ph) -> dict:
     """The score of a case whose analysis raised: every contact missed, every Dice 0."""
     from nvc_viewer.metrics import match_findings
 
-    m = match_findings([], ph.truth["findings"])
+    m = match_findings([], visible_findings(ph)[0])
     inf = float("inf")
     return {
         "dice_VII": 0.0,
