@@ -21,7 +21,8 @@ findings, landmarks and label map stay as the surgeon left them. "Analyse" meanw
 recomputation and runs a full analysis instead.
 
 The panel also holds the view buttons (axial, coronal, sagittal, 3-D; four-up: the linked
-2-D views of `._multiview` under the canvas), the 3-D view presets
+2-D views of `._multiview` under the canvas; the nerve plane: the oblique reformat through the
+nerve of `._nerve_plane` beside it), the 3-D view presets
 (the surgeon's retrosigmoid view of each side, the six anatomical directions: `._camera`) and
 the choice of the structures the 3-D view shows.
 """
@@ -56,7 +57,13 @@ from nvc_viewer.volume import Volume
 from ._case_view import PLANES, SURFACE_GROUPS, case_view_for
 from ._layers import LayerDataTuple, volume_to_layer_data
 from ._multiview import FOUR_UP_KEY, four_up_for
-from ._shortcuts import FOUR_UP_SHORTCUT, VIEW_SHORTCUTS, bind_view_shortcuts
+from ._nerve_plane import NERVE_PLANE_KEY, nerve_plane_for
+from ._shortcuts import (
+    FOUR_UP_SHORTCUT,
+    NERVE_PLANE_SHORTCUT,
+    VIEW_SHORTCUTS,
+    bind_view_shortcuts,
+)
 from ._surfaces import SURFACE_STRUCTURES, SurfaceMesh, label_surfaces
 
 if TYPE_CHECKING:
@@ -335,6 +342,19 @@ class AnalysisPanel(QWidget):
             four_up.bind_key()
         else:  # a viewer without a window (a bare model): no canvases to add
             self.four_up_button.setEnabled(False)
+        # The oblique plane through the nerve's axis, beside the canvas (`._nerve_plane`).
+        self.nerve_plane_button = QPushButton("Nerve plane")
+        self.nerve_plane_button.setCheckable(True)
+        self.nerve_plane_button.setToolTip(f"{NERVE_PLANE_SHORTCUT.text} ({NERVE_PLANE_KEY})")
+        self.nerve_plane_button.clicked.connect(self.show_nerve_plane)
+        planes_row.addWidget(self.nerve_plane_button)
+        if getattr(napari_viewer, "window", None) is not None:
+            nerve_plane = nerve_plane_for(napari_viewer)
+            nerve_plane.enabled_changed.connect(self.nerve_plane_button.setChecked)
+            self.nerve_plane_button.setChecked(nerve_plane.enabled)
+            nerve_plane.bind_key()
+        else:
+            self.nerve_plane_button.setEnabled(False)
         # The 3-D view presets: the surgeon's retrosigmoid view of each side, the six
         # anatomical directions (`CaseView.show_view`, keys in `._shortcuts`).
         self.view_buttons: dict[str, QPushButton] = {}
@@ -487,6 +507,12 @@ class AnalysisPanel(QWidget):
         four_up = four_up_for(self.viewer)
         four_up.set_enabled(bool(on))
         self.four_up_button.setChecked(four_up.enabled)
+
+    def show_nerve_plane(self, on: bool) -> None:
+        """Show (or hide) the oblique plane through the nerve beside the canvas."""
+        nerve_plane = nerve_plane_for(self.viewer)
+        nerve_plane.set_enabled(bool(on))
+        self.nerve_plane_button.setChecked(nerve_plane.enabled)
 
     def show_view(self, name: str) -> None:
         """A 3-D view preset: ``"surgeon left"`` / ``"surgeon right"`` or an anatomical

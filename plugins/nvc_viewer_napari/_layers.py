@@ -23,7 +23,7 @@ The layer ``metadata`` carries the way back to patient space:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from nvc_viewer.geometry import DisplayGrid, resample_like, to_display
 from nvc_viewer.labels import LABELS
 from nvc_viewer.volume import Volume
 
+if TYPE_CHECKING:
+    from nvc_viewer.reformat import Reformat
+
 __all__ = [
     "AXIS_LABELS",
     "LABEL_COLORS",
@@ -39,6 +42,7 @@ __all__ = [
     "label_features",
     "case_layers",
     "volume_to_layer_data",
+    "plane_layers",
 ]
 
 #: napari ``dims.axis_labels`` of the display world (see `nvc_viewer.geometry`).
@@ -271,3 +275,73 @@ def case_layers(
 def _name(volume: Volume, fallback: str) -> str:
     description = volume.meta.description.strip()
     return f"{fallback}: {description}" if description else fallback
+
+
+def plane_layers(
+    plane: Reformat,
+    *,
+    name: str = "nerve plane",
+    contrast_limits: tuple[float, float] | None = None,
+) -> list[LayerDataTuple]:
+    """Layer data of a reformatted plane (`nvc_viewer.reformat.Reformat`): its image, then its
+    label map when it has one.
+
+    The plane's world is 2-D, in mm on the plane: pixel ``(row, column)`` sits at
+    ``(row, column) * spacing_mm``, rows downwards. The way back to patient space is the plane's
+    own affine, kept in ``metadata`` (``nvc_reformat``: the plane, ``affine_ras``: pixel -> RAS),
+    never the layer's scale.
+
+    Parameters
+    ----------
+    plane : Reformat
+    name : str, optional
+        Layer names: ``"<name>"`` and ``"<name> labels"``.
+    contrast_limits : (2,) floats, optional
+        The image's window (e.g. the main view's T2 window); default a robust window of the
+        plane's own pixels.
+    """
+    spacing = float(plane.spacing_mm)
+    common: dict[str, Any] = {
+        "scale": (spacing, spacing),
+        "translate": (0.0, 0.0),
+        "units": ("mm", "mm"),
+    }
+
+    def metadata(role: str) -> dict[str, Any]:
+        return {"nvc_reformat": plane, "affine_ras": plane.affine_ras, "nvc_role": role}
+
+    if contrast_limits is None:
+        covered = plane.image[plane.image != 0]
+        lo, hi = (
+            (float(v) for v in np.percentile(covered, _PERCENTILES)) if covered.size else (0, 1)
+        )
+        contrast_limits = (lo, hi if hi > lo else lo + 1.0)
+    layers: list[LayerDataTuple] = [
+        (
+            plane.image,
+            {
+                **common,
+                "name": name,
+                "metadata": metadata("t2"),
+                "colormap": "gray",
+                "contrast_limits": tuple(float(v) for v in contrast_limits),
+            },
+            "image",
+        )
+    ]
+    if plane.labels is not None:
+        layers.append(
+            (
+                plane.labels,
+                {
+                    **common,
+                    "name": f"{name} labels",
+                    "metadata": metadata("label"),
+                    "colormap": dict(LABEL_COLORS),
+                    "opacity": 0.5,
+                    "features": label_features(),
+                },
+                "labels",
+            )
+        )
+    return layers

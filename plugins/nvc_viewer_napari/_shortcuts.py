@@ -30,6 +30,7 @@ __all__ = [
     "VIEW_SHORTCUTS",
     "VIEW_KEY_OF",
     "FOUR_UP_SHORTCUT",
+    "NERVE_PLANE_SHORTCUT",
     "bind_view_shortcuts",
     "BRUSH_MODES",
     "bind_shortcuts",
@@ -78,6 +79,13 @@ FOUR_UP_SHORTCUT = Shortcut(
     "four-up", "Shift+F", "Show / hide the linked axial, coronal and sagittal views (four-up)"
 )
 
+#: Shows / hides the oblique plane through the nerve's axis (`._nerve_plane`).
+NERVE_PLANE_SHORTCUT = Shortcut(
+    "nerve plane",
+    "Shift+O",
+    "Show / hide the oblique plane through the nerve (at the selected finding or the REZ)",
+)
+
 #: Modes of a Labels layer in which Ctrl+Z / Ctrl+Shift+Z stay napari's brush undo / redo.
 BRUSH_MODES = frozenset({"paint", "erase", "fill", "polygon"})
 _LAYER_ACTIONS = {"undo": "undo", "redo": "redo"}  # panel action -> Labels layer method
@@ -107,7 +115,7 @@ _HELP_NOTE = (
 
 def help_text() -> str:
     """The shortcuts, one a line, then where they act."""
-    shortcuts = (*SHORTCUTS, FOUR_UP_SHORTCUT, *VIEW_SHORTCUTS)
+    shortcuts = (*SHORTCUTS, FOUR_UP_SHORTCUT, NERVE_PLANE_SHORTCUT, *VIEW_SHORTCUTS)
     return "\n".join([*(f"{s.key:<13} {s.text}" for s in shortcuts), _HELP_NOTE])
 
 
@@ -115,7 +123,7 @@ def help_html() -> str:
     """`help_text` as the panel shows it (a table: keys and actions in columns)."""
     rows = "".join(
         f"<tr><td style='padding-right:12px'><b>{s.key}</b></td><td>{html.escape(s.text)}</td></tr>"
-        for s in (*SHORTCUTS, FOUR_UP_SHORTCUT, *VIEW_SHORTCUTS)
+        for s in (*SHORTCUTS, FOUR_UP_SHORTCUT, NERVE_PLANE_SHORTCUT, *VIEW_SHORTCUTS)
     )
     return f"<table>{rows}</table><p>{html.escape(_HELP_NOTE)}</p>"
 
