@@ -355,15 +355,16 @@ class NervePlane(QWidget):
             layer.contrast_limits = kwargs["contrast_limits"]
 
     def _draw_markers(self, plane: Reformat) -> None:
-        """The landmarks and findings within `_ON_PLANE_MM` of the plane, drawn as in the main
-        view: landmarks as diamonds in their nerve's colour, findings as rings in the colour of
-        their review state (the contact shows through), the selected one larger."""
+        """The landmarks and findings within `_ON_PLANE_MM` of the plane, as in the main view
+        but all hollow (the plane is seen close up: the nerve and the contact show through):
+        landmarks as diamonds in their nerve's colour, findings as rings in the colour of their
+        review state, the selected one larger."""
         case = self.case_view.session.findings
         items: list[tuple[Sequence[float], str, str, str, float]] = []
         if case is not None:
             for lm in case.landmarks:
                 colour = LABELS[NERVE_LABELS[lm.nerve]].hex if lm.nerve in NERVE_LABELS else "white"
-                items.append((lm.position_ras, colour, "black", "diamond", _LANDMARK_MM))
+                items.append((lm.position_ras, "transparent", colour, "diamond", _LANDMARK_MM))
             for f in case.findings:
                 colour = ORIGIN_COLORS.get(f.origin, "white")
                 size = _SELECTED_MM if f.id == self.case_view.selected_id else _FINDING_MM
