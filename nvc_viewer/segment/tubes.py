@@ -198,9 +198,15 @@ class ScaleSpace:
 
     def radius_mm(self) -> np.ndarray:
         """Radius estimate ``1.4 * sigma`` of the strongest scale (0 where none responds)."""
-        k = np.argmax(self.strength, axis=0)
+        # argmax and max over the scales, one scale at a time (numpy's reductions along the
+        # first axis of the stack are several times slower); ties keep the first scale
+        best = self.strength[0]
+        k = np.zeros(best.shape, np.intp)
+        for i in range(1, len(self.sigmas_mm)):
+            k[self.strength[i] > best] = i
+            best = np.maximum(best, self.strength[i])
         sig = np.asarray(self.sigmas_mm, dtype=np.float32)[k]
-        return np.where(self.strength.max(axis=0) > 0, 1.4 * sig, 0.0).astype(np.float32)
+        return np.where(best > 0, 1.4 * sig, 0.0).astype(np.float32)
 
 
 def scale_space(
