@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .crop import Box
 from .masks import dilate_mm
 from .scene import Scene
 
@@ -118,12 +119,15 @@ def meatal_line(
         Crop voxel indices from ``start`` outward.
     """
     sp = scene.spacing
-    lab, n = ndimage.label(iam & side_m, structure=np.ones((3, 3, 3)))
-    if n == 0:
+    canal = iam & side_m
+    box = Box.of_mask(canal)  # the pieces lie inside it: label the box, not the whole crop
+    if box is None:
         return None
-    vox = np.argwhere(lab > 0)
-    near = lab[tuple(vox[int(np.argmin(np.linalg.norm((vox - start) * sp, axis=1)))])]
-    pts = np.argwhere(lab == near) * sp
+    lo = np.asarray(box.lo)
+    lab, _ = ndimage.label(canal[box.slices], structure=np.ones((3, 3, 3)))
+    vox = np.argwhere(lab > 0) + lo
+    near = lab[tuple(vox[int(np.argmin(np.linalg.norm((vox - start) * sp, axis=1)))] - lo)]
+    pts = (np.argwhere(lab == near) + lo) * sp
     if len(pts) < 10:
         return None
     c = pts.mean(axis=0)
