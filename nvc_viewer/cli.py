@@ -262,6 +262,22 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 1 if any(c["status"] == "failed" for c in report["cases"]) else 0
 
 
+class _PhantomScenarios(Sequence[str]):
+    """The phantom's scenarios as argparse's choices, read when first looked at (by the
+    ``phantom`` command only): the other commands start without importing the phantom."""
+
+    def _names(self) -> tuple[str, ...]:
+        from .phantom import SCENARIOS
+
+        return tuple(SCENARIOS)
+
+    def __getitem__(self, index):  # type: ignore[no-untyped-def]
+        return self._names()[index]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``nvc-viewer`` (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -309,14 +325,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
     p.set_defaults(func=_cmd_demo)
 
-    from .phantom import SCENARIOS  # cheap: no rendering at import
-
     p = sub.add_parser(
         "phantom",
         parents=[common],
         help="write a synthetic CPA case (T2 + TOF + truth) for a scenario",
     )
-    p.add_argument("--scenario", choices=SCENARIOS, default="contact")
+    p.add_argument(
+        "--scenario",
+        choices=_PhantomScenarios(),
+        default="contact",
+        metavar="NAME",  # not the choices: listing them here would import the phantom
+        help="what the facial nerve and its vessels do: one of %(choices)s (default %(default)s)",
+    )
     p.add_argument("--side", choices=("left", "right"), default="left")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="the case folder to create")
@@ -371,7 +391,7 @@ exit status:
 
 
 def _add_batch_parsers(sub, common: argparse.ArgumentParser) -> None:  # type: ignore[no-untyped-def]
-    from .batch import FORMATS
+    from .export import FORMATS  # not from .batch: that would import the readers
 
     p = sub.add_parser(
         "batch",
