@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -36,11 +37,13 @@ from .findings import (
     new_finding_id,
     source_from_volumes,
 )
+from .forked import side_by_side
 from .labels import ARTERY, VEIN
 from .segment.crop import Box
 from .segment.landmarks import landmarks_of
 from .segment.nerves import NerveTrack
 from .segment.pipeline import Stages, align_tof, build_scene, labels_of, run_stages
+from .segment.roots import nerve_voxels
 from .segment.scene import Scene
 from .segment.vessels import VesselMasks, segment_vessels
 from .volume import Volume
@@ -159,43 +162,70 @@ def _to_finding(c: ContactFinding) -> Finding:
 
 
 def _findings_stage(
-    scene: Scene, vm: VesselMasks, settings: CompressionSettings, nerves: Sequence[str] | None
+    scene: Scene,
+    vm: VesselMasks,
+    settings: CompressionSettings,
+    nerves: Sequence[str] | None,
+    *,
+    fork: bool = False,
+) -> tuple[list[Landmark], list[ContactFinding]]:
+    """Landmarks and contacts of both sides (left, then right); with ``fork`` the right
+    side's in a child process beside the left's (`nvc_viewer.forked.side_by_side`)."""
+    landmarks: list[Landmark] = []
+    contacts: list[ContactFinding] = []
+    # the nerve masks `find_contacts` reads for every nerve of the scene (cached on the
+    # tracks), made once for both sides
+    for track in scene.nerves.values():
+        for pad_mm in (0.15, 0.45):
+            nerve_voxels(track, scene.shape, scene.spacing, pad_mm=pad_mm)
+    sides: tuple[Side, Side] = ("left", "right")
+    calls = [partial(_findings_on_side, scene, vm, settings, nerves, side) for side in sides]
+    for side_landmarks, side_contacts in side_by_side(calls, "nvc-contacts", fork=fork):
+        landmarks += side_landmarks
+        contacts += side_contacts
+    return landmarks, contacts
+
+
+def _findings_on_side(
+    scene: Scene,
+    vm: VesselMasks,
+    settings: CompressionSettings,
+    nerves: Sequence[str] | None,
+    side: Side,
 ) -> tuple[list[Landmark], list[ContactFinding]]:
     landmarks: list[Landmark] = []
     contacts: list[ContactFinding] = []
     costs = scene.costs
     iam = costs.iam if costs is not None else None
-    sides: tuple[Side, Side] = ("left", "right")
-    for side in sides:
-        vii = scene.nerves.get(f"VII_{side}")
-        v = scene.nerves.get(f"V_{side}")
-        sulcus_z = float(scene.to_ras(vii.points[0])[2]) if vii is not None else None
-        v_z = float(scene.to_ras(v.points[0])[2]) if v is not None else None
-        rooted: tuple[tuple[NerveTrack | None, LandmarkNerve], ...] = ((vii, "VII"), (v, "V"))
-        for track, nerve in rooted:
-            if track is None:
-                continue
-            for lp in landmarks_of(scene, track):
-                landmarks.append(Landmark(lp.name, side, nerve, lp.position_ras, "auto"))
-        for name in ("VII", "VIII", "V"):
-            track = scene.nerves.get(f"{name}_{side}")
-            if track is None or (nerves is not None and track.key not in nerves):
-                continue
-            porus = None
-            if iam is not None and name in ("VII", "VIII"):
-                idx = np.clip(np.rint(track.points).astype(int), 0, np.array(scene.shape) - 1)
-                inside = np.nonzero(iam[tuple(idx.T)])[0]
-                inside = inside[inside > track.i_rdp]
-                porus = int(inside[0]) if inside.size else None
-            contacts += find_contacts(
-                scene,
-                track,
-                vm,
-                settings=settings,
-                porus_index=porus,
-                sulcus_z_ras=sulcus_z,
-                v_root_z_ras=v_z,
-            )
+    vii = scene.nerves.get(f"VII_{side}")
+    v = scene.nerves.get(f"V_{side}")
+    sulcus_z = float(scene.to_ras(vii.points[0])[2]) if vii is not None else None
+    v_z = float(scene.to_ras(v.points[0])[2]) if v is not None else None
+    rooted: tuple[tuple[NerveTrack | None, LandmarkNerve], ...] = ((vii, "VII"), (v, "V"))
+    for track, nerve in rooted:
+        if track is None:
+            continue
+        for lp in landmarks_of(scene, track):
+            landmarks.append(Landmark(lp.name, side, nerve, lp.position_ras, "auto"))
+    for name in ("VII", "VIII", "V"):
+        track = scene.nerves.get(f"{name}_{side}")
+        if track is None or (nerves is not None and track.key not in nerves):
+            continue
+        porus = None
+        if iam is not None and name in ("VII", "VIII"):
+            idx = np.clip(np.rint(track.points).astype(int), 0, np.array(scene.shape) - 1)
+            inside = np.nonzero(iam[tuple(idx.T)])[0]
+            inside = inside[inside > track.i_rdp]
+            porus = int(inside[0]) if inside.size else None
+        contacts += find_contacts(
+            scene,
+            track,
+            vm,
+            settings=settings,
+            porus_index=porus,
+            sulcus_z_ras=sulcus_z,
+            v_root_z_ras=v_z,
+        )
     return landmarks, contacts
 
 
@@ -231,9 +261,10 @@ def _result(
     settings: CompressionSettings,
     previous: AnalysisResult | None = None,
     nerves: Sequence[str] | None = None,
+    fork: bool = False,
 ) -> AnalysisResult:
     stages.start("findings", "Landmarks and contacts")
-    landmarks, contacts = _findings_stage(scene, vm, settings, nerves)
+    landmarks, contacts = _findings_stage(scene, vm, settings, nerves, fork=fork)
     if previous is not None and nerves is not None:
         contacts = [c for c in contacts if f"{c.nerve}_{c.side}" in nerves]
     identification = _identification(scene, previous, nerves)
@@ -334,6 +365,7 @@ def analyse(
     cancel: Cancel | None = None,
     settings: CompressionSettings | None = None,
     labels: Volume | None = None,
+    fork: bool = False,
 ) -> AnalysisResult:
     """Segment the cerebellopontine angles, mark the REZ and propose compression findings.
 
@@ -360,6 +392,13 @@ def analyse(
         contact detection -- an erased false vessel proposes nothing, a painted missed one is
         measured against the nerves -- and it is returned as ``result.labels`` unchanged. Nerve
         centrelines and landmarks are still traced on the image.
+    fork : bool
+        Use a second core for the work done once per side: the facial pair's tracking and
+        the contact search run for the right side in a child process forked for it, beside
+        the left side's here (where the platform forks and this process may have children;
+        else one after the other). The result is the same. Each process then pays again for
+        the memory it writes, so it is worth it only when a core is idle (the batch's one local
+        worker, `nvc_viewer.batch`, asks for it when the load average says so).
 
     Returns
     -------
@@ -378,10 +417,12 @@ def analyse(
     if labels is not None:
         _check_on_grid(labels, t2)
     t0 = time.perf_counter()
-    scene, vm, stages = run_stages(t2, tof, seeds=seeds, progress=progress, cancel=cancel)
+    scene, vm, stages = run_stages(
+        t2, tof, seeds=seeds, progress=progress, cancel=cancel, fork=fork
+    )
     if labels is not None:
         vm = _vessels_from_labels(scene, vm, labels)
-    result = _result(scene, vm, stages, t2, settings)
+    result = _result(scene, vm, stages, t2, settings, fork=fork)
     if labels is not None:
         result.labels = labels
     result.timings_s["total"] = round(time.perf_counter() - t0, 4)

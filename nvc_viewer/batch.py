@@ -50,7 +50,9 @@ go on. The outputs and the report are the same; what is saved is the cluster's s
 worker importing everything again. Such a case has the machine to itself, so its process keeps
 the second core busy too: the analysis runs in a child process forked for it while the case's
 process prepares the exports (imports, the T2's DICOM headers: `nvc_viewer.export.prepare_export`),
-and the report is drawn in a child process beside the other formats.
+and the report is drawn in a child process beside the other formats. When the load average
+leaves a core idle, the analysis does its per-side work for the two sides in two processes
+(`nvc_viewer.analysis.analyse`'s ``fork``).
 """
 
 from __future__ import annotations
@@ -627,10 +629,21 @@ def _analysis_child(job: CaseJob, volumes: Any) -> tuple[dict, Any]:
     """In the analysis' child process: the proposal and the label map for the parent."""
     from .analysis import analyse
 
-    result = analyse(volumes.t2, volumes.tof)
+    result = analyse(volumes.t2, volumes.tof, fork=_core_to_spare())
     labels = _labels_volume(getattr(result, "labels", None), volumes.t2)
     proposal = _case_findings(result, job.case_id, volumes).to_dict()  # picklable
     return proposal, _pack_labels(labels)
+
+
+def _core_to_spare() -> bool:
+    """Whether a core is idle for the analysis' per-side processes (`analyse`'s ``fork``): the
+    1-minute load average, this batch included, under the number of cores. On a busy machine a
+    second process of the case gains little (the other work holds the cores) and costs more
+    than it saves: each process of a fork pays again for the memory it writes."""
+    try:
+        return os.getloadavg()[0] < (os.cpu_count() or 1)
+    except OSError:  # no load average on this platform
+        return True
 
 
 def _analyse_beside(

@@ -2,10 +2,11 @@
 
 The batch runs each case in a child forked from it (one local worker), the case's analysis in a
 child beside the export preparation, and the printable report in a child beside the other
-formats. A child started by `Forked` sends back its result, or the exception it raised with its
-traceback; if it dies instead, the wait ends at once (the parent holds no copy of the pipe's
-sending end) with `ChildDied` and its exit code. A child not waited for is killed (`kill`), so
-that an interrupted parent leaves no process behind.
+formats; the analysis does the work it does once per side for the right side in a child beside
+the left (`side_by_side`). A child started by `Forked` sends back its result, or the exception
+it raised with its traceback; if it dies instead, the wait ends at once (the parent holds no copy
+of the pipe's sending end) with `ChildDied` and its exit code. A child not waited for is killed
+(`kill`), so that an interrupted parent leaves no process behind.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-__all__ = ["Forked", "ChildDied", "can_fork", "picklable"]
+__all__ = ["Forked", "ChildDied", "can_fork", "picklable", "side_by_side"]
 
 T = TypeVar("T")
 
@@ -26,12 +27,21 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+def _may_have_children() -> bool:
+    # multiprocessing refuses children to a daemonic process (a Dask worker's, for one)
+    return can_fork() and not multiprocessing.current_process().daemon
+
+
 class ChildDied(Exception):
     """The child process ended without sending a result (killed, out of memory, crashed)."""
 
     def __init__(self, exitcode: int | None) -> None:
         super().__init__(f"exit code {exitcode}")
         self.exitcode = exitcode
+
+    def __reduce__(self) -> tuple[type, tuple[int | None]]:
+        # rebuilt with its exit code when it crosses a pipe (a side process of a child died)
+        return (ChildDied, (self.exitcode,))
 
 
 class RemoteTraceback(Exception):
@@ -103,3 +113,35 @@ class Forked(Generic[T]):
             self._proc.kill()
             self._proc.join()
         self._receive.close()
+
+
+def side_by_side(calls: Sequence[Callable[[], T]], name: str, *, fork: bool = True) -> list[T]:
+    """The results of ``calls``, in their order, computed at the same time.
+
+    The first runs in this process while each of the others runs in a child forked for it
+    (`Forked`; what a call changes in the child's copy of the program's state stays there: only
+    its result comes back). Without ``fork``, on a platform that cannot fork, or in a daemonic
+    process (which may not have children), they run here one after the other. A child's
+    exception is raised here (its traceback as the cause), `ChildDied` if it ended without a
+    word; the other children are then killed.
+
+    Parameters
+    ----------
+    calls : sequence of callables
+        Each result must pickle.
+    name : str
+        The children's names (seen in ``ps``): ``name-1``, ``name-2``...
+    fork : bool
+        Use child processes (where possible).
+    """
+    if len(calls) < 2 or not (fork and _may_have_children()):
+        return [call() for call in calls]
+    children: list[Forked[T]] = []
+    try:
+        for n, call in enumerate(calls[1:], 1):
+            children.append(Forked(call, f"{name}-{n}"))
+        first = calls[0]()
+        return [first, *(child.result() for child in children)]
+    finally:
+        for child in children:
+            child.kill()

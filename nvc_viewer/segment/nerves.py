@@ -33,11 +33,15 @@ traced root (centreline, radius, RDP, voxels) in `roots`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 import numpy as np
 from scipy import ndimage
 
+from ..forked import side_by_side
 from . import centreline as cl
 from .crop import Box
 from .masks import dilate_mm, erode_mm
@@ -77,6 +81,8 @@ __all__ = [
     "find_rdp",
     "nerve_voxels",
 ]
+
+T = TypeVar("T")
 
 #: Typical radii (mm) in the CPA (docs/anatomy.md: diameters 1.1-1.2, 2.1-2.2, about 2.5).
 NERVE_RADIUS_MM = {"VII": 0.58, "VIII": 1.08, "V": 1.25}
@@ -458,13 +464,22 @@ def track_trigeminal(
     return track
 
 
-def track_nerves(scene: Scene) -> dict[str, NerveTrack]:
-    """Track VII and VIII, then V, on both sides of a scene."""
+def track_nerves(scene: Scene, *, fork: bool = False) -> dict[str, NerveTrack]:
+    """Track VII and VIII, then V, on both sides of a scene.
+
+    With ``fork`` the facial pair of the right side is tracked in a child process forked for
+    it, beside the left one's (`nvc_viewer.forked.side_by_side`): the same tracks, sooner on two
+    cores.
+    """
     costs = tracking_costs(scene)
     scene.costs = costs
+    # derived maps both sides read, made once before they part
+    scene.z_ras()
+    scene.brainstem_tree()
+    scene.smoothed_norm()
     out: dict[str, NerveTrack] = {}
-    for side in ("left", "right"):
-        for t in track_facial_pair(scene, costs, side):
+    for tracks in _per_side(scene, partial(track_facial_pair, scene, costs), fork):
+        for t in tracks:
             out[t.key] = t
     taken = np.zeros(scene.shape, bool)
     for t in out.values():
@@ -478,4 +493,24 @@ def track_nerves(scene: Scene) -> dict[str, NerveTrack]:
         v = track_trigeminal(scene, costs, side, taken, z_floor)
         if v is not None:
             out[v.key] = v
+    return out
+
+
+def _per_side(scene: Scene, work: Callable[[str], T], fork: bool) -> list[T]:
+    """``work(side)`` for the left side, then the right, the two at the same time with
+    ``fork``. The warnings each adds to the scene are added in that order, whichever process
+    it ran in."""
+
+    def on(side: str) -> tuple[T, list[str]]:
+        n = len(scene.warnings)
+        result = work(side)
+        added = scene.warnings[n:]
+        del scene.warnings[n:]
+        return result, added
+
+    out = []
+    for result, added in side_by_side([partial(on, "left"), partial(on, "right")], "nvc-vii",
+                                      fork=fork):  # fmt: skip
+        scene.warnings.extend(added)
+        out.append(result)
     return out

@@ -11,7 +11,8 @@ Stages (each timed, each followed by a ``progress(fraction, message)`` call and 
 3. ``masks``      -- fine masks on the crop: brainstem, CSF, cisterns, bone, dark tubes;
 4. ``tof``        -- TOF resampled into the crop and rigidly aligned on the vessels
    (`register.register_to_darkness`);
-5. ``nerves``     -- VII, VIII, V per side (`nerves.track_nerves`);
+5. ``nerves``     -- VII, VIII, V per side (`nerves.track_nerves`; with ``fork`` the two sides'
+   facial pairs side by side, the right one in a forked process);
 6. ``vessels``    -- arteries and veins (`vessels.segment_vessels`);
 7. ``findings``   -- landmarks and contacts (`landmarks`, `nvc_viewer.compression`);
 8. ``labels``     -- the label map on the full T2 grid.
@@ -243,8 +244,13 @@ def run_stages(
     seeds: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    fork: bool = False,
 ) -> tuple[Scene, VesselMasks, Stages]:
-    """Run stages 1-6 and return the scene (with nerves), the vessels and the timings."""
+    """Run stages 1-6 and return the scene (with nerves), the vessels and the timings.
+
+    With ``fork`` each side's facial pair is tracked beside the other's, in a child process
+    forked for the right side (`nerves.track_nerves`); the result is the same.
+    """
     _check_volume(t2, "the T2 volume")
     if tof is not None:
         _check_volume(tof, "the TOF volume")
@@ -255,7 +261,7 @@ def run_stages(
         align_tof(scene, tof)
     stages.finish("tof")
     stages.start("nerves", "Tracking the cranial nerves")
-    scene.nerves = track_nerves(scene)
+    scene.nerves = track_nerves(scene, fork=fork)
     scene.identification = identify_nerves(scene)
     stages.finish("nerves")
     stages.start("vessels", "Separating arteries and veins")
