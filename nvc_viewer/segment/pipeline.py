@@ -162,12 +162,23 @@ def build_scene(
             "around them before the analysis); where a band crosses a nerve or lies between a "
             "nerve and a vessel, a contact may be misjudged"
         )
-    ijk = np.indices(norm.shape, dtype=np.float32)
-    x = sum(affine[0, a] * ijk[a] for a in range(3)) + affine[0, 3]
-    z = sum(affine[2, a] * ijk[a] for a in range(3)) + affine[2, 3]
-    scene.side_right = x > frame.midline_x(z)
+    x, z = (_ras_coordinate(affine, row, norm.shape) for row in (0, 2))
+    scene.side_right = np.empty(norm.shape, bool)
+    np.greater(x, frame.midline_x(z), out=scene.side_right)
     stages.finish("masks")
     return scene
+
+
+def _ras_coordinate(affine: np.ndarray, row: int, shape: tuple[int, ...]) -> np.ndarray:
+    """RAS coordinate ``row`` (0 x, 1 y, 2 z) of every voxel of a grid, broadcastable to
+    ``shape``: the sum of the axes' terms, without the axes it does not change along (an
+    axis-aligned crop's height is one value per slice)."""
+    out: Any = 0
+    for a, n in enumerate(shape):
+        if affine[row, a] != 0.0:
+            index = np.arange(n, dtype=np.float32).reshape([-1 if b == a else 1 for b in range(3)])
+            out = out + affine[row, a] * index
+    return out + affine[row, 3]
 
 
 def align_tof(scene: Scene, tof: Volume, *, motion: np.ndarray | None = None) -> None:
