@@ -178,6 +178,9 @@ class TrackingCosts:
         The thin band over the brainstem surface the attached segment of a root lies in.
     iam_near : (I, J, K) bool ndarray
         The meatus grown by 1.5 mm.
+    path_viii, path_vii : (I, J, K) float64 ndarray
+        Path cost of VIII and of VII (`paths.cost_from_strength` of ``large`` and ``small``
+        times ``penalty``), before each side forbids what it must.
     """
 
     small: np.ndarray
@@ -191,6 +194,8 @@ class TrackingCosts:
     penalty: np.ndarray
     surface_band: np.ndarray
     iam_near: np.ndarray
+    path_viii: np.ndarray
+    path_vii: np.ndarray
 
     def at_scale(self, sigma_mm: float) -> np.ndarray:
         """The strength map closest to ``sigma_mm`` (0.4 VII, 0.75 VIII, 1.0 V)."""
@@ -234,7 +239,12 @@ def tracking_costs(scene: Scene) -> TrackingCosts:
         core = (scene.tof > 0.75) & cand
         penalty = (1.0 + 19.0 * np.clip((scene.tof - 0.3) / 0.5, 0.0, 1.0)).astype(np.float32)
     iam_near = dilate_mm(iam, 1.5, sp)
-    return TrackingCosts(small, large, v, cand, shell, iam, arteries, core, penalty, band, iam_near)
+    # the paths' costs, made once for both sides
+    path8 = cost_from_strength(large, 0.2) * penalty
+    path7 = cost_from_strength(small, 0.2) * penalty
+    return TrackingCosts(
+        small, large, v, cand, shell, iam, arteries, core, penalty, band, iam_near, path8, path7
+    )
 
 
 def _tof_arteries(tof: np.ndarray, cand: np.ndarray, level: float = 0.42) -> np.ndarray:
@@ -281,8 +291,7 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
     else:
         wall = np.zeros_like(ends_all)
     # VIII: the thicker root
-    cost8 = cost_from_strength(costs.large, 0.2) * costs.penalty
-    cost8[~allowed] = np.inf
+    cost8 = np.where(allowed, costs.path_viii, np.inf)
     p8 = cheapest_path(cost8, np.argwhere(starts_all), np.argwhere(ends_all), sp)
     if p8 is None and wall.any():
         # no tube reaches the crop's edge: the roots end on the cistern's wall
@@ -297,8 +306,7 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
             p8 = np.concatenate([p8.astype(np.float64), meatal8[1:]])
         # VIII's core only: at the porus the two roots are a tenth of a mm apart
         forbid |= track_mask(p8, 0.7 * NERVE_RADIUS_MM["VIII"], scene.shape, sp)
-    cost7 = cost_from_strength(costs.small, 0.2) * costs.penalty
-    cost7[~(costs.cand & side_m) | forbid] = np.inf
+    cost7 = np.where(costs.cand & side_m & ~forbid, costs.path_vii, np.inf)
     p7 = cheapest_path(
         cost7, np.argwhere(starts_all & ~forbid), np.argwhere(ends_all & ~forbid), sp
     )
