@@ -200,11 +200,11 @@ class ScaleSpace:
         """Radius estimate ``1.4 * sigma`` of the strongest scale (0 where none responds)."""
         # argmax and max over the scales, one scale at a time (numpy's reductions along the
         # first axis of the stack are several times slower); ties keep the first scale
-        best = self.strength[0]
-        k = np.zeros(best.shape, np.intp)
+        best = self.strength[0].copy()
+        k = np.zeros(best.shape, np.uint8)
         for i in range(1, len(self.sigmas_mm)):
             k[self.strength[i] > best] = i
-            best = np.maximum(best, self.strength[i])
+            np.maximum(best, self.strength[i], out=best)
         sig = np.asarray(self.sigmas_mm, dtype=np.float32)[k]
         return np.where(best > 0, 1.4 * sig, 0.0).astype(np.float32)
 
