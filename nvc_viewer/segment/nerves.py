@@ -450,7 +450,7 @@ def track_trigeminal(
     touching = touching[touching > 0]
     if touching.size == 0:
         return None
-    sizes = ndimage.sum(thick, lab, index=touching)
+    sizes = ndimage.sum(thick[tb.slices], lab[tb.slices], index=touching)  # labels only there
     best = int(touching[int(np.argmax(sizes))])
     if sizes.max() * np.prod(sp) < 8.0:  # under ~2 mm of a 2.5 mm root: not a nerve
         return None
@@ -462,7 +462,8 @@ def track_trigeminal(
         contact.astype(float), scene.masks.brainstem, sp, scene.brainstem_tree()
     )
     start = contact[int(np.argmax(strength - 0.05 * dist))]
-    cost = np.where(piece, cost_from_strength(costs.v, 0.2), np.inf)
+    cost = np.full(scene.shape, np.inf)
+    cost[piece] = cost_from_strength(costs.v[piece], 0.2)
     far = extend_tube(cost, start, sp, max_mean_cost=12.0, reach_mm=24.0)
     if far is None or len(far) < 4:
         return None
