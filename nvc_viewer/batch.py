@@ -637,11 +637,13 @@ def _analysis_child(job: CaseJob, volumes: Any) -> tuple[dict, Any]:
 
 def _core_to_spare() -> bool:
     """Whether a core is idle for the analysis' per-side processes (`analyse`'s ``fork``): the
-    1-minute load average, this batch included, under the number of cores. On a busy machine a
-    second process of the case gains little (the other work holds the cores) and costs more
-    than it saves: each process of a fork pays again for the memory it writes."""
+    1-minute load average, this batch included (about 1), at least half a core under the number
+    of cores. On a busy machine a second process of the case gains little (the other work holds
+    the cores) and costs more than it saves: each process of a fork pays again for the memory
+    it writes (measured on 2 cores with another session busy: the two sides' work 1.5 times
+    the CPU time, and slower)."""
     try:
-        return os.getloadavg()[0] < (os.cpu_count() or 1)
+        return os.getloadavg()[0] < (os.cpu_count() or 1) - 0.5
     except OSError:  # no load average on this platform
         return True
 
