@@ -11,4 +11,10 @@ unset QT_QPA_PLATFORM   # pytest-xvfb provides a real X display; offscreen canno
 .venv/bin/ruff check --output-format concise .
 .venv/bin/ruff format --check .
 .venv/bin/mypy nvc_viewer
-.venv/bin/python -m pytest "$@"
+# pytest in parallel, one process a core (at most 4 unless NVC_TEST_WORKERS says; 0: one process),
+# each with its own Xvfb display; whole test modules to one process, so a module's fixtures are
+# built once. A process that crashes fails the run (no restart: xdist's module scheduling can hang
+# on one).
+workers=${NVC_TEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}
+if [ -z "${NVC_TEST_WORKERS:-}" ] && [ "$workers" -gt 4 ]; then workers=4; fi
+.venv/bin/python -m pytest -n "$workers" --dist loadscope --max-worker-restart 0 "$@"
