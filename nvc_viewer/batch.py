@@ -49,8 +49,7 @@ after the other; as on a cluster, a case whose process dies is reported failed a
 go on. The outputs and the report are the same; what is saved is the cluster's start-up and a
 worker importing everything again. Such a case has the machine to itself, so its process keeps
 the second core busy too: the analysis runs in a child process forked for it while the case's
-process prepares the exports at a lower priority (imports, the T2's DICOM headers:
-`nvc_viewer.export.prepare_export`),
+process prepares the exports (imports, the T2's DICOM headers: `nvc_viewer.export.prepare_export`),
 and the report is drawn in a child process beside the other formats. When the load average
 leaves a core idle, the analysis does its per-side work for the two sides in two processes
 (`nvc_viewer.analysis.analyse`'s ``fork``).
@@ -65,7 +64,6 @@ import json
 import logging
 import os
 import sys
-import threading
 import time
 import traceback
 import uuid
@@ -650,48 +648,10 @@ def _core_to_spare() -> bool:
         return True
 
 
-#: How much nicer than the case's process the thread that prepares the exports while the
-#: analysis runs is (Linux: threads have their own niceness; elsewhere it runs at the process's).
-PREP_NICENESS = 10
-
-
-class _LowPriority:
-    """``call()`` on a thread of its own at `PREP_NICENESS`; `result` waits for it."""
-
-    def __init__(self, call: Callable[[], Any]) -> None:
-        self._call = call
-        self._value: Any = None
-        self._error: BaseException | None = None
-        self.seconds = 0.0
-        self._thread = threading.Thread(target=self._run, name="nvc-export-prep", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        if sys.platform.startswith("linux"):  # a thread id names the thread alone there
-            with contextlib.suppress(OSError):
-                tid = threading.get_native_id()
-                nice = os.getpriority(os.PRIO_PROCESS, tid) + PREP_NICENESS
-                os.setpriority(os.PRIO_PROCESS, tid, min(nice, 19))
-        t0 = time.perf_counter()
-        try:
-            self._value = self._call()
-        except BaseException as exc:  # noqa: BLE001 -- raised again by `result`
-            self._error = exc
-        self.seconds = time.perf_counter() - t0
-
-    def result(self) -> Any:
-        """The call's result, or its exception raised here."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
 def _analyse_beside(
     job: CaseJob, volumes: Any, formats: Sequence[str], timings: dict[str, float]
 ) -> tuple[Any, Any, Any]:
-    """The analysis in a child process forked for it, the exports prepared here meanwhile (on
-    a thread of lower priority: the analysis is what the case waits for).
+    """The analysis in a child process forked for it, the exports prepared here meanwhile.
 
     Returns the proposal (`CaseFindings`), the label map and the `ExportPrep`. Only what the
     batch keeps of the analysis crosses the pipe (the label map, about 40 MB for 512 x 512 x
@@ -702,13 +662,9 @@ def _analyse_beside(
 
     child = Forked(lambda: _analysis_child(job, volumes), f"nvc-analyse-{job.case_id}")
     try:
-        # on a thread of lower priority, started after the fork: it only has to be done when
-        # the analysis is, and on a busy machine it must not take the analysis' CPU time
-        prep = _LowPriority(
-            lambda: prepare_export(volumes.t2, formats, include_phi=job.include_phi)
-        )
-        prepared = prep.result()
-        timings["export_prep"] = prep.seconds  # beside the analysis, not after
+        t0 = time.perf_counter()
+        prepared = prepare_export(volumes.t2, formats, include_phi=job.include_phi)
+        timings["export_prep"] = time.perf_counter() - t0  # beside the analysis, not after
         try:
             proposal, labels = child.result()
         except ChildDied as died:

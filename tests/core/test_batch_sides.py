@@ -1,14 +1,9 @@
 """The batch's one local worker asks the analysis for its per-side processes only when the load
-average leaves a core idle (`nvc_viewer.batch._core_to_spare`), and prepares the exports beside
-the analysis on a thread of lower priority (`nvc_viewer.batch._LowPriority`)."""
+average leaves a core idle (`nvc_viewer.batch._core_to_spare`)."""
 
 from __future__ import annotations
 
 import os
-import sys
-import threading
-
-import pytest
 
 import nvc_viewer.batch as batch
 
@@ -27,27 +22,3 @@ def test_without_a_load_average_they_are_used(monkeypatch):
 
     monkeypatch.setattr(os, "getloadavg", no_load)
     assert batch._core_to_spare()
-
-
-def test_the_exports_are_prepared_on_a_thread_of_lower_priority():
-    base = os.getpriority(os.PRIO_PROCESS, 0)
-
-    def prepare() -> tuple[bool, int]:
-        return threading.current_thread() is not threading.main_thread(), os.getpriority(
-            os.PRIO_PROCESS, 0
-        )
-
-    on_thread, nice = batch._LowPriority(prepare).result()
-
-    assert on_thread
-    if sys.platform.startswith("linux"):
-        assert nice == min(base + batch.PREP_NICENESS, 19)
-    assert os.getpriority(os.PRIO_PROCESS, 0) == base  # the case's own thread unchanged
-
-
-def test_a_failure_to_prepare_the_exports_is_raised_where_they_are_waited_for():
-    def prepare() -> None:
-        raise ValueError("no T2 header (test)")
-
-    with pytest.raises(ValueError, match="no T2 header"):
-        batch._LowPriority(prepare).result()
