@@ -16,7 +16,7 @@ at the pons: AICA, SCA) names it (`identify`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -63,6 +63,8 @@ class VesselMasks:
     tof_bright: np.ndarray
     radius_mm: np.ndarray
     kind_known: bool
+    # `_trunks` by (spacing, min_mm3), found once: every contact's naming reads them
+    _trunks: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> VesselMasks:
@@ -248,11 +250,14 @@ def _trunks(vm: VesselMasks, spacing: np.ndarray, min_mm3: float = 20.0) -> np.n
     """The vertebral and basilar arteries: pieces of the large-artery mask of at least
     ``min_mm3`` (where small arteries touch each other or a nerve, a few voxels of their union
     can look as wide as a trunk)."""
-    lab, n = ndimage.label(vm.large)
-    if not n:
-        return vm.large
-    vol = ndimage.sum(vm.large, lab, np.arange(1, n + 1)) * float(np.prod(spacing))
-    return np.concatenate([[False], vol >= min_mm3])[lab]
+    key = (*np.asarray(spacing, float).tolist(), float(min_mm3))
+    if key not in vm._trunks:
+        lab, n = ndimage.label(vm.large)
+        if not n:
+            return vm.large
+        vol = ndimage.sum(vm.large, lab, np.arange(1, n + 1)) * float(np.prod(spacing))
+        vm._trunks[key] = np.concatenate([[False], vol >= min_mm3])[lab]
+    return vm._trunks[key]
 
 
 def _follow_artery(
