@@ -23,7 +23,7 @@ from scipy import ndimage
 from skimage.graph import MCP_Geometric
 
 from .crop import Box
-from .masks import dilate_mm
+from .masks import _ball_steps, dilate_mm
 from .nerves import tube_scales
 from .roots import nerve_voxels
 from .scene import Scene
@@ -65,6 +65,8 @@ class VesselMasks:
     kind_known: bool
     # `_trunks` by (spacing, min_mm3), found once: every contact's naming reads them
     _trunks: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    # `_artery_pieces`: the connected pieces of ``artery | large`` and their boxes, found once
+    _pieces: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
 
 def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> VesselMasks:
@@ -129,10 +131,16 @@ def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> Vesse
     artery = np.zeros(scene.shape, bool)
     vein = np.zeros(scene.shape, bool)
     if n:
-        idx = np.arange(1, n + 1)
-        vol = ndimage.sum(cand, lab, idx) * float(np.prod(sp))
-        resp = ndimage.mean(ss.response, lab, idx)
-        bright = ndimage.sum(tof_bright, lab, idx) * float(np.prod(sp))
+        # per-piece sums over the labelled voxels only (`np.bincount`, in the order of the
+        # voxels: the same sums as `ndimage.sum` / `ndimage.mean` over the whole crop)
+        sel = lab.ravel() > 0
+        lv = lab.ravel()[sel]
+        count = np.bincount(lv, minlength=n + 1)[1:]
+        vol = count * float(np.prod(sp))
+        resp = np.bincount(lv, ss.response.ravel()[sel], minlength=n + 1)[1:] / count.astype(
+            np.float64
+        )
+        bright = np.bincount(lv, tof_bright.ravel()[sel], minlength=n + 1)[1:] * float(np.prod(sp))
         med_r = _median_per_label(radius, lab, n)
         tubey = (vol >= 1.0) & ((resp >= 0.12) | (bright >= 0.5))
         is_art = tubey & ((bright >= 0.5) | (med_r >= VEIN_RADIUS_MM + 0.05))
@@ -255,7 +263,7 @@ def _trunks(vm: VesselMasks, spacing: np.ndarray, min_mm3: float = 20.0) -> np.n
         lab, n = ndimage.label(vm.large)
         if not n:
             return vm.large
-        vol = ndimage.sum(vm.large, lab, np.arange(1, n + 1)) * float(np.prod(spacing))
+        vol = np.bincount(lab.ravel(), minlength=n + 1)[1:] * float(np.prod(spacing))
         vm._trunks[key] = np.concatenate([[False], vol >= min_mm3])[lab]
     return vm._trunks[key]
 
@@ -318,30 +326,59 @@ def _follow_artery(
     return np.asarray(pts), None
 
 
+def _artery_pieces(vm: VesselMasks) -> tuple[np.ndarray, list]:
+    """The 26-connected pieces of ``artery | large`` (labels) and each piece's bounding box
+    (`scipy.ndimage.find_objects`), found once per set of vessel masks."""
+    if vm._pieces is None:
+        lab, _ = ndimage.label(vm.artery | vm.large, structure=np.ones((3, 3, 3)))
+        vm._pieces = (lab, ndimage.find_objects(lab))
+    return vm._pieces
+
+
 def _origin_on_large(
     vm: VesselMasks, piece: np.ndarray, spacing: np.ndarray, reach_mm: float = 30.0
 ) -> np.ndarray | None:
-    """Where the artery holding ``piece`` joins a large artery (geodesic within the arteries)."""
+    """Where the artery holding ``piece`` joins a large artery (geodesic within the arteries).
+
+    The geodesic runs in the box ``reach_mm`` around ``piece`` (cut to the arteries in it), but
+    only the arteries connected to ``piece`` can carry it: the search is made in the bounding
+    box of their pieces (`_artery_pieces`), and not at all when none of them holds a large
+    artery. The same voxels are reached in the same order as over the whole box: every voxel
+    outside that bounding box is either outside the arteries or not connected to ``piece``.
+    """
     if not vm.large.any():
         return None
-    art = vm.artery | vm.large
-    box = Box.of_mask(
-        piece, margin_vox=np.ceil(reach_mm / spacing).astype(int), grid_shape=art.shape
-    )
+    lab, objects = _artery_pieces(vm)
+    shape = lab.shape
+    box = Box.of_mask(piece, margin_vox=np.ceil(reach_mm / spacing).astype(int), grid_shape=shape)
     if box is None:
         return None
-    sub = Box.of_mask(art[box.slices], margin_vox=1, offset=box.lo, grid_shape=art.shape)
+    sub = Box.of_mask(lab[box.slices] > 0, margin_vox=1, offset=box.lo, grid_shape=shape)
     if sub is None:
         return None
     box = box.intersect(sub)
-    a = art[box.slices]
-    large = vm.large[box.slices] & ~dilate_mm(piece[box.slices], 1.0, spacing)
-    if not large.any():
+    lab_box = lab[box.slices]
+    ids = np.unique(lab_box[piece[box.slices] & (lab_box > 0)])
+    if len(ids) == 0:
+        return None  # no start
+    # the bounding box (within the search box) of the pieces holding the starts
+    lo = np.min([[s.start for s in objects[k - 1]] for k in ids], axis=0)
+    hi = np.max([[s.stop for s in objects[k - 1]] for k in ids], axis=0)
+    region = box.intersect(Box(tuple(lo), tuple(hi), shape))
+    if not vm.large[region.slices].any():
         return None
+    # the piece dilated as over the whole box: its voxels up to the dilation's reach around
+    # the region count
+    m = len(_ball_steps(1.0, spacing))
+    wide = box.intersect(Box(tuple(np.subtract(region.lo, m)), tuple(np.add(region.hi, m)), shape))
+    grown = dilate_mm(piece[wide.slices], 1.0, spacing)[wide.sub(region)]
+    lab_r = lab[region.slices]
+    a = lab_r > 0
+    large = vm.large[region.slices] & ~grown
+    if not (large & np.isin(lab_r, ids)).any():
+        return None  # no large artery connected to the piece: no finite path
     cost = np.where(a, 1.0, np.inf)
-    starts = np.argwhere(piece[box.slices] & a)
-    if len(starts) == 0:
-        return None
+    starts = np.argwhere(piece[region.slices] & a)
     mcp = MCP_Geometric(cost, sampling=tuple(float(s) for s in spacing))
     ends = np.argwhere(large)
     cum, _ = mcp.find_costs(
@@ -352,4 +389,4 @@ def _origin_on_large(
     ec = cum[tuple(ends.T)]
     if not np.isfinite(ec).any():
         return None
-    return ends[int(np.argmin(ec))] + np.asarray(box.lo)
+    return ends[int(np.argmin(ec))] + np.asarray(region.lo)
