@@ -24,14 +24,14 @@ from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import QObject, Qt, QTimer, Signal
+from qtpy.QtCore import Qt, QTimer, Signal
 from qtpy.QtWidgets import QDockWidget, QHBoxLayout, QSizePolicy, QWidget
 
 from ._case_view import PLANES, case_view_for
 from ._layers import AXIS_LABELS
 from ._orientation_overlay import OrientationOverlay
 from ._shortcuts import FOUR_UP_SHORTCUT
-from ._viewer import one_per_viewer
+from ._viewer import close_with_window, one_per_viewer
 
 if TYPE_CHECKING:
     import napari
@@ -265,8 +265,7 @@ class FourUp(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         self.case_view.on_centre(self._centre_views)
-        self._closer = _CloseWatcher(self)
-        qt_window.installEventFilter(self._closer)
+        close_with_window(qt_window, self, "close_views")
 
     def _build_views(self) -> None:
         """The three canvases, made the first time four-up is shown."""
@@ -585,23 +584,6 @@ class FourUp(QWidget):
         for view in self.views.values():
             view.close()
         self.views.clear()
-
-
-class _CloseWatcher(QObject):
-    """Closes the small views' canvases when the main window closes."""
-
-    def __init__(self, four_up: FourUp) -> None:
-        super().__init__(four_up)
-        self._four_up = weakref.ref(four_up)
-
-    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
-        from qtpy.QtCore import QEvent
-
-        if event.type() == QEvent.Close:
-            four_up = self._four_up()
-            if four_up is not None:
-                four_up.close_views()
-        return False
 
 
 def four_up_for(viewer: napari.Viewer) -> FourUp:

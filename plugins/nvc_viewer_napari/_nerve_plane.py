@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
     QComboBox,
     QDockWidget,
@@ -42,7 +42,7 @@ from ._layers import plane_layers
 from ._multiview import _clicked
 from ._orientation_overlay import OrientationOverlay
 from ._shortcuts import NERVE_PLANE_SHORTCUT
-from ._viewer import one_per_viewer
+from ._viewer import close_with_window, one_per_viewer
 
 if TYPE_CHECKING:
     import napari
@@ -137,8 +137,7 @@ class NervePlane(QWidget):
         layout.addWidget(self.cursor)
         self.case_view.on_selection(self._on_selection)
         self.case_view.session.subscribe(self._on_session)
-        self._closer = _CloseWatcher(self)
-        qt_window.installEventFilter(self._closer)
+        close_with_window(qt_window, self, "close_canvas")
 
     # -- the canvas -------------------------------------------------------------------------
     def _build_canvas(self) -> None:
@@ -450,23 +449,6 @@ class NervePlane(QWidget):
             self.qt_viewer.close()
             self.qt_viewer.setParent(None)
             self.qt_viewer = None
-
-
-class _CloseWatcher(QObject):
-    """Closes the plane's canvas when the main window closes."""
-
-    def __init__(self, plane: NervePlane) -> None:
-        super().__init__(plane)
-        self._plane = weakref.ref(plane)
-
-    def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
-        from qtpy.QtCore import QEvent
-
-        if event.type() == QEvent.Close:
-            plane = self._plane()
-            if plane is not None:
-                plane.close_canvas()
-        return False
 
 
 def nerve_plane_for(viewer: napari.Viewer) -> NervePlane:

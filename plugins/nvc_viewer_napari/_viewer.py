@@ -1,5 +1,5 @@
-"""Small helpers on a napari viewer: making one, one object per viewer, adding layer data, the
-first view, toasts.
+"""Small helpers on a napari viewer: making one, one object per viewer, closing with its window,
+adding layer data, the first view, toasts.
 
 A leaf of the plugin's import graph (it imports only `_layers`): the launcher and the case view
 both use it, so neither needs the other.
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "one_per_viewer",
+    "close_with_window",
     "new_viewer",
     "add_layer_data",
     "show_axial_centre",
@@ -46,6 +47,29 @@ def one_per_viewer(
     made = make(viewer)
     registry[id(viewer)] = made
     return made, True
+
+
+def close_with_window(window: Any, owner: Any, close: str) -> None:
+    """Call ``owner.<close>()`` when the Qt ``window`` closes: the plugin's own canvases (four-up,
+    nerve plane) free their OpenGL resources with the main window. ``owner`` (a QObject) is held
+    weakly and parents the event filter."""
+    from qtpy.QtCore import QEvent, QObject
+
+    class _CloseWatcher(QObject):
+        def __init__(self) -> None:
+            super().__init__(owner)
+            self._owner = weakref.ref(owner)
+
+        def eventFilter(self, obj: Any, event: Any) -> bool:  # noqa: N802 (Qt's name)
+            if event.type() == QEvent.Close:
+                held = self._owner()
+                if held is not None:
+                    getattr(held, close)()
+            return False
+
+    watcher = _CloseWatcher()
+    window.installEventFilter(watcher)
+    owner._close_watcher = watcher  # a Python reference too, whatever the binding does
 
 
 def new_viewer(*, show: bool = True, title: str = "nvc-viewer") -> napari.Viewer:
