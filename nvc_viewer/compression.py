@@ -371,12 +371,25 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
     # the nerve point within 1 mm with the least CSF between it and that vessel point (then
     # the closest): where the vessel crosses obliquely, the foot of the perpendicular may see
     # CSF past the vessel's edge while a point a few tenths of a mm along touches it
+    inside = 0.8 * r_nom + 0.3 * r_v0
     near_i = idx[np.abs(track.s_mm[idx] - track.s_mm[i]) <= 1.0]
-    i = int(near_i[int(np.argmin([_touch_score(scene, pts_mm[k], q, e) for k in near_i]))])
+    i_best = int(near_i[int(np.argmin([_touch_score(scene, pts_mm[k], q, e) for k in near_i]))])
+    if np.linalg.norm(q - pts_mm[i_best]) >= inside:
+        i = i_best
+    elif not vm.tof_bright[tuple(piece_vox.T)].any():
+        # that point lies nearer the vessel's axis than the two radii allow: on the T2 alone
+        # the piece may be the nerve's partial-volume halo, or a vessel the track itself runs
+        # along, not a vessel beside the nerve
+        return None
+    else:
+        # a vessel the TOF shows (small, or cut in two by the nerve's mask): the best point
+        # outside it, else the one the search found
+        outside = near_i[np.linalg.norm(pts_mm[near_i] - q, axis=1) >= inside]
+        if len(outside):
+            score = [_touch_score(scene, pts_mm[k], q, e) for k in outside]
+            i = int(outside[int(np.argmin(score))])
     u = q - pts_mm[i]
     centre_d = float(np.linalg.norm(u))
-    if centre_d < 0.8 * r_nom + 0.3 * r_v0:
-        return None
     u = u / max(centre_d, 1e-9)
     # each radius on the half cross-section facing away from the other structure
     r_v = float(
