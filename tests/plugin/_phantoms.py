@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
 
+from nvc_viewer.findings import CaseFindings, Finding, Landmark
 from nvc_viewer.geometry import lps_to_ras
 from nvc_viewer.volume import Volume, VolumeMeta
 
@@ -25,6 +28,42 @@ def screenshot_dir(tmp_path: Path) -> Path:
         DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         return DOC_SCREENSHOTS
     return tmp_path
+
+
+@dataclass
+class TruthResult:
+    """Shaped like the analysis result as far as `CaseSession.apply_analysis` reads it: here a
+    phantom's truth."""
+
+    labels: Volume
+    centrelines: dict
+    landmarks: tuple
+    findings: tuple
+    source: object
+
+    def to_case_findings(self, case_id: str, *, t2: Volume, tof: Volume | None) -> CaseFindings:
+        return CaseFindings(
+            case_id=case_id,
+            source=self.source,  # the phantom's volumes are no DICOM or NIfTI files
+            landmarks=self.landmarks,
+            findings=self.findings,
+        )
+
+
+def truth_as_result(phantom: Any, source: object, *, centrelines: bool = True) -> TruthResult:
+    """A phantom's label map, landmarks and findings (as automatic ones, confidence 0.8), and
+    its centrelines unless ``centrelines`` is False, as the analysis would hand them over."""
+    truth = phantom.truth
+    return TruthResult(
+        labels=phantom.labels,
+        centrelines=dict(phantom.centrelines) if centrelines else {},
+        landmarks=tuple(Landmark.from_dict({**d, "origin": "auto"}) for d in truth["landmarks"]),
+        findings=tuple(
+            Finding.from_dict({**d, "origin": "auto", "id": f"auto-{n}", "confidence": 0.8})
+            for n, d in enumerate(truth["findings"])
+        ),
+        source=source,
+    )
 
 
 def _rotation(axis: str, degrees: float) -> np.ndarray:

@@ -8,7 +8,6 @@ camera), not taken from the placement's own bookkeeping.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,30 +15,9 @@ import pytest
 from nvc_viewer_napari._case_view import case_view_for
 from nvc_viewer_napari._markers import place_tags, tag_size_px
 
-from nvc_viewer.findings import CaseFindings, Finding, Landmark
 from nvc_viewer.phantom import make_phantom
-from nvc_viewer.volume import Volume
 
-from ._phantoms import screenshot_dir
-
-
-@dataclass
-class _Result:
-    """Shaped like the analysis result as far as the session reads it."""
-
-    labels: Volume
-    centrelines: dict
-    landmarks: tuple
-    findings: tuple
-    source: object
-
-    def to_case_findings(self, case_id: str, *, t2: Volume, tof: Volume | None) -> CaseFindings:
-        return CaseFindings(
-            case_id=case_id,
-            source=self.source,  # the phantom's volumes are no DICOM or NIfTI files
-            landmarks=self.landmarks,
-            findings=self.findings,
-        )
+from ._phantoms import screenshot_dir, truth_as_result
 
 
 @pytest.fixture(scope="module", params=["sandwich", "two_offenders"])
@@ -50,17 +28,7 @@ def phantom(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
 def _open(viewer, phantom, workspace: Path):  # type: ignore[no-untyped-def]
     view = case_view_for(viewer, workspace=workspace)
     view.open_case(phantom.t2, phantom.tof, case_id=f"phantom-{phantom.scenario}")
-    truth = phantom.truth
-    result = _Result(
-        labels=phantom.labels,
-        centrelines={},
-        landmarks=tuple(Landmark.from_dict({**d, "origin": "auto"}) for d in truth["landmarks"]),
-        findings=tuple(
-            Finding.from_dict({**d, "origin": "auto", "id": f"auto-{n}", "confidence": 0.8})
-            for n, d in enumerate(truth["findings"])
-        ),
-        source=view.session.findings.source,
-    )
+    result = truth_as_result(phantom, view.session.findings.source, centrelines=False)
     view.session.apply_analysis(result)
     return view
 

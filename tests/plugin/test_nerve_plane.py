@@ -5,7 +5,6 @@ letters of its own edges and a mm scale, and a position on it is a patient RAS p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,28 +17,10 @@ from nvc_viewer_napari._layers import volume_to_layer_data
 from nvc_viewer_napari._nerve_plane import NERVE_PLANE_KEY, nerve_plane_for
 from PIL import Image
 
-from nvc_viewer.findings import CaseFindings, Finding, Landmark
 from nvc_viewer.labels import ARTERY, CN7
 from nvc_viewer.phantom import make_phantom
-from nvc_viewer.volume import Volume
 
-from ._phantoms import screenshot_dir
-
-
-@dataclass
-class _Result:
-    """What `CaseSession.apply_analysis` takes from an analysis: here the phantom's truth."""
-
-    labels: Volume
-    centrelines: dict
-    landmarks: tuple
-    findings: tuple
-    source: object
-
-    def to_case_findings(self, case_id: str, *, t2: Volume, tof: Volume | None) -> CaseFindings:
-        return CaseFindings(
-            case_id=case_id, source=self.source, landmarks=self.landmarks, findings=self.findings
-        )
+from ._phantoms import screenshot_dir, truth_as_result
 
 
 @pytest.fixture(scope="module")
@@ -56,21 +37,7 @@ def _open(make_napari_viewer, phantom, tmp_path: Path, *, show: bool = False):  
         dock_panels(viewer, workspace=tmp_path / "ws")
     view = case_view_for(viewer, workspace=tmp_path / "ws")
     view.open_case(phantom.t2, phantom.tof, case_id="nerve-plane")
-    truth = phantom.truth
-    view.session.apply_analysis(
-        _Result(
-            labels=phantom.labels,
-            centrelines=dict(phantom.centrelines),
-            landmarks=tuple(
-                Landmark.from_dict({**d, "origin": "auto"}) for d in truth["landmarks"]
-            ),
-            findings=tuple(
-                Finding.from_dict({**d, "origin": "auto", "id": f"auto-{n}", "confidence": 0.8})
-                for n, d in enumerate(truth["findings"])
-            ),
-            source=view.session.findings.source,
-        )
-    )
+    view.session.apply_analysis(truth_as_result(phantom, view.session.findings.source))
     # the label map shown, as the analysis panel shows it
     view.show_labels(
         volume_to_layer_data(
