@@ -87,6 +87,20 @@ def _clicked(event: Any) -> Generator[None, None, bool]:
     return not moved
 
 
+def on_left_click(act: Callable[[np.ndarray], None]) -> Callable[[Any, Any], Any]:
+    """A napari drag callback that calls ``act(world position)`` on a left click (a press and
+    release without moving; a drag pans, as everywhere)."""
+
+    def callback(model: Any, event: Any) -> Any:
+        if event.type != "mouse_press" or event.button not in (1, None):
+            return
+        position = np.asarray(event.position, dtype=np.float64)
+        if (yield from _clicked(event)):
+            act(position)
+
+    return callback
+
+
 def _kind(layer: Any) -> str:
     return type(layer).__name__.lower()
 
@@ -150,7 +164,7 @@ class PlaneView:
         slice_overlay = self.orientation.slice_overlay
         slice_overlay.position = "bottom_left"
         slice_overlay.font_size = _SMALL_SLICE_SIZE
-        self.model.mouse_drag_callbacks.append(self._drag)
+        self.model.mouse_drag_callbacks.append(on_left_click(self.click))
         self.model.scene.camera.events.zoom.connect(self.update_crosshair)
 
     def apply_plane(self, event: Any = None) -> None:
@@ -166,14 +180,6 @@ class PlaneView:
     def camera(self) -> Any:
         """The view's camera (``model.scene.camera``)."""
         return self.model.scene.camera
-
-    def _drag(self, model: Any, event: Any) -> Any:
-        """A press and release without moving is a click (a drag pans, as everywhere)."""
-        if event.type != "mouse_press" or event.button not in (1, None):
-            return
-        position = np.asarray(event.position, dtype=np.float64)
-        if (yield from _clicked(event)):
-            self.click(position)
 
     def click(self, position_world: Sequence[float]) -> None:
         """Move the linked point to a world position on this view (its slice stays)."""

@@ -39,7 +39,7 @@ from nvc_viewer.reformat import Reformat, case_reformat
 
 from ._case_view import ORIGIN_COLORS, case_view_for
 from ._layers import plane_layers
-from ._multiview import _clicked
+from ._multiview import on_left_click
 from ._orientation_overlay import OrientationOverlay
 from ._shortcuts import NERVE_PLANE_SHORTCUT
 from ._viewer import close_with_window, one_per_viewer
@@ -158,7 +158,7 @@ class NervePlane(QWidget):
         scale_bar.position = "bottom_left"
         self.model.mouse_move_callbacks.append(self._on_mouse_move)
         self.model.canvas.events.size.connect(self._on_canvas_size)
-        self.model.mouse_drag_callbacks.append(self._drag)
+        self.model.mouse_drag_callbacks.append(on_left_click(self.go_to))  # to the main views
 
     def layer(self, kind: str) -> Any:
         """The plane's ``"image"``, ``"labels"`` or ``"points"`` layer, or None."""
@@ -427,14 +427,6 @@ class NervePlane(QWidget):
     def _on_mouse_move(self, model: Any, event: Any) -> None:
         ras = self.ras_at(event.position)
         self.cursor.setText("" if ras is None else format_ras(ras))
-
-    def _drag(self, model: Any, event: Any) -> Any:
-        """A click (press and release without dragging) moves the main views to that point."""
-        if event.type != "mouse_press" or event.button not in (1, None):
-            return
-        position = np.asarray(event.position, dtype=np.float64)
-        if (yield from _clicked(event)):
-            self.go_to(position)
 
     def go_to(self, position_world: Sequence[float]) -> None:
         """Put the main views' slices through a position on the plane."""
