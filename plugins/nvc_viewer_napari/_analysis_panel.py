@@ -55,9 +55,10 @@ from nvc_viewer.labels import LABELS
 from nvc_viewer.volume import Volume
 
 from ._case_view import PLANES, SURFACE_GROUPS, case_view_for
+from ._docked import DockedPanel
 from ._layers import LayerDataTuple, volume_to_layer_data
-from ._multiview import FOUR_UP_KEY, four_up_for
-from ._nerve_plane import NERVE_PLANE_KEY, nerve_plane_for
+from ._multiview import four_up_for
+from ._nerve_plane import nerve_plane_for
 from ._shortcuts import (
     FOUR_UP_SHORTCUT,
     NERVE_PLANE_SHORTCUT,
@@ -329,32 +330,20 @@ class AnalysisPanel(QWidget):
             button.clicked.connect(lambda _checked=False, plane=plane: self.show_plane(plane))
             planes_row.addWidget(button)
             self.plane_buttons[plane] = button
-        # The linked axial, coronal and sagittal views under the canvas (`._multiview`).
-        self.four_up_button = QPushButton("Four-up")
-        self.four_up_button.setCheckable(True)
-        self.four_up_button.setToolTip(f"{FOUR_UP_SHORTCUT.text} ({FOUR_UP_KEY})")
-        self.four_up_button.clicked.connect(self.show_four_up)
+        # The linked axial, coronal and sagittal views under the canvas (`._multiview`), and
+        # the oblique plane through the nerve's axis beside it (`._nerve_plane`).
+        self.four_up_button = self._panel_button(
+            napari_viewer, "Four-up", FOUR_UP_SHORTCUT, four_up_for, self.show_four_up
+        )
+        self.nerve_plane_button = self._panel_button(
+            napari_viewer,
+            "Nerve plane",
+            NERVE_PLANE_SHORTCUT,
+            nerve_plane_for,
+            self.show_nerve_plane,
+        )
         planes_row.addWidget(self.four_up_button)
-        if getattr(napari_viewer, "window", None) is not None:
-            four_up = four_up_for(napari_viewer)
-            four_up.enabled_changed.connect(self.four_up_button.setChecked)
-            self.four_up_button.setChecked(four_up.enabled)
-            four_up.bind_key()
-        else:  # a viewer without a window (a bare model): no canvases to add
-            self.four_up_button.setEnabled(False)
-        # The oblique plane through the nerve's axis, beside the canvas (`._nerve_plane`).
-        self.nerve_plane_button = QPushButton("Nerve plane")
-        self.nerve_plane_button.setCheckable(True)
-        self.nerve_plane_button.setToolTip(f"{NERVE_PLANE_SHORTCUT.text} ({NERVE_PLANE_KEY})")
-        self.nerve_plane_button.clicked.connect(self.show_nerve_plane)
         planes_row.addWidget(self.nerve_plane_button)
-        if getattr(napari_viewer, "window", None) is not None:
-            nerve_plane = nerve_plane_for(napari_viewer)
-            nerve_plane.enabled_changed.connect(self.nerve_plane_button.setChecked)
-            self.nerve_plane_button.setChecked(nerve_plane.enabled)
-            nerve_plane.bind_key()
-        else:
-            self.nerve_plane_button.setEnabled(False)
         # The 3-D view presets: the surgeon's retrosigmoid view of each side, the six
         # anatomical directions (`CaseView.show_view`, keys in `._shortcuts`).
         self.view_buttons: dict[str, QPushButton] = {}
@@ -501,6 +490,30 @@ class AnalysisPanel(QWidget):
         """Axial / coronal / sagittal 2-D view, or 3-D (see `CaseView.show_plane`)."""
         if self.view.reference is not None:
             self.view.show_plane(plane)
+
+    @staticmethod
+    def _panel_button(
+        viewer: Any,
+        title: str,
+        shortcut: Any,
+        panel_for: Callable[[Any], DockedPanel],
+        show: Callable[[bool], None],
+    ) -> QPushButton:
+        """A checkable button that shows a `DockedPanel` (``show``) and follows its state; the
+        panel's key is bound. A viewer without a window (a bare model) has no canvases to
+        add: the button is disabled."""
+        button = QPushButton(title)
+        button.setCheckable(True)
+        button.setToolTip(f"{shortcut.text} ({shortcut.key})")
+        button.clicked.connect(show)
+        if getattr(viewer, "window", None) is not None:
+            panel = panel_for(viewer)
+            panel.enabled_changed.connect(button.setChecked)
+            button.setChecked(panel.enabled)
+            panel.bind_key()
+        else:
+            button.setEnabled(False)
+        return button
 
     def show_four_up(self, on: bool) -> None:
         """Show (or hide) the linked axial, coronal and sagittal views under the canvas."""

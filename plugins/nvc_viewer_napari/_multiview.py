@@ -24,10 +24,11 @@ from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import Qt, QTimer, Signal
-from qtpy.QtWidgets import QDockWidget, QHBoxLayout, QSizePolicy, QWidget
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtWidgets import QHBoxLayout, QSizePolicy
 
 from ._case_view import PLANES, case_view_for
+from ._docked import DockedPanel
 from ._layers import AXIS_LABELS
 from ._orientation_overlay import OrientationOverlay
 from ._shortcuts import FOUR_UP_SHORTCUT
@@ -237,7 +238,7 @@ class PlaneView:
         self.qt_viewer.setParent(None)  # owned by Python from here: freed with the last reference
 
 
-class FourUp(QWidget):
+class FourUp(DockedPanel):
     """The three small views of a viewer, docked under its main canvas (see the module).
 
     Parameters
@@ -246,22 +247,18 @@ class FourUp(QWidget):
         The main viewer; its layers are mirrored, its ``dims.point`` is the linked point.
     """
 
-    #: Emitted with the new state when the small views are shown or hidden (also by the
-    #: dock's close button).
-    enabled_changed = Signal(bool)
+    TITLE = "Four-up"
+    AREA = "bottom"
+    KEY = FOUR_UP_KEY
 
     def __init__(self, viewer: napari.Viewer) -> None:
+        super().__init__(viewer)
         qt_window = viewer.window._qt_window  # type: ignore[attr-defined]
-        super().__init__(qt_window)  # owned by the window until it is docked
-        self.hide()
-        self.viewer = viewer
         self.case_view = case_view_for(viewer)
         self.views: dict[str, PlaneView] = {}
-        self.dock: QDockWidget | None = None
         self._mirrors: dict[int, list[Any]] = {}  # id(main layer) -> its mirrors
         self._sources: dict[int, Any] = {}  # id(main layer) -> main layer
         self._syncing = False
-        self._enabled = False
         self._pending: set[int] = set()  # points layers whose mirrors are to be redrawn
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
@@ -290,68 +287,23 @@ class FourUp(QWidget):
             self.views[plane] = view
 
     # -- showing and hiding -----------------------------------------------------------------
-    @property
-    def enabled(self) -> bool:
-        """Whether the small views are shown (and their layers kept in step)."""
-        return self._enabled
-
-    def set_enabled(self, on: bool) -> None:
-        """Show the three small views under the main canvas, or hide them.
-
-        Hidden, they hold no layers and follow nothing: one canvas, as before.
-        """
-        if on == self._enabled:
-            return
-        self._enabled = on
-        if on:
-            self._build_views()
-            self._attach()
-            self._show_dock()
-        else:
-            if self.dock is not None:
-                self.dock.hide()
-            self._detach()
-        self.enabled_changed.emit(on)
-
-    def bind_key(self) -> None:
-        """Bind `FOUR_UP_KEY` in the viewer's keymap to `toggle`."""
-
-        def on_key(_viewer: Any) -> None:
-            self.toggle()
-
-        self.viewer.bind_key(FOUR_UP_KEY, on_key, overwrite=True)
-
-    def toggle(self) -> bool:
-        """Show the small views when hidden and hide them when shown; returns the new state."""
-        self.set_enabled(not self._enabled)
-        return self._enabled
-
-    def _show_dock(self) -> None:
-        window: Any = self.viewer.window
-        qt_window = window._qt_window
+    def _on_show(self) -> None:
+        """The three small views under the main canvas; hidden, they hold no layers and follow
+        nothing: one canvas, as before."""
+        self._build_views()
+        self._attach()
+        qt_window: Any = self.viewer.window._qt_window  # type: ignore[attr-defined]
         if self.dock is None:
             # the row under the canvas only: the side panels keep the window's full height
             qt_window.setCorner(Qt.BottomLeftCorner, Qt.LeftDockWidgetArea)
             qt_window.setCorner(Qt.BottomRightCorner, Qt.RightDockWidgetArea)
-            self.dock = window.add_dock_widget(self, name="Four-up", area="bottom", menu=None)
-            # no floating window: a canvas taken out of the main window loses its GL context
-            self.dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable)
-            self.dock.visibilityChanged.connect(self._on_dock_visibility)
-        self.dock.show()
-        height = max(int(qt_window.height() * _ROW_FRACTION), 200)
-        qt_window.resizeDocks([self.dock], [height], Qt.Vertical)
+        self._dock_shown(max(int(qt_window.height() * _ROW_FRACTION), 200))
         for view in self.views.values():
             view.model.reset_view()
             view.update_crosshair()
 
-    def _on_dock_visibility(self, visible: bool) -> None:
-        # the dock's own close button: as the toggle (a tabified dock hidden behind a tab is
-        # not closed, and stays enabled)
-        if not visible and self.dock is not None and self.dock.isHidden():
-            if self._enabled:
-                self._enabled = False
-                self._detach()
-                self.enabled_changed.emit(False)
+    def _on_hide(self) -> None:
+        self._detach()
 
     # -- mirroring the main viewer's layers -------------------------------------------------
     def _attach(self) -> None:

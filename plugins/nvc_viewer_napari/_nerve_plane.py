@@ -20,16 +20,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qtpy.QtCore import Qt, Signal
 from qtpy.QtWidgets import (
     QComboBox,
-    QDockWidget,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
     QSpinBox,
     QVBoxLayout,
-    QWidget,
 )
 
 from nvc_viewer.errors import NVCError
@@ -38,6 +35,7 @@ from nvc_viewer.orientation import format_ras
 from nvc_viewer.reformat import Reformat, case_reformat
 
 from ._case_view import ORIGIN_COLORS, case_view_for
+from ._docked import DockedPanel
 from ._layers import plane_layers
 from ._multiview import on_left_click
 from ._orientation_overlay import OrientationOverlay
@@ -76,7 +74,7 @@ _FOLLOWED = {"image": ("contrast_limits",), "labels": ("colormap", "opacity", "v
 _PLANES: weakref.WeakValueDictionary[int, NervePlane] = weakref.WeakValueDictionary()
 
 
-class NervePlane(QWidget):
+class NervePlane(DockedPanel):
     """The nerve plane of a viewer (see the module), docked on the left of its canvas.
 
     Parameters
@@ -84,15 +82,13 @@ class NervePlane(QWidget):
     viewer : napari.Viewer
     """
 
-    #: Emitted with the new state when the plane is shown or hidden (also by the dock's close
-    #: button).
-    enabled_changed = Signal(bool)
+    TITLE = "Nerve plane"
+    AREA = "left"
+    KEY = NERVE_PLANE_KEY
 
     def __init__(self, viewer: napari.Viewer) -> None:
+        super().__init__(viewer)
         qt_window = viewer.window._qt_window  # type: ignore[attr-defined]
-        super().__init__(qt_window)  # owned by the window until it is docked
-        self.hide()
-        self.viewer = viewer
         self.case_view = case_view_for(viewer)
         #: The plane shown (None: nothing to reformat through; `message` says why).
         self.plane: Reformat | None = None
@@ -100,8 +96,6 @@ class NervePlane(QWidget):
         self.model: Any = None
         self.qt_viewer: Any = None
         self.orientation: OrientationOverlay | None = None
-        self.dock: QDockWidget | None = None
-        self._enabled = False
         self._sources: dict[str, Any] = {}  # the main layers the plane's layers follow
         self._fitted_zoom: float | None = None
         self.side = QComboBox()
@@ -170,53 +164,12 @@ class NervePlane(QWidget):
         return None
 
     # -- showing and hiding -----------------------------------------------------------------
-    @property
-    def enabled(self) -> bool:
-        """Whether the plane is shown (and follows the selection and the case)."""
-        return self._enabled
-
-    def set_enabled(self, on: bool) -> None:
-        """Show the nerve plane beside the main canvas, or hide it."""
-        if on == self._enabled:
-            return
-        self._enabled = on
-        if on:
-            self._build_canvas()
-            self._show_dock()
-            self.refresh()
-        elif self.dock is not None:
-            self.dock.hide()
-        self.enabled_changed.emit(on)
-
-    def toggle(self) -> bool:
-        """Show the plane when hidden and hide it when shown; returns the new state."""
-        self.set_enabled(not self._enabled)
-        return self._enabled
-
-    def bind_key(self) -> None:
-        """Bind `NERVE_PLANE_KEY` in the viewer's keymap to `toggle`."""
-
-        def on_key(_viewer: Any) -> None:
-            self.toggle()
-
-        self.viewer.bind_key(NERVE_PLANE_KEY, on_key, overwrite=True)
-
-    def _show_dock(self) -> None:
-        window: Any = self.viewer.window
-        qt_window = window._qt_window
-        if self.dock is None:
-            self.dock = window.add_dock_widget(self, name="Nerve plane", area="left", menu=None)
-            # no floating window: a canvas taken out of the main window loses its GL context
-            self.dock.setFeatures(QDockWidget.DockWidgetClosable | QDockWidget.DockWidgetMovable)
-            self.dock.visibilityChanged.connect(self._on_dock_visibility)
-        self.dock.show()
-        width = max(int(qt_window.width() * _WIDTH_FRACTION), _MIN_WIDTH_PX)
-        qt_window.resizeDocks([self.dock], [width], Qt.Horizontal)
-
-    def _on_dock_visibility(self, visible: bool) -> None:
-        if not visible and self.dock is not None and self.dock.isHidden() and self._enabled:
-            self._enabled = False
-            self.enabled_changed.emit(False)
+    def _on_show(self) -> None:
+        """The nerve plane beside the main canvas."""
+        self._build_canvas()
+        width = self.viewer.window._qt_window.width()  # type: ignore[attr-defined]
+        self._dock_shown(max(int(width * _WIDTH_FRACTION), _MIN_WIDTH_PX))
+        self.refresh()
 
     # -- following the case -------------------------------------------------------------------
     def _on_selection(self, finding_id: str | None) -> None:
