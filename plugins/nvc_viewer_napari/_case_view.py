@@ -35,7 +35,7 @@ from ._markers import Marker, MarkerTags
 from ._orientation_overlay import OrientationOverlay
 from ._session import CaseSession, default_workspace
 from ._surfaces import SurfaceMesh
-from ._viewer import one_per_viewer
+from ._viewer import on_grid, one_per_viewer
 
 if TYPE_CHECKING:
     import napari
@@ -1028,9 +1028,11 @@ class CaseView:
                 self.centre_on(position, field_mm=FINDING_FIELD_MM)
             return
         self.selected_id = finding_id
-        self.redraw_findings()
-        if finding_id is not None and centre:
-            self.centre_on(self.session.finding(finding_id).position_ras, field_mm=FINDING_FIELD_MM)
+        with self.tags.held():
+            self.redraw_findings()
+            if finding_id is not None and centre:
+                position = self.session.finding(finding_id).position_ras
+                self.centre_on(position, field_mm=FINDING_FIELD_MM)
         self._record_view()
         for listener in list(self._selection_listeners):
             listener(finding_id)
@@ -1047,14 +1049,15 @@ class CaseView:
         canvas (never zooms out).
         """
         world = self.ras_to_world(np.asarray(position_ras, dtype=np.float64))
-        self.viewer.dims.point = tuple(float(v) for v in world)  # one event, one re-slice
-        camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9
-        displayed = list(self.viewer.dims.displayed)
-        camera.center = tuple(float(world[a]) for a in displayed)
-        if field_mm is not None and self.viewer.dims.ndisplay == 2:
-            from ._viewer import zoom_to_field
+        with self.tags.held():
+            self.viewer.dims.point = on_grid(self.viewer.dims, world)
+            camera = getattr(self.viewer, "scene", self.viewer).camera  # napari >= 0.9
+            displayed = list(self.viewer.dims.displayed)
+            camera.center = tuple(float(world[a]) for a in displayed)
+            if field_mm is not None and self.viewer.dims.ndisplay == 2:
+                from ._viewer import zoom_to_field
 
-            zoom_to_field(self.viewer, field_mm)
+                zoom_to_field(self.viewer, field_mm)
         for listener in list(self._centre_listeners):
             listener(world, field_mm)
 

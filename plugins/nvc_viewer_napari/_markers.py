@@ -17,7 +17,8 @@ The placement is plain numpy (no napari); `MarkerTags` draws it in a viewer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,12 +209,16 @@ class MarkerTags:
         #: each marker's screen position and radius (pixels); for the tests and for reading.
         self.drawn: list[tuple[str, np.ndarray]] = []
         self.drawn_markers: list[tuple[str, np.ndarray, float]] = []
+        self._held = 0
+        self._stale = False
         viewer = view.viewer
         camera = getattr(viewer, "scene", viewer).camera  # napari >= 0.9
         self._camera = camera
         camera.events.zoom.connect(self.update)
         camera.events.angles.connect(self._update_3d_only)
-        viewer.dims.events.point.connect(self.update)
+        viewer.dims.events.point.connect(self._on_point)
+        #: The slice the 2-D tags were last drawn on: (hidden axis, its slice index).
+        self._slice: tuple[int, int] | None = None
         viewer.dims.events.order.connect(self.update)
         viewer.dims.events.ndisplay.connect(self.update)
 
@@ -228,8 +233,38 @@ class MarkerTags:
         if self.view.viewer.dims.ndisplay == 3:
             self.update()
 
+    def _on_point(self, event: Any = None) -> None:
+        # the tags depend on the slice only: a move of the point within it changes nothing
+        dims = self.view.viewer.dims
+        if dims.ndisplay == 3:
+            return
+        if self._slice is None or self._slice != self._slice_shown():
+            self.update()
+
+    def _slice_shown(self) -> tuple[int, int] | None:
+        """The 2-D view's slice: (hidden axis, slice index), or None in 3-D."""
+        dims = self.view.viewer.dims
+        hidden = [a for a in range(len(dims.point)) if a not in dims.displayed]
+        return (hidden[0], int(dims.current_step[hidden[0]])) if len(hidden) == 1 else None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Draw the tags once, at the end, however many changes the block makes (a selected
+        finding: its marker, the slice, the centre and the zoom)."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
+            if not self._held and self._stale:
+                self.update()
+
     def update(self, event: Any = None) -> None:
         """Place and draw the tags for the view as it is now."""
+        if self._held:
+            self._stale = True
+            return
+        self._stale = False
         view = self.view
         if view.reference is None:
             return
@@ -262,9 +297,12 @@ class MarkerTags:
         (hidden,) = [a for a in range(3) if a not in displayed] or [None]
         point = np.asarray(viewer.dims.point, dtype=float)
         scale = np.asarray(view.reference.scale, dtype=float)
+        self._slice = self._slice_shown()
         if hidden is not None:
             half = 0.5 * scale[hidden]
             markers = [m for m in markers if abs(m.world[hidden] - point[hidden]) <= half]
+        if not markers and not self.drawn_markers and self._ensure_layer().nshapes == 0:
+            return  # no tag on this slice nor on the last: nothing to draw
         zoom = float(self._camera.zoom)
         px = np.array([to_px @ m.world[displayed] for m in markers]).reshape(-1, 2)
         radii = np.array([m.radius_mm * zoom for m in markers])
@@ -315,15 +353,20 @@ class MarkerTags:
         data = [((w - translate) / scale, "line") for w in lines]
         data += [((w - translate) / scale, "rectangle") for w in rects]
         layer = self._ensure_layer()
-        layer.data = data
-        layer.features = {"text": [""] * len(lines) + texts}
-        if data:
-            width = _LEADER_PX / zoom / float(np.min(scale))
-            layer.edge_width = [width] * len(lines) + [
-                _BORDER_PX / zoom / float(np.min(scale))
-            ] * len(rects)
-            layer.edge_color = colors + colors
-            layer.face_color = ["transparent"] * len(lines) + [TAG_FACE] * len(rects)
+        # one redraw: the shapes with their widths, colours and text added together, not a
+        # refresh of the layer for every property set
+        unit = zoom * float(np.min(scale))
+        with layer.events.blocker_all():
+            layer.data = []
+            if data:
+                layer.add(
+                    [d for d, _ in data],
+                    shape_type=[kind for _, kind in data],
+                    edge_width=[_LEADER_PX / unit] * len(lines) + [_BORDER_PX / unit] * len(rects),
+                    edge_color=colors + colors,
+                    face_color=["transparent"] * len(lines) + [TAG_FACE] * len(rects),
+                )
+            layer.features = {"text": [""] * len(lines) + texts}
         layer.visible = bool(data)
         layer.refresh()
 

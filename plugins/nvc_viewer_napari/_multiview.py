@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Generator, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from ._docked import DockedPanel
 from ._layers import AXIS_LABELS
 from ._orientation_overlay import OrientationOverlay
 from ._shortcuts import FOUR_UP_SHORTCUT
-from ._viewer import close_with_window, one_per_viewer
+from ._viewer import close_with_window, on_grid, one_per_viewer
 
 if TYPE_CHECKING:
     import napari
@@ -71,6 +72,9 @@ _CLICK_SLOP_PX = 4.0
 _SMALL_SLICE_SIZE = 9
 # Height of the row of small views as a fraction of the window's height.
 _ROW_FRACTION = 0.34
+# Between two small views following a move of the linked point (ms): a timer, not a posted
+# call, so that the window's pending draw comes first.
+_SYNC_INTERVAL_MS = 1
 
 _FOUR_UPS: weakref.WeakValueDictionary[int, FourUp] = weakref.WeakValueDictionary()
 
@@ -126,17 +130,18 @@ class PlaneView:
     grid : callable
         Returns the shown case's `DisplayGrid` (or None), for the letters and slice position.
     on_click : callable
-        Called with the world (S, P, L) position of a click on the view.
+        Called with the world (S, P, L) position of a click on the view and the view's
+        displayed axes (the coordinates the click sets).
     """
 
     def __init__(
         self,
         plane: str,
         grid: Callable[[], Any],
-        on_click: Callable[[np.ndarray], None],
+        on_click: Callable[[np.ndarray, Sequence[int]], None],
     ) -> None:
         from napari.components.viewer_model import ViewerModel
-        from napari.layers import Shapes
+        from napari.layers import Vectors
         from napari.qt import QtViewer
 
         order, vertical = PLANES[plane]  # type: ignore[misc]
@@ -150,12 +155,20 @@ class PlaneView:
         # napari resets the axis order when the number of dimensions changes (first layer)
         self.model.dims.events.ndim.connect(self.apply_plane)
         self._on_click = on_click
-        #: The crosshair through the linked point: two lines with a gap around it.
-        self.crosshair = Shapes(
+        #: The linked point the view shows (world (S, P, L) mm); None until it is first shown.
+        #: Only its coordinate across the plane is the view's ``dims.point``: napari re-slices
+        #: every layer on any change of ``dims.point``, the in-plane coordinates too.
+        self.point: np.ndarray | None = None
+        #: The crosshair through the linked point: two lines with a gap around it, as vectors
+        #: (moved by new coordinates alone; a shapes layer triangulates its lines again).
+        self.crosshair = Vectors(
+            np.zeros((0, 2, 3)),
             ndim=3,
             name="crosshair",
             edge_color=CROSSHAIR_COLOR,
-            face_color="transparent",
+            edge_width=_CROSSHAIR_WIDTH_PX,
+            length=1.0,
+            vector_style="line",
             opacity=0.8,
         )
         self.crosshair.metadata["nvc_crosshair"] = True
@@ -182,13 +195,40 @@ class PlaneView:
         """The view's camera (``model.scene.camera``)."""
         return self.model.scene.camera
 
+    @property
+    def across(self) -> int:
+        """The world axis across the view's plane: its slice position is this coordinate."""
+        return int(self._order[0])
+
+    def show_point(self, point: Sequence[float], *, force: bool = False) -> bool:
+        """Show the linked point: the crosshair through it, and the slice through it -- the
+        view is re-sliced only when the point moves across its plane. Returns whether the
+        view changed."""
+        point = np.asarray(point, dtype=np.float64)
+        if not force and self.point is not None and np.allclose(self.point, point, atol=1e-9):
+            return False
+        self.point = point.copy()
+        dims = self.model.dims
+        across = self.across
+        if len(dims.point) == point.size and not np.isclose(
+            dims.point[across], point[across], rtol=0.0, atol=1e-9
+        ):
+            dims.set_point(across, float(point[across]))
+        self.update_crosshair()
+        return True
+
+    def centre(self, world: np.ndarray, field_mm: float | None) -> None:
+        """Centre the view on a world point, zoomed to show ``field_mm`` (None: zoom kept)."""
+        from ._viewer import zoom_to_field
+
+        self.camera.center = tuple(float(world[a]) for a in self.model.dims.displayed)
+        if field_mm is not None:
+            zoom_to_field(self.model, field_mm)
+        self.update_crosshair()
+
     def click(self, position_world: Sequence[float]) -> None:
-        """Move the linked point to a world position on this view (its slice stays)."""
-        position = np.asarray(position_world, dtype=np.float64)
-        point = np.asarray(self.model.dims.point, dtype=np.float64)
-        for axis in self.model.dims.displayed:
-            point[axis] = position[axis]
-        self._on_click(point)
+        """Move the linked point to a world position on this view (along its plane only)."""
+        self._on_click(np.asarray(position_world, dtype=np.float64), self.model.dims.displayed)
 
     def layers_extent(self) -> np.ndarray | None:
         """World extent ``(2, 3)`` of the mirrored layers (not the crosshair), or None."""
@@ -198,39 +238,39 @@ class PlaneView:
         extent = np.asarray(self.model.layers.get_extent(layers).world, dtype=np.float64)
         return extent if np.all(np.isfinite(extent)) else None
 
+    @property
+    def crosshair_lines(self) -> np.ndarray:
+        """The crosshair's segments, ``(N, 2, 3)`` world (S, P, L) start and end points."""
+        data = np.asarray(self.crosshair.data, dtype=np.float64).reshape(-1, 2, 3)
+        return np.stack([data[:, 0], data[:, 0] + data[:, 1]], axis=1)
+
     def update_crosshair(self, event: Any = None) -> None:
         """Draw the crosshair through the current point, its width and gap in screen pixels."""
         extent = self.layers_extent()
-        point = np.asarray(self.model.dims.point, dtype=np.float64)
+        point = np.asarray(
+            self.model.dims.point if self.point is None else self.point, dtype=np.float64
+        )
+        layer = self.crosshair
         if extent is None or point.size != 3:
-            if len(self.crosshair.data):
-                self.crosshair.data = []
+            if len(layer.data):
+                layer.data = np.zeros((0, 2, 3))
             return
         zoom = max(float(self.camera.zoom), 1e-6)
         gap = _CROSSHAIR_GAP_PX / zoom
         rows, cols = (int(a) for a in self.model.dims.displayed)
-        lines = []
+        vectors = []
         for axis in (cols, rows):
             lo, hi = extent[0, axis], extent[1, axis]
             for a, b in ((lo, point[axis] - gap), (point[axis] + gap, hi)):
                 if b - a <= 0:
                     continue
-                start, end = point.copy(), point.copy()
-                start[axis], end[axis] = a, b
-                lines.append(np.stack([start, end]))
+                start, along = point.copy(), np.zeros(3)
+                start[axis], along[axis] = a, b - a
+                vectors.append(np.stack([start, along]))
         width = _CROSSHAIR_WIDTH_PX / zoom
-        layer = self.crosshair
-        if len(lines) == layer.nshapes and np.allclose(layer.edge_width, width):
-            # the same lines moved (a click, a selected finding): new coordinates only, a
-            # fraction of the cost of building the lines again
-            layer.data = [(line, "line") for line in lines]
-            return
-        with layer.events.blocker_all():
-            layer.data = []
-        if lines:
-            layer.add_lines(lines, edge_width=width)
-        layer.edge_color = CROSSHAIR_COLOR
-        layer.refresh()
+        if not np.isclose(layer.edge_width, width):
+            layer.edge_width = width
+        layer.data = np.asarray(vectors, dtype=np.float64).reshape(-1, 2, 3)
 
     def close(self) -> None:
         """Close the canvas (frees its OpenGL resources) and let it go."""
@@ -264,6 +304,15 @@ class FourUp(DockedPanel):
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(0)
         self._flush_timer.timeout.connect(self._flush_points)
+        # A move of the linked point reaches the small views one per turn of the event loop
+        # (`_sync_next`): each canvas draws before the next view is re-sliced, so the window
+        # never waits for all four canvases at once.
+        self._to_sync: list[PlaneView] = []
+        self._to_centre: dict[str, tuple[np.ndarray, float | None]] = {}
+        self._sync_timer = QTimer(self)
+        self._sync_timer.setSingleShot(True)
+        self._sync_timer.setInterval(_SYNC_INTERVAL_MS)
+        self._sync_timer.timeout.connect(self._sync_next)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -278,11 +327,11 @@ class FourUp(DockedPanel):
             self.case_view.session.grid if self.case_view.is_shown else None
         )
         for plane in FOUR_UP_PLANES:
-            view = PlaneView(plane, grid, self.move_point)
+            view = PlaneView(plane, grid, self.move_point_along)
             view.qt_viewer.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
             view.qt_viewer.setMinimumSize(160, 160)
             self.layout().addWidget(view.qt_viewer)
-            view.model.dims.events.point.connect(self._on_view_point)
+            view.model.dims.events.point.connect(partial(self._on_view_point, view))
             view.model.events.status.connect(self._on_status)
             self.views[plane] = view
 
@@ -320,6 +369,9 @@ class FourUp(DockedPanel):
         self._on_main_point()
 
     def _detach(self) -> None:
+        self._sync_timer.stop()
+        self._to_sync.clear()
+        self._to_centre.clear()
         layers = self.viewer.layers
         layers.events.inserted.disconnect(self._on_inserted)
         layers.events.removed.disconnect(self._on_removed)
@@ -475,33 +527,64 @@ class FourUp(DockedPanel):
     def move_point(self, point_world: Sequence[float]) -> None:
         """Move the linked point (the main viewer's, then every small view's) to a world
         (S, P, L) position."""
-        self.viewer.dims.point = tuple(float(v) for v in point_world)
+        self.viewer.dims.point = on_grid(self.viewer.dims, point_world)
+
+    def move_point_along(self, position_world: Sequence[float], axes: Sequence[int]) -> None:
+        """Move the linked point to a world position along some axes only (a click on a
+        view: its displayed axes), the other coordinates kept."""
+        point = np.asarray(self.viewer.dims.point, dtype=np.float64)
+        for axis in axes:
+            point[axis] = position_world[axis]
+        self.move_point(point)
 
     def _on_main_point(self, event: Any = None) -> None:
-        # napari reports one move of the point more than once: only the views whose point
-        # differs are re-sliced and get their crosshair redrawn
-        point = tuple(float(v) for v in self.viewer.dims.point)
-        moved = [
-            view
-            for view in self.views.values()
-            if len(view.model.dims.point) == len(point)
-            and not np.allclose(view.model.dims.point, point, rtol=0.0, atol=1e-9)
-        ]
-        self._syncing = True
-        try:
-            for view in moved:
-                view.model.dims.point = point
-        finally:
-            self._syncing = False
-        for view in moved if event is not None else self.views.values():
-            view.update_crosshair()
+        # napari reports one move of the point more than once (the point, then the point
+        # on the slice grid): the views follow the last, one per turn of the event loop
+        if event is None:  # the views are shown: all of them, now
+            self._to_sync = list(self.views.values())
+            while self._to_sync:
+                self._sync_next(force=True)
+            return
+        self._to_sync = list(self.views.values())
+        self._sync_timer.start()
 
-    def _on_view_point(self, event: Any) -> None:
+    def _sync_next(self, *, force: bool = False) -> None:
+        """Bring the next small view to the linked point (and to its pending centring)."""
+        point = np.asarray(self.viewer.dims.point, dtype=np.float64)
+        while self._to_sync:
+            view = self._to_sync.pop(0)
+            self._syncing = True
+            try:
+                changed = view.show_point(point, force=force)
+            finally:
+                self._syncing = False
+            target = self._to_centre.pop(view.plane, None)
+            if target is not None:
+                view.centre(*target)
+            if changed or target is not None:
+                break  # the next view on the next turn, after this canvas has drawn
+        if self._to_sync and not force:
+            self._sync_timer.start()
+
+    @property
+    def following(self) -> bool:
+        """Whether small views are still to follow the last move of the linked point."""
+        return bool(self._to_sync)
+
+    def flush(self) -> None:
+        """Bring every small view to the linked point now (what the event loop does next)."""
+        self._sync_timer.stop()
+        while self._to_sync:
+            self._sync_next(force=False)
+
+    def _on_view_point(self, view: PlaneView, event: Any) -> None:
         """A small view's own slider or scroll moved its slice: the point follows."""
         if self._syncing or not self._enabled:
             return
-        point = np.asarray(event.value, dtype=np.float64)
-        if point.size == len(self.viewer.dims.point):
+        point = np.asarray(self.viewer.dims.point, dtype=np.float64)
+        value = np.asarray(event.value, dtype=np.float64)
+        if value.size == point.size:
+            point[view.across] = value[view.across]
             self.move_point(point)
 
     def _main_drag(self, viewer: Any, event: Any) -> Any:
@@ -513,23 +596,17 @@ class FourUp(DockedPanel):
             return
         position = np.asarray(event.position, dtype=np.float64)
         if (yield from _clicked(event)):
-            point = np.asarray(viewer.dims.point, dtype=np.float64)
-            for axis in viewer.dims.displayed:
-                point[axis] = position[axis]
-            self.move_point(point)
+            self.move_point_along(position, viewer.dims.displayed)
 
     def _centre_views(self, world: np.ndarray, field_mm: float | None) -> None:
-        """Centre every small view on a point (a selected finding), zoomed to ``field_mm``."""
+        """Centre every small view on a point (a selected finding), zoomed to ``field_mm``:
+        each with its move to the linked point, one view per turn (`_sync_next`)."""
         if not self._enabled:
             return
-        from ._viewer import zoom_to_field
-
-        for view in self.views.values():
-            displayed = list(view.model.dims.displayed)
-            view.camera.center = tuple(float(world[a]) for a in displayed)
-            if field_mm is not None:
-                zoom_to_field(view.model, field_mm)
-            view.update_crosshair()
+        for plane in self.views:
+            self._to_centre[plane] = (np.asarray(world, dtype=np.float64), field_mm)
+        self._to_sync = list(self.views.values())
+        self._sync_timer.start()
 
     def _on_status(self, event: Any) -> None:
         self.viewer.status = event.value

@@ -100,6 +100,18 @@ def show_axial_centre(viewer: napari.Viewer) -> None:
     viewer.reset_view()
 
 
+def on_grid(dims: Any, point: Sequence[float]) -> tuple[float, ...]:
+    """A world point moved to the nearest step of each axis of ``dims`` (napari's ``Dims``).
+
+    napari keeps the point on that grid: set off it, the point is reported twice (as set, then
+    on the grid) and every layer is sliced twice.
+    """
+    return tuple(
+        float(rng.start + round((float(v) - rng.start) / (rng.step or 1)) * (rng.step or 1))
+        for v, rng in zip(point, dims.range, strict=True)
+    )
+
+
 def zoom_to_field(viewer: Any, field_mm: float) -> None:
     """Zoom a 2-D view in until ``field_mm`` of the world fill the canvas's shorter side.
 

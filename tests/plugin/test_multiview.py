@@ -95,7 +95,7 @@ def test_four_up_shows_the_three_planes_on_the_case_data(
 
 
 def test_a_click_in_one_view_moves_the_others_to_that_point(
-    make_napari_viewer, tmp_path: Path
+    make_napari_viewer, tmp_path: Path, qtbot
 ) -> None:
     viewer, view, volume = _open(make_napari_viewer, tmp_path)
     four_up = four_up_for(viewer)
@@ -114,25 +114,34 @@ def test_a_click_in_one_view_moves_the_others_to_that_point(
     _click(sagittal.model, world)  # S and P from the sagittal view
     _click(coronal.model, world)  # S and L from the coronal view
     half_voxel = 0.5 * np.abs(np.asarray(grid.scale, dtype=float))
-    for plane, v in {"main": viewer, **{p: w.model for p, w in four_up.views.items()}}.items():
-        point = np.asarray(v.dims.point, dtype=float)
-        assert np.all(np.abs(point - world) <= half_voxel + 1e-6), (plane, point, world)
-        assert np.linalg.norm(grid.display_to_ras(point) - ras) < np.linalg.norm(half_voxel)
-    # the axial view's slice is the voxel's (its position along S)
-    axial = four_up.views["axial"]
-    assert axial.model.dims.point[0] == pytest.approx(world[0], abs=half_voxel[0])
+    main_point = np.asarray(viewer.dims.point, dtype=float)
+    assert np.all(np.abs(main_point - world) <= half_voxel + 1e-6), (main_point, world)
+    assert np.linalg.norm(grid.display_to_ras(main_point) - ras) < np.linalg.norm(half_voxel)
+    # the small views follow one per turn of the event loop, each re-sliced only when its
+    # slice moves: then each shows the point, and its slice goes through it
+    qtbot.waitUntil(lambda: not four_up.following)
+    for plane, v in four_up.views.items():
+        assert np.allclose(v.point, main_point), plane
+        assert v.model.dims.point[v.across] == pytest.approx(world[v.across], abs=half_voxel[0])
     # the crosshair goes through the point in every view
     for v in four_up.views.values():
         rows, cols = v.model.dims.displayed
-        lines = np.concatenate(v.crosshair.data)
+        lines = v.crosshair_lines.reshape(-1, 3)
         assert np.any(np.isclose(lines[:, rows], world[rows], atol=half_voxel[rows]))
         assert np.any(np.isclose(lines[:, cols], world[cols], atol=half_voxel[cols]))
-    # a small view's own slider moves the point too (and so the others)
+    # a small view's own slider moves the point along its axis (and so the others' slices);
+    # the point's other coordinates stay where they were
+    axial = four_up.views["axial"]
     point = np.asarray(axial.model.dims.point, dtype=float)
     point[0] += 2.0
+    point[1:] += 7.0  # in-plane coordinates of a view's own dims are not the point's
     axial.model.dims.point = tuple(point)
     assert viewer.dims.point[0] == pytest.approx(point[0], abs=half_voxel[0])  # on a slice
-    assert four_up.views["coronal"].model.dims.point[0] == pytest.approx(viewer.dims.point[0])
+    assert np.allclose(viewer.dims.point[1:], main_point[1:])
+    four_up.flush()
+    assert four_up.views["coronal"].point[0] == pytest.approx(viewer.dims.point[0])
+    lines = four_up.views["coronal"].crosshair_lines.reshape(-1, 3)
+    assert np.any(np.isclose(lines[:, 0], viewer.dims.point[0]))  # its horizontal line moved
 
 
 def test_a_click_on_the_main_view_moves_the_small_views(make_napari_viewer, tmp_path: Path) -> None:
@@ -143,10 +152,12 @@ def test_a_click_on_the_main_view_moves_the_small_views(make_napari_viewer, tmp_
     viewer.layers.selection.active = view.reference  # pan / zoom tool
     before_s = float(viewer.dims.point[0])
     _click(viewer, world)  # the main view is axial: P and L move, its slice stays
+    four_up.flush()
     coronal = four_up.views["coronal"].model
     sagittal = four_up.views["sagittal"].model
-    assert coronal.dims.point[1] == pytest.approx(world[1])
-    assert sagittal.dims.point[2] == pytest.approx(world[2])
+    half_voxel = 0.5 * np.abs(np.asarray(view.session.grid.scale, dtype=float))
+    assert coronal.dims.point[1] == pytest.approx(world[1], abs=half_voxel[1])
+    assert sagittal.dims.point[2] == pytest.approx(world[2], abs=half_voxel[2])
     assert viewer.dims.point[0] == pytest.approx(before_s)
     four_up.set_enabled(False)  # hidden: a click on the main view is napari's own again
     _click(viewer, world + 5.0)
@@ -177,10 +188,11 @@ def test_selecting_a_finding_centres_and_zooms_every_view(
     assert np.allclose(viewer.scene.camera.center[-2:], world[list(viewer.dims.displayed)])
     assert viewer.scene.camera.zoom > main_zoom
     assert min(viewer.canvas.size) / viewer.scene.camera.zoom == pytest.approx(FINDING_FIELD_MM)
+    qtbot.waitUntil(lambda: not four_up.following)  # the small views follow, one a turn
     for plane, v in four_up.views.items():
         displayed = list(v.model.dims.displayed)
         assert np.allclose(v.camera.center[-2:], world[displayed]), plane
-        assert np.all(np.abs(np.asarray(v.model.dims.point) - world) <= half_voxel + 1e-6)
+        assert np.all(np.abs(v.point - world) <= half_voxel + 1e-6), plane
         assert v.camera.zoom > zooms[plane], plane
     # the finding's ring is drawn in the small views too
     qtbot.waitUntil(
@@ -270,8 +282,9 @@ def test_four_up_screenshot_of_the_analysed_sample(
     panels.findings.select(finding.id)
     analysis.four_up_button.click()
     analysis.show_plane("3-D")
-    qtbot.wait(300)
     four_up = four_up_for(viewer)
+    qtbot.waitUntil(lambda: not four_up.following)  # the small views follow, one a turn
+    qtbot.wait(300)
     world = view.ras_to_world(np.asarray(finding.position_ras))
     cyan = np.array([int(CROSSHAIR_COLOR[i : i + 2], 16) for i in (1, 3, 5)])
     path = screenshot_dir(tmp_path) / "four_up.png"
