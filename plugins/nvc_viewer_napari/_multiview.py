@@ -527,7 +527,21 @@ class FourUp(DockedPanel):
     def move_point(self, point_world: Sequence[float]) -> None:
         """Move the linked point (the main viewer's, then every small view's) to a world
         (S, P, L) position."""
-        self.viewer.dims.point = on_grid(self.viewer.dims, point_world)
+        dims = self.viewer.dims
+        point = on_grid(dims, point_world)
+        if dims.ndisplay == 2 and np.allclose(
+            [point[a] for a in dims.not_displayed],
+            [dims.point[a] for a in dims.not_displayed],
+            rtol=0.0,
+            atol=1e-9,
+        ):
+            # along the main 2-D view's plane: its slice stays, and napari would slice every
+            # layer again for nothing (its in-plane point is no part of a 2-D slice)
+            update = self.viewer._update_layers
+            with dims.events.point.blocker(update), dims.events.current_step.blocker(update):
+                dims.point = point
+        else:
+            dims.point = point
 
     def move_point_along(self, position_world: Sequence[float], axes: Sequence[int]) -> None:
         """Move the linked point to a world position along some axes only (a click on a
