@@ -14,6 +14,12 @@ while four-up is on -- moves the point to the click, so the other views' slices 
 same patient RAS point. Every view shows its patient letters and its slice position in mm
 (`._orientation_overlay`).
 
+Moving the point stays quick with four canvases: napari re-slices every layer of a viewer on
+any change of its ``dims.point``, in-plane coordinates included, so a small view's own
+``dims.point`` follows the linked point only across its plane (`PlaneView.point` holds the
+rest), the main view's layers are not re-sliced by a move along its plane, and the small views
+follow one per turn of the event loop, each canvas drawn before the next view is re-sliced.
+
 A leaf above `._case_view`: the panels may import it; it imports no panel.
 """
 
