@@ -558,18 +558,17 @@ class FourUp(DockedPanel):
         self.move_point(point)
 
     def _on_main_point(self, event: Any = None) -> None:
-        # napari reports one move of the point more than once (the point, then the point
-        # on the slice grid): the views follow the last, one per turn of the event loop
-        if event is None:  # the views are shown: all of them, now
-            self._to_sync = list(self.views.values())
-            while self._to_sync:
-                self._sync_next(force=True)
-            return
+        # a move may be reported more than once (set off napari's slice grid, it is reported
+        # again on the grid): the views follow the last, one per turn of the event loop
         self._to_sync = list(self.views.values())
-        self._sync_timer.start()
+        if event is None:  # the views are shown: all of them, now
+            self.flush(force=True)
+        else:
+            self._sync_timer.start()
 
-    def _sync_next(self, *, force: bool = False) -> None:
-        """Bring the next small view to the linked point (and to its pending centring)."""
+    def _sync_one(self, *, force: bool = False) -> None:
+        """Bring the next small view that changes to the linked point (and to its pending
+        centring); the views it passes over were there already."""
         point = np.asarray(self.viewer.dims.point, dtype=np.float64)
         while self._to_sync:
             view = self._to_sync.pop(0)
@@ -582,8 +581,12 @@ class FourUp(DockedPanel):
             if target is not None:
                 view.centre(*target)
             if changed or target is not None:
-                break  # the next view on the next turn, after this canvas has drawn
-        if self._to_sync and not force:
+                return
+
+    def _sync_next(self) -> None:
+        """One small view this turn, the next on the next turn, after this canvas has drawn."""
+        self._sync_one()
+        if self._to_sync:
             self._sync_timer.start()
 
     @property
@@ -591,11 +594,12 @@ class FourUp(DockedPanel):
         """Whether small views are still to follow the last move of the linked point."""
         return bool(self._to_sync)
 
-    def flush(self) -> None:
-        """Bring every small view to the linked point now (what the event loop does next)."""
+    def flush(self, *, force: bool = False) -> None:
+        """Bring every small view to the linked point now (what the event loop does next);
+        ``force``: redraw each view's crosshair even where the point has not moved."""
         self._sync_timer.stop()
         while self._to_sync:
-            self._sync_next(force=False)
+            self._sync_one(force=force)
 
     def _on_view_point(self, view: PlaneView, event: Any) -> None:
         """A small view's own slider or scroll moved its slice: the point follows."""
