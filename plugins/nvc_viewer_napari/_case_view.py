@@ -274,11 +274,12 @@ class CaseView:
         # findings validator, a moment after it.
         self._later(_WARM_UP_DELAY_MS, self._warm_up)
         # The point and surface layers too, one per turn of the event loop, before they are
-        # needed.
+        # needed; then the tags' layer, drawn once empty (`MarkerTags.prepare`).
         later: list[Callable[[], Any]] = [
             lambda: self.ensure_point_layer("landmarks"),
             lambda: self.ensure_point_layer("findings"),
         ] + [lambda g=group: self._ensure_surface_layer(g) for group in SURFACE_GROUPS]
+        later.append(self.tags.prepare)
         for n, action in enumerate(later, start=1):
             self._later(_EMPTY_LAYERS_DELAY_MS + n * 200, action)
         self.selected_id = None

@@ -12,6 +12,13 @@ tag placed before it and covers no marker. It is recomputed when the view zooms,
 changes or the plane turns. In 3-D only the findings' numbers are shown, spread the same way in
 the plane of the screen; landmark names are never drawn in 3-D (hover instead).
 
+The 2-D tags' Shapes layer is shown only while it holds tags: an empty layer drawn still costs
+every paint its visuals. The first draw of the layer builds its shader programs (boxes, leaders,
+text: 100-150 ms of the GUI thread, more than the tags' own drawing), so `MarkerTags.prepare`
+makes it a moment after a case opens and has the canvas draw it once, empty, while the surgeon
+looks at the case: neither the analysis' landmarks nor the first tag a move of the linked point
+brings on screen pays for it.
+
 The placement is plain numpy (no napari); `MarkerTags` draws it in a viewer.
 """
 
@@ -49,6 +56,8 @@ _LEADER_PX = 1.5
 _BORDER_PX = 1.5
 #: In 3-D the tags are drawn this far (mm) towards the camera, in front of the surfaces.
 _TOWARDS_CAMERA_MM = 15.0
+#: How long (ms) `MarkerTags.prepare` shows the empty 2-D layer: time for a paint of the canvas.
+_PREPARE_SHOWN_MS = 300
 
 
 def tag_size_px(text: str, font_size: float = TAG_FONT_SIZE) -> tuple[float, float]:
@@ -197,7 +206,8 @@ class MarkerTags:
     ----------
     view : CaseView
         The case view (``viewer``, ``reference``, ``transform``, ``_insert_below_points``,
-        ``_keeping_selection``); not imported here, `._case_view` imports this module.
+        ``_keeping_selection``, ``_later``); not imported here, `._case_view` imports this
+        module.
     """
 
     def __init__(self, view: Any) -> None:
@@ -227,6 +237,26 @@ class MarkerTags:
         """Tag these markers (the findings, numbered, then the landmarks) and draw them."""
         self.markers = list(markers)
         self.update()
+
+    def prepare(self) -> None:
+        """Make the 2-D tags layer ahead of need and have the canvas draw it once, empty.
+
+        The layer's first draw builds its shader programs (see the module); done a moment
+        after the case opens, it is not paid when the first tags come. The empty layer is
+        shown for `_PREPARE_SHOWN_MS`, then hidden again unless tags were drawn meanwhile
+        (a layer kept from a case opened before is drawn once more: a paint of nothing).
+        """
+        view = self.view
+        if view.reference is None:
+            return
+        layer = self._ensure_layer()
+        if not layer.visible and layer.nshapes == 0:
+            layer.visible = True
+            view._later(_PREPARE_SHOWN_MS, self._hide_if_empty)
+
+    def _hide_if_empty(self) -> None:
+        if self.layer is not None and self.layer.nshapes == 0:
+            self.layer.visible = False
 
     # -- drawing --------------------------------------------------------------------------
     def _update_3d_only(self, event: Any = None) -> None:
@@ -387,6 +417,7 @@ class MarkerTags:
                 "anchor": "center",
             },
             opacity=1.0,
+            visible=False,  # shown by `_set_shapes` while it holds tags
             metadata={"nvc_role": "tags"},
             **view.transform,
         )

@@ -153,6 +153,42 @@ def test_tags_are_numbered_apart_and_off_the_contacts_in_2d_names_hidden_in_3d(
     assert tags.visible and not numbers.visible
 
 
+def test_the_tags_layer_is_made_ahead_and_shown_only_while_it_holds_tags(
+    make_napari_viewer, qtbot, tmp_path: Path, phantom
+) -> None:
+    """A moment after a case opens the tags layer is made and shown once, empty (the canvas
+    builds its shader programs then, not when the first tags come), then hidden; afterwards
+    it is shown only while a tag is on the slice."""
+    viewer = make_napari_viewer()
+    view = case_view_for(viewer, workspace=tmp_path / "ws")
+    shown: list[bool] = []
+
+    def on_inserted(event) -> None:  # type: ignore[no-untyped-def]
+        layer = event.value
+        if layer.metadata.get("nvc_role") == "tags":
+            shown.append(layer.visible)
+            layer.events.visible.connect(lambda _: shown.append(layer.visible))
+
+    viewer.layers.events.inserted.connect(on_inserted)
+    view.open_case(phantom.t2, phantom.tof, case_id=f"phantom-{phantom.scenario}")
+    assert view.tags.layer is None  # not in the way of the first frame
+    qtbot.waitUntil(lambda: shown == [False, True, False], timeout=10_000)
+    tags = view.tags.layer
+    assert tags.nshapes == 0
+
+    # the analysis' findings and landmarks come in while the slice shown holds none of them
+    (hidden,) = [a for a in range(3) if a not in viewer.dims.displayed]
+    viewer.dims.set_current_step(hidden, 0)
+    result = truth_as_result(phantom, view.session.findings.source, centrelines=False)
+    view.session.apply_analysis(result)
+    assert view.tags.layer is tags and tags.nshapes == 0 and not tags.visible
+    first = view.session.findings.findings[0]
+    view.select(first.id)  # the slice through it: its number is shown
+    assert tags.visible and "1" in [t for t, _ in _tag_boxes(viewer, tags)]
+    viewer.dims.set_current_step(hidden, 0)
+    assert tags.nshapes == 0 and not tags.visible
+
+
 def test_screenshot_of_the_sandwich_markers(make_napari_viewer, tmp_path: Path) -> None:
     """The sandwich case's markers over the T2 (written to docs/screenshots with
     NVC_WRITE_SCREENSHOTS=1): the tags' dark boxes are drawn, with white numbers in them."""

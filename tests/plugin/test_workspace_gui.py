@@ -395,10 +395,10 @@ def test_view_docks_the_panels_and_the_real_analysis_runs_from_the_plugin_menu(
     assert view.session.workspace.root == tmp_path / "ws"
     assert [layer.name for layer in viewer.layers] == ["T2: t2_ciss", "TOF: tof"]
     # a moment after the first frame: the empty layers the analysis will fill
-    qtbot.waitUntil(lambda: len(viewer.layers) == 7)
+    qtbot.waitUntil(lambda: len(viewer.layers) == 8)
     assert [x.name for x in viewer.layers][2:] == [
-        "labels", "brainstem (3-D)", "nerves and vessels (3-D)", "landmarks (RExP, RDP, TZ)",
-        "findings",
+        "labels", "brainstem (3-D)", "nerves and vessels (3-D)", "finding and landmark tags",
+        "landmarks (RExP, RDP, TZ)", "findings",
     ]  # fmt: skip
 
     # The Plugins-menu widget of the same viewer works on the same open case.
