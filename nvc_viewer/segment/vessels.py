@@ -9,6 +9,14 @@ tracked (`nerves`), the remaining dark tube voxels are vessels. The aligned TOF 
 still called an artery, with less confidence. Without a TOF every vessel is classed by calibre
 alone and its kind reported as unknown.
 
+With a TOF, the dark voxels within 2 mm of a TOF-bright lumen (its T2 shadow and what the
+alignment leaves) are judged apart from the TOF-dark rest (`_pieces`): a dark region touching
+an artery -- an off-resonance band across the CSF, CSF darkened beside bone -- would otherwise
+be named artery with it, and be proposed as a contact wherever it meets a root. A TOF-dark piece
+of the vertebral or basilar calibre is no artery (those are never dark on the TOF); a TOF-dark
+piece that is no vessel as a whole keeps its tube-like cores, judged again on their own (the
+arteries the TOF misses where a band touches them).
+
 Large arteries (radius over 1.25 mm: vertebral and basilar) are kept as their own mask: the
 origin of a smaller artery on them (on the vertebral artery below the pons: PICA; on the basilar
 at the pons: AICA, SCA) names it (`identify`).
@@ -38,6 +46,14 @@ LARGE_RADIUS_MM = 1.25
 TOF_ARTERY_LEVEL = 0.42
 #: Gaussian sigma (mm) of the TOF smoothing before that test.
 TOF_SMOOTH_MM = 0.5
+#: Reach (mm, through the dark voxels) of a TOF-bright lumen: its T2 shadow and the up to 2 mm
+#: that the TOF's alignment may leave.
+TOF_REACH_MM = 2.0
+#: Smallest vessel piece (mm3): smaller ones are partial-volume rims of tissue.
+MIN_PIECE_MM3 = 1.0
+#: Mean dark-tube response (`nerves.tube_scales`) of a vessel piece; with a TOF, also the
+#: response of the cores kept of a TOF-dark piece that is no vessel as a whole.
+TUBE_RESPONSE = 0.12
 
 
 @dataclass
@@ -127,31 +143,93 @@ def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> Vesse
     radius = ss.radius_mm()
     radius[~cand] = 0
     # pieces: drop small or not tube-like ones (partial-volume rims of tissue)
-    lab, n = ndimage.label(cand, structure=np.ones((3, 3, 3)))
-    artery = np.zeros(scene.shape, bool)
-    vein = np.zeros(scene.shape, bool)
-    if n:
-        # per-piece sums over the labelled voxels only (`np.bincount`, in the order of the
-        # voxels: the same sums as `ndimage.sum` / `ndimage.mean` over the whole crop)
-        sel = lab.ravel() > 0
-        lv = lab.ravel()[sel]
-        count = np.bincount(lv, minlength=n + 1)[1:]
-        vol = count * float(np.prod(sp))
-        resp = np.bincount(lv, ss.response.ravel()[sel], minlength=n + 1)[1:] / count.astype(
-            np.float64
-        )
-        bright = np.bincount(lv, tof_bright.ravel()[sel], minlength=n + 1)[1:] * float(np.prod(sp))
-        med_r = _median_per_label(radius, lab, n)
-        tubey = (vol >= 1.0) & ((resp >= 0.12) | (bright >= 0.5))
-        is_art = tubey & ((bright >= 0.5) | (med_r >= VEIN_RADIUS_MM + 0.05))
-        is_vein = tubey & ~is_art
-        lut_a = np.concatenate([[False], is_art])
-        lut_v = np.concatenate([[False], is_vein])
-        artery = lut_a[lab]
-        vein = lut_v[lab]
+    has_tof = scene.tof is not None
+    # the tube filter reads a tube against CSF all round: next to the brainstem or a nerve (a
+    # vessel lying on it, touching it) its response is weak, and there it is not asked for
+    tube_like = (ss.response >= TUBE_RESPONSE) | near | dilate_mm(m.brainstem, 1.0, sp)
+    lab, n = _pieces(cand, tof_bright if has_tof else None, tube_like, sp)
+    artery, vein = _classify(lab, n, ss.response, tof_bright, radius, sp, has_tof)
     large = artery & (radius >= LARGE_RADIUS_MM)
     large = ndimage.binary_opening(large, iterations=1) if large.any() else large
     return VesselMasks(artery, vein, large, tof_bright & artery, radius, scene.tof is not None)
+
+
+def _pieces(
+    cand: np.ndarray, tof_bright: np.ndarray | None, tube_like: np.ndarray, spacing: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Label the candidate vessel voxels in pieces, each judged as a whole (`_classify`).
+
+    Without a TOF the pieces are the 26-connected components of ``cand``. With one, the part
+    within `TOF_REACH_MM` of a TOF-bright voxel (through ``cand``: the artery's T2 shadow,
+    wider than its bright lumen and shifted by what the alignment leaves) is split from the
+    TOF-dark rest: a dark region that merely touches an artery (an off-resonance band, CSF
+    darkened by bone) is not named artery with it, and a vein or an artery the TOF misses is
+    judged on its own calibre. Of the rest only the voxels ``tube_like`` and the voxel around
+    them are kept (a band's sheet is not), and a fragment smaller than `MIN_PIECE_MM3` stays
+    with the TOF-bright piece it touches.
+    """
+    structure = np.ones((3, 3, 3))
+    if tof_bright is None or not tof_bright.any():
+        return ndimage.label(cand, structure=structure)
+    step = ndimage.generate_binary_structure(3, 1)
+    near = ndimage.binary_dilation(
+        tof_bright & cand,
+        structure=step,
+        iterations=max(1, int(np.ceil(TOF_REACH_MM / float(np.mean(spacing))))),
+        mask=cand,
+    )
+    rest = cand & ~near
+    rest = ndimage.binary_dilation(rest & tube_like, structure=step, mask=rest)
+    # fragments too small to be judged on their own stay with the piece they touch (where
+    # the reach ends across a vessel, a sliver of it)
+    rest_lab, m = ndimage.label(rest, structure=structure)
+    if m:
+        small = np.bincount(rest_lab.ravel(), minlength=m + 1) * float(np.prod(spacing))
+        small = small < MIN_PIECE_MM3
+        small[0] = False
+        touching = np.zeros(m + 1, bool)
+        touching[np.unique(rest_lab[ndimage.binary_dilation(near, structure=structure)])] = True
+        joined = (small & touching)[rest_lab]
+        near |= joined
+        rest &= ~joined
+    lab, n = ndimage.label(near, structure=structure)
+    rest_lab, m = ndimage.label(rest, structure=structure)
+    lab[rest_lab > 0] = rest_lab[rest_lab > 0] + n
+    return lab, n + m
+
+
+def _classify(
+    lab: np.ndarray,
+    n: int,
+    response: np.ndarray,
+    tof_bright: np.ndarray,
+    radius: np.ndarray,
+    spacing: np.ndarray,
+    has_tof: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Artery and vein masks of labelled pieces: small or not tube-like pieces (partial-volume
+    rims of tissue) are neither; TOF-bright ones and TOF-dark ones wider than a vein are
+    arteries; the other tubes are veins."""
+    if not n:
+        return np.zeros(lab.shape, bool), np.zeros(lab.shape, bool)
+    # per-piece sums over the labelled voxels only (`np.bincount`, in the order of the
+    # voxels: the same sums as `ndimage.sum` / `ndimage.mean` over the whole crop)
+    voxel_mm3 = float(np.prod(spacing))
+    sel = lab.ravel() > 0
+    lv = lab.ravel()[sel]
+    count = np.bincount(lv, minlength=n + 1)[1:]
+    vol = count * voxel_mm3
+    resp = np.bincount(lv, response.ravel()[sel], minlength=n + 1)[1:] / count.astype(np.float64)
+    bright = np.bincount(lv, tof_bright.ravel()[sel], minlength=n + 1)[1:] * voxel_mm3
+    med_r = _median_per_label(radius, lab, n)
+    tubey = (vol >= MIN_PIECE_MM3) & ((resp >= TUBE_RESPONSE) | (bright >= 0.5))
+    if has_tof:
+        # the vertebral and basilar arteries are never dark on the TOF: a TOF-dark piece of
+        # their calibre is no artery (a wide off-resonance band, CSF darkened by bone)
+        tubey &= (bright >= 0.5) | (med_r < LARGE_RADIUS_MM)
+    is_art = tubey & ((bright >= 0.5) | (med_r >= VEIN_RADIUS_MM + 0.05))
+    is_vein = tubey & ~is_art
+    return np.concatenate([[False], is_art])[lab], np.concatenate([[False], is_vein])[lab]
 
 
 def _median_per_label(values: np.ndarray, lab: np.ndarray, n: int) -> np.ndarray:

@@ -9,6 +9,9 @@
   voxels form one piece that never leaves the nerve between the two contacts, and both must be
   reported -- and named after their own origins: a path through the artery mask from the PICA
   crosses into the AICA it touches and reaches the basilar at the AICA's origin.
+- A balanced-SSFP scan keeps dark off-resonance bands across the CSF: where such a band touches
+  an artery, its voxels must not be named artery with it and proposed as contacts wherever the
+  band meets a root.
 """
 
 from __future__ import annotations
@@ -74,3 +77,42 @@ def test_a_pica_touching_an_aica_on_the_root_is_named_pica():
         assert near, f"the {truth['vessel']} contact was not found"
         named[truth["vessel"]] = near[0].vessel
     assert named == {"AICA": "AICA", "PICA": "PICA"}
+
+
+def test_a_dark_band_touching_an_artery_is_not_proposed_as_a_contact():
+    # a tilted 0.7 x 0.7 x 0.94 mm slab whose CSF is crossed by off-resonance bands; nothing
+    # touches the trigeminal roots, and the facial contact is out of reach of the analysis here
+    ph = make_phantom(
+        "displacement",
+        side="right",
+        seed=3131,
+        threads=1,
+        shape=None,
+        fov_mm=(80.0, 80.0, 32.0),
+        supersample=4,
+        spacing_mm=(0.698, 0.698, 0.944),
+        tof_spacing_mm=(0.632, 0.632, 0.819),
+        snr=37.18,
+        t2_contrast={"brainstem": 0.2971, "tissue": 0.28, "nerve": 0.2688, "artery": 0.0506,
+                     "vein": 0.2495},
+        tof_contrast={"artery": 1.0291, "background": 0.2323, "csf": 0.0462, "vein": 0.1108},
+        bias_field=0.1844,
+        banding=True,
+        oblique_deg=(-9.62, 22.04),
+        tof_misregistration=1.874,
+        nerve_scale=1.137,
+        vessel_scale=0.726,
+        course_mm=1.45,
+    )  # fmt: skip
+    res = analyse(ph.t2, ph.tof)
+    vessels = [k for k in ph.centrelines if k.split("_")[0] in ("AICA", "PICA", "SCA", "VA", "BA")
+               or k.startswith("vein")]  # fmt: skip
+    for f in res.findings:
+        if f.confidence < 0.5:
+            continue
+        p = np.asarray(f.position_ras)
+        gap = min(
+            float(np.min(np.linalg.norm(ph.centrelines[k] - p, axis=1) - ph.radii[k]))
+            for k in vessels
+        )
+        assert gap < 2.0, f"{f.side} {f.nerve} - {f.vessel} proposed {gap:.1f} mm from any vessel"
