@@ -184,8 +184,8 @@ def _pieces(
     # the reach ends across a vessel, a sliver of it)
     rest_lab, m = ndimage.label(rest, structure=structure)
     if m:
-        small = np.bincount(rest_lab.ravel(), minlength=m + 1) * float(np.prod(spacing))
-        small = small < MIN_PIECE_MM3
+        mm3 = np.bincount(rest_lab.ravel(), minlength=m + 1) * float(np.prod(spacing))
+        small = mm3 < MIN_PIECE_MM3
         small[0] = False
         touching = np.zeros(m + 1, bool)
         touching[np.unique(rest_lab[ndimage.binary_dilation(near, structure=structure)])] = True
