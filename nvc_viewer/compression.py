@@ -64,7 +64,16 @@ from .segment.roots import nerve_voxels, radius_profile
 from .segment.scene import Scene
 from .segment.vessels import VesselMasks, identify
 
-__all__ = ["ContactFinding", "CompressionSettings", "find_contacts", "segment_name"]
+__all__ = [
+    "ContactFinding",
+    "CompressionSettings",
+    "POSSIBLE_ONLY",
+    "find_contacts",
+    "segment_name",
+]
+
+#: Highest confidence of a contact reported as possible only (not proposed as an offender).
+POSSIBLE_ONLY = 0.45
 
 
 @dataclass(frozen=True)
@@ -673,11 +682,11 @@ def _finding(
         # CSF partly seen, or a gap of a few tenths of a mm: heavy-T2 cannot decide
         confidence = float(
             np.clip(
-                0.45
+                POSSIBLE_ONLY
                 - 0.5 * max(gap - settings.contact_mm, 0.0)
                 - 0.5 * max(bright - settings.contact_brightness, 0.0),
                 0.1,
-                0.45,
+                POSSIBLE_ONLY,
             )
         )
         note = f"auto: possible contact, sub-voxel gap ({gap:.2f} mm, CSF signal {bright:.2f})"
@@ -685,7 +694,7 @@ def _finding(
         note += f"; width {100 * ratio:.0f}% below its neighbours, not graded on the attached root"
     if track.name not in settings.proposed_nerves:
         # shown for completeness, not proposed as an offender (see CompressionSettings)
-        confidence = min(confidence, 0.45)
+        confidence = min(confidence, POSSIBLE_ONLY)
         note += f"; {track.name} is not a usual site of neurovascular compression"
     q_ijk = info["q"] / sp
     box = Box.around(q_ijk, 3.0, sp, scene.shape)
@@ -707,7 +716,7 @@ def _finding(
     if vm.kind_known and name == "unknown":
         # bright on TOF in part, yet traced to no trunk: a vessel the TOF shows only in
         # pieces, or a dark neighbour (another root, the meatus's wall) beside TOF-bright voxels
-        confidence = min(confidence, 0.45)
+        confidence = min(confidence, POSSIBLE_ONLY)
         note += "; the structure touching it could not be traced to an artery"
     t = tangents[i]
     angle = float(np.degrees(np.arccos(np.clip(abs(float(t @ info["axis_e"])), 0.0, 1.0))))
