@@ -281,15 +281,16 @@ def _result(
                 note=f"{c.nerve} named with low confidence ({ident.reason}); {c.note}",
                 evidence={**c.evidence, "nerve_identification": ident.to_dict()},
             )
-            tof_dark = vm.kind_known and "TOF" not in c.evidence["sequences"]
-            if c.nerve in ("VII", "VIII") and tof_dark:
-                # its partner root was not told apart beside it: a dark tube there that the
-                # TOF does not show may be that root, not a vessel
+            partner = {"VII": "VIII", "VIII": "VII"}.get(c.nerve)
+            lost = partner is not None and not named.get((c.side, partner), ident).found
+            if lost and vm.kind_known and "TOF" not in c.evidence["sequences"]:
+                # its partner root was not found beside it: a dark tube there that the TOF
+                # does not show may be that root, not a vessel
                 c = replace(
                     c,
                     confidence=min(c.confidence, POSSIBLE_ONLY),
                     note=f"{c.note}; the vessel does not show on the TOF and may be the "
-                    f"{'VIII' if c.nerve == 'VII' else 'VII'} beside it",
+                    f"{partner} beside it",
                 )
         f = _to_finding(c)
         findings.append(f)
