@@ -164,6 +164,53 @@ def test_a_click_on_the_main_view_moves_the_small_views(make_napari_viewer, tmp_
     assert viewer.dims.point[1] == pytest.approx(world[1])
 
 
+def test_a_points_layer_reaches_its_mirrors_in_one_redraw(
+    make_napari_viewer, tmp_path: Path, qtbot
+) -> None:
+    viewer, view, _ = _open(make_napari_viewer, tmp_path, show=True)
+    four_up = four_up_for(viewer)
+    four_up.set_enabled(True)
+    layer = view.ensure_point_layer("landmarks")
+    copies = four_up.mirrors(layer)
+    assert len(copies) == len(FOUR_UP_PLANES)
+    drawn: list[int] = []  # the canvas node redraws on set_data
+    for c in copies:
+        c.events.set_data.connect(lambda event: drawn.append(id(event.source)))
+    scale, translate = np.asarray(layer.scale), np.asarray(layer.translate)
+    point = np.asarray(viewer.dims.point, dtype=float)  # every small view slices through it
+    world = np.array([point, point + [0.0, 0.0, 2.0]])
+    # the landmarks' way (`CaseView.redraw_landmarks`): data, features, then the style
+    layer.data = (world - translate) / scale
+    layer.features = {"name": ["RDP", "TZ"], "label": ["RDP VII-L", "TZ VII-L"]}
+    layer.face_color = ["#ff0000", "#00ff00"]
+    layer.size = [3.0, 5.0]
+    qtbot.waitUntil(lambda: all(len(c.data) == 2 for c in copies))
+    QApplication.processEvents()
+    assert sorted(drawn) == sorted(id(c) for c in copies), drawn  # one redraw per mirror
+    for plane, c in zip(FOUR_UP_PLANES, copies, strict=True):
+        np.testing.assert_allclose(c.data, layer.data)
+        np.testing.assert_allclose(c.face_color, layer.face_color)
+        np.testing.assert_allclose(c.border_color, layer.border_color)
+        np.testing.assert_allclose(c.size, layer.size)
+        np.testing.assert_allclose(c.border_width, layer.border_width)
+        assert list(c.symbol) == list(layer.symbol)
+        assert list(c.features["label"]) == ["RDP VII-L", "TZ VII-L"]
+        # what the canvas draws: the points of the view's slice, with their colours and sizes
+        markers = four_up.views[plane].qt_viewer.canvas.layer_to_visual[c].node.points_markers
+        shown = len(c._view_data)
+        assert shown >= 1, plane
+        assert len(markers._data) == shown, plane
+        np.testing.assert_allclose(markers._data["a_bg_color"], c._view_face_color, atol=1e-6)
+        np.testing.assert_allclose(markers._data["a_size"], c._view_size * abs(c.scale[-1]))
+    # a point beyond the image: each small view's extent and dims take it in
+    far = point + [0.0, 0.0, 500.0]
+    layer.data = (np.array([point, far]) - translate) / scale
+    qtbot.waitUntil(lambda: all(np.allclose(c.data, layer.data) for c in copies))
+    for v in four_up.views.values():
+        assert v.model.layers.extent.world[1][2] >= far[2] - 1e-6
+        assert v.model.dims.range[2].stop >= far[2] - 1e-6
+
+
 def test_selecting_a_finding_centres_and_zooms_every_view(
     make_napari_viewer, tmp_path: Path, qtbot
 ) -> None:
