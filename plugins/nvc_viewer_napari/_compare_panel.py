@@ -6,7 +6,10 @@ nearest vessel of each REZ segment (attached, RDP, TZ, cisternal), left in one c
 in the other; a contact is shown in red. It is measured from the session's label map, landmarks
 and findings (and the analysis' centrelines when the session has them), so a reopened case is
 compared without a new analysis. It is redrawn when a case is opened, an analysis is applied or
-restored, the findings or the label map change.
+restored, the findings or the label map change; while the panel is out of sight (its dock a tab
+behind Findings, as after an analysis), when it next comes into sight. Measuring both sides takes
+the GUI thread 50-150 ms: done for a table nobody saw, it fell in the turn of the event loop
+that draws an analysis' findings, and came again with every finding edited or brush stroke.
 
 "Mirror view" shows both facial root exit zones in one axial slice: the slice at the mean
 height of the left and right VII root detachment points (RDP), the camera centred midway
@@ -23,6 +26,7 @@ from qtpy.QtCore import QTimer
 from qtpy.QtGui import QColor
 from qtpy.QtWidgets import (
     QAbstractItemView,
+    QDockWidget,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -89,20 +93,54 @@ class ComparePanel(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(0)  # one redraw for a burst of changes
         self._timer.timeout.connect(self.refresh)
+        #: Whether the case changed since the table was measured (out of sight, it is measured
+        #: when it comes into sight).
+        self.stale = self.view.session.is_open
+        self._dock: QDockWidget | None = None
         self.view.session.subscribe(self._on_session)
         self.destroyed.connect(lambda *_: self.view.session.unsubscribe(self._on_session))
-        if self.view.session.is_open:
-            self.refresh()
+
+    @property
+    def in_sight(self) -> bool:
+        """Whether the table is on screen: the panel shown and, in a dock tabbed with others
+        (which Qt keeps "visible" behind the current tab), its tab the current one."""
+        return self.isVisible() and not self.visibleRegion().isEmpty()
 
     def _on_session(self, what: str) -> None:
         if what in _REFRESH_ON:
-            self._timer.start()
+            self.stale = True
+            if self.in_sight:
+                self._timer.start()
+
+    def _came_into_sight(self) -> None:
+        if self.stale:  # measured before the table is painted
+            self._timer.stop()
+            self.refresh()
+
+    def _on_dock_visibility(self, visible: bool) -> None:
+        if visible:
+            self._came_into_sight()
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt's name)
+        """Shown (the window, or its tab of a tab widget): measured if it is stale; a dock's
+        tab coming to the front is its dock's ``visibilityChanged``."""
+        super().showEvent(event)
+        if self._dock is None:
+            parent = self.parentWidget()
+            while parent is not None and not isinstance(parent, QDockWidget):
+                parent = parent.parentWidget()
+            if parent is not None:
+                self._dock = parent
+                parent.visibilityChanged.connect(self._on_dock_visibility)
+        if self.in_sight:
+            self._came_into_sight()
 
     # -- the table ----------------------------------------------------------------------------
     def refresh(self) -> SidesComparison | None:
         """Measure the open case again and redraw the table; the comparison, or None."""
         session = self.view.session
         self.comparison = None
+        self.stale = False
         if not session.is_open or session.findings is None:
             self._show_rows([], "Open a case and run the analysis to compare the sides.")
             return None
