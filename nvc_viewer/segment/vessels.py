@@ -12,10 +12,10 @@ alone and its kind reported as unknown.
 With a TOF, the dark voxels within 2 mm of a TOF-bright lumen (its T2 shadow and what the
 alignment leaves) are judged apart from the TOF-dark rest (`_pieces`): a dark region touching
 an artery -- an off-resonance band across the CSF, CSF darkened beside bone -- would otherwise
-be named artery with it, and be proposed as a contact wherever it meets a root. A TOF-dark piece
-of the vertebral or basilar calibre is no artery (those are never dark on the TOF); a TOF-dark
-piece that is no vessel as a whole keeps its tube-like cores, judged again on their own (the
-arteries the TOF misses where a band touches them).
+be named artery with it, and be proposed as a contact wherever it meets a root. Of the rest only
+the tube-like voxels are kept (a band's sheet is not; beside the brainstem or a nerve, where
+the tube filter reads a vessel lying on the tissue weakly, all are), and a TOF-dark piece of the
+vertebral or basilar calibre is no artery (those are never dark on the TOF).
 
 Large arteries (radius over 1.25 mm: vertebral and basilar) are kept as their own mask: the
 origin of a smaller artery on them (on the vertebral artery below the pons: PICA; on the basilar
@@ -172,13 +172,13 @@ def _pieces(
     if tof_bright is None or not tof_bright.any():
         return ndimage.label(cand, structure=structure)
     step = ndimage.generate_binary_structure(3, 1)
-    near = ndimage.binary_dilation(
+    lumen = ndimage.binary_dilation(
         tof_bright & cand,
         structure=step,
         iterations=max(1, int(np.ceil(TOF_REACH_MM / float(np.mean(spacing))))),
         mask=cand,
     )
-    rest = cand & ~near
+    rest = cand & ~lumen
     rest = ndimage.binary_dilation(rest & tube_like, structure=step, mask=rest)
     # fragments too small to be judged on their own stay with the piece they touch (where
     # the reach ends across a vessel, a sliver of it)
@@ -188,11 +188,11 @@ def _pieces(
         small = mm3 < MIN_PIECE_MM3
         small[0] = False
         touching = np.zeros(m + 1, bool)
-        touching[np.unique(rest_lab[ndimage.binary_dilation(near, structure=structure)])] = True
+        touching[np.unique(rest_lab[ndimage.binary_dilation(lumen, structure=structure)])] = True
         joined = (small & touching)[rest_lab]
-        near |= joined
+        lumen |= joined
         rest &= ~joined
-    lab, n = ndimage.label(near, structure=structure)
+    lab, n = ndimage.label(lumen, structure=structure)
     rest_lab, m = ndimage.label(rest, structure=structure)
     lab[rest_lab > 0] = rest_lab[rest_lab > 0] + n
     return lab, n + m
