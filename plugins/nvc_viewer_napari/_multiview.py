@@ -28,7 +28,8 @@ A leaf above `._case_view`: the panels may import it; it imports no panel.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -217,6 +218,9 @@ class PlaneView:
             opacity=0.8,
         )
         self.crosshair.metadata["nvc_crosshair"] = True
+        # while held (`_crosshair_held`), the crosshair is drawn once at the end
+        self._crosshair_held = 0
+        self._crosshair_stale = False
         self.model.layers.append(self.crosshair)
         self.orientation = OrientationOverlay(self.model, grid)  # type: ignore[arg-type]
         # a small view: the slice position in the bottom-left corner, clear of the top letter
@@ -263,13 +267,25 @@ class PlaneView:
         return True
 
     def centre(self, world: np.ndarray, field_mm: float | None) -> None:
-        """Centre the view on a world point, zoomed to show ``field_mm`` (None: zoom kept)."""
+        """Centre the view on a world point, zoomed to show ``field_mm`` (None: zoom kept);
+        the crosshair is drawn again only when the zoom changed (its width and gap)."""
         from ._viewer import zoom_to_field
 
         self.camera.center = tuple(float(world[a]) for a in self.model.dims.displayed)
         if field_mm is not None:
             zoom_to_field(self.model, field_mm)
-        self.update_crosshair()
+
+    @contextmanager
+    def crosshair_held(self) -> Iterator[None]:
+        """Draw the crosshair once, at the end, however many changes the block makes (a
+        move of the point with a zoom: each would draw it)."""
+        self._crosshair_held += 1
+        try:
+            yield
+        finally:
+            self._crosshair_held -= 1
+            if not self._crosshair_held and self._crosshair_stale:
+                self.update_crosshair()
 
     def click(self, position_world: Sequence[float]) -> None:
         """Move the linked point to a world position on this view (along its plane only)."""
@@ -291,6 +307,10 @@ class PlaneView:
 
     def update_crosshair(self, event: Any = None) -> None:
         """Draw the crosshair through the current point, its width and gap in screen pixels."""
+        if self._crosshair_held:
+            self._crosshair_stale = True
+            return
+        self._crosshair_stale = False
         extent = self.layers_extent()
         point = np.asarray(
             self.model.dims.point if self.point is None else self.point, dtype=np.float64
@@ -315,7 +335,21 @@ class PlaneView:
         width = _CROSSHAIR_WIDTH_PX / zoom
         if not np.isclose(layer.edge_width, width):
             layer.edge_width = width
-        layer.data = np.asarray(vectors, dtype=np.float64).reshape(-1, 2, 3)
+        self._set_crosshair(np.asarray(vectors, dtype=np.float64).reshape(-1, 2, 3))
+
+    def _set_crosshair(self, data: np.ndarray) -> None:
+        """New lines for the crosshair: its layer is refreshed and its canvas node redrawn; the
+        view's dims hear of it only when the extent of its layers changed. (napari computes a
+        view's dims again from all its layers on every data event, the larger part of a move of
+        the crosshair; the lines lie within the other layers' extent.)"""
+        layer = self.crosshair
+        with layer.events.data.blocker():
+            layer.data = data
+        extent = self.model.layers.get_extent(list(self.model.layers))
+        ranges = np.stack([extent.world[0], extent.world[1], extent.step], axis=1)
+        shown = np.asarray([tuple(r) for r in self.model.dims.range], dtype=np.float64)
+        if ranges.shape != shown.shape or not np.allclose(ranges, shown, equal_nan=True):
+            layer.events.data(value=layer.data)
 
     def close(self) -> None:
         """Close the canvas (frees its OpenGL resources) and let it go."""
@@ -612,14 +646,15 @@ class FourUp(DockedPanel):
         while self._to_sync:
             view = self._to_sync.pop(0)
             self._syncing = True
+            target = self._to_centre.pop(view.plane, None)
             try:
-                new_data = self._take_new_data(view)
-                changed = view.show_point(point, force=force)
+                with view.crosshair_held():  # drawn once: new point, new zoom
+                    new_data = self._take_new_data(view)
+                    changed = view.show_point(point, force=force)
+                    if target is not None:
+                        view.centre(*target)
             finally:
                 self._syncing = False
-            target = self._to_centre.pop(view.plane, None)
-            if target is not None:
-                view.centre(*target)
             if new_data or changed or target is not None:
                 return
 

@@ -228,6 +228,15 @@ def test_selecting_a_finding_centres_and_zooms_every_view(
     zooms = {p: v.camera.zoom for p, v in four_up.views.items()}
     main_zoom = viewer.scene.camera.zoom
     finding = view.session.findings.findings[-1]
+    # each small view draws its crosshair once for its move and its zoom together
+    crosshairs: dict[str, int] = dict.fromkeys(FOUR_UP_PLANES, 0)
+    for plane, v in four_up.views.items():
+
+        def counted(data, v=v, plane=plane, draw=v._set_crosshair):  # type: ignore[no-untyped-def]
+            crosshairs[plane] += 1
+            draw(data)
+
+        v._set_crosshair = counted  # type: ignore[method-assign]
     view.select(finding.id)
     world = view.ras_to_world(np.asarray(finding.position_ras))
     half_voxel = 0.5 * np.abs(np.asarray(view.session.grid.scale, dtype=float))
@@ -241,6 +250,14 @@ def test_selecting_a_finding_centres_and_zooms_every_view(
         assert np.allclose(v.camera.center[-2:], world[displayed]), plane
         assert np.all(np.abs(v.point - world) <= half_voxel + 1e-6), plane
         assert v.camera.zoom > zooms[plane], plane
+        # drawn once, at the new zoom: its width stays the same on screen
+        assert crosshairs[plane] == 1, crosshairs
+        assert v.crosshair.edge_width * v.camera.zoom == pytest.approx(1.2)
+    # the crosshair's moves leave each view's dims as napari computes them from its layers
+    for plane, v in four_up.views.items():
+        extent = v.model.layers.extent
+        ranges = np.stack([extent.world[0], extent.world[1], extent.step], axis=1)
+        assert np.allclose([tuple(r) for r in v.model.dims.range], ranges), plane
     # the finding's ring is drawn in the small views too
     qtbot.waitUntil(
         lambda: all(
