@@ -11,7 +11,11 @@ analysis changes and so that naming a segment costs no heavy import.
 
 from __future__ import annotations
 
-__all__ = ["segment_name"]
+__all__ = ["ROOT_EXIT_ZONE", "segment_name"]
+
+#: The segments of the root exit zone (from the root's exit point through the transition zone),
+#: where a vessel's contact with VII causes hemifacial spasm (docs/anatomy.md).
+ROOT_EXIT_ZONE = ("attached", "RDP", "TZ")
 
 
 def segment_name(d_from_rdp_mm: float, tz_mm: float, porus_mm: float | None) -> str:

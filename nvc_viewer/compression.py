@@ -55,8 +55,9 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from .anatomy import segment_name
+from .anatomy import ROOT_EXIT_ZONE, segment_name
 from .segment import centreline as cl
+from .segment.banding import BAND_WARNING_MM3
 from .segment.crop import Box
 from .segment.landmarks import TZ_DISTANCE_MM
 from .segment.nerves import NerveTrack
@@ -715,8 +716,12 @@ def _finding(
     )
     if vm.kind_known and name == "unknown":
         # bright on TOF in part, yet traced to no trunk: a vessel the TOF shows only in
-        # pieces, or a dark neighbour (another root, the meatus's wall) beside TOF-bright voxels
-        confidence = min(confidence, POSSIBLE_ONLY)
+        # pieces, or a dark neighbour (another root, the meatus's wall) beside TOF-bright voxels.
+        # Only a plain contact at the facial root exit zone, the culprit's place in hemifacial
+        # spasm, stays proposed -- unless bands crossed the cisterns (a piece of one may be it)
+        rez = track.name == "VII" and seg in ROOT_EXIT_ZONE and _plain_contact(gap, info, settings)
+        if not rez or scene.band_mm3 >= BAND_WARNING_MM3:
+            confidence = min(confidence, POSSIBLE_ONLY)
         note += "; the structure touching it could not be traced to an artery"
     t = tangents[i]
     angle = float(np.degrees(np.arccos(np.clip(abs(float(t @ info["axis_e"])), 0.0, 1.0))))

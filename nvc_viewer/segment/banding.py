@@ -28,7 +28,11 @@ from scipy import ndimage
 
 from .hessian import eigvalsh3, eigvec3, hessian_at, smooth_mm
 
-__all__ = ["fill_bands"]
+__all__ = ["BAND_WARNING_MM3", "fill_bands"]
+
+#: Filled off-resonance bands (mm^3) from which the case says so in a warning, and contacts
+#: with a structure traced to no artery are no longer proposed (`nvc_viewer.compression`).
+BAND_WARNING_MM3 = 20.0
 
 #: Normalised T2 (CSF = 1) on both sides of a band: CSF.
 _CSF = 0.8

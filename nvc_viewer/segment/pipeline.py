@@ -35,7 +35,7 @@ from ..errors import AnalysisCancelled, AnalysisError, InvalidVolumeError
 from ..geometry import resample_like
 from ..labels import LABEL_VALUES
 from ..volume import Volume
-from .banding import fill_bands
+from .banding import BAND_WARNING_MM3, fill_bands
 from .crop import Box
 from .identify import identify_nerves
 from .masks import BrainstemFrame, dilate_mm, erode_mm, fine_masks, localise_brainstem
@@ -50,8 +50,6 @@ __all__ = ["Stages", "run_stages", "build_scene", "align_tof", "labels_of", "LAB
 
 #: Label values by key and by nerve name (the label table, `nvc_viewer.labels`).
 LABELS = dict(LABEL_VALUES)
-#: Filled off-resonance bands (mm^3) from which the case says so in a warning.
-BAND_WARNING_MM3 = 20.0
 
 Progress = Callable[[float, str], None]
 Cancel = Callable[[], bool]
@@ -155,7 +153,7 @@ def build_scene(
     masks = fine_masks(norm, sp, prior)
     affine = box.affine(t2.affine)
     scene = Scene(box=box, affine=affine, spacing=sp, norm=norm, ref=ref, frame=frame, masks=masks)
-    band_mm3 = float(bands.sum() * np.prod(sp))
+    scene.band_mm3 = band_mm3 = float(bands.sum() * np.prod(sp))
     if band_mm3 >= BAND_WARNING_MM3:
         scene.warnings.append(
             f"dark off-resonance bands cross the cisterns ({band_mm3:.0f} mm3 filled with the CSF "

@@ -71,6 +71,8 @@ class Scene:
     tof_ncc : float or None
         Normalised cross-correlation of the TOF registration (None: no TOF, or its alignment
         was given rather than measured).
+    band_mm3 : float
+        Volume of the off-resonance bands filled before the analysis (`banding.fill_bands`).
 
     Derived maps computed once on demand: `z_ras`, `smoothed_norm`, `brainstem_tree`.
     """
@@ -93,6 +95,7 @@ class Scene:
     scales: ScaleSpace | None = None
     warnings: list[str] = field(default_factory=list)
     tof_ncc: float | None = None
+    band_mm3: float = 0.0
     _z_ras: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
     _norm_smooth: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
     _bs_tree: cKDTree | None = field(default=None, init=False, repr=False, compare=False)
