@@ -30,7 +30,8 @@ confidence 0.75-0.85; a sub-voxel gap that heavy-T2 cannot tell from contact (si
 contact (confidence under 0.5); beyond that, nothing. A vessel that touches the root at
 several points along it (running along it, or winding round it) is one finding; a contact
 with a structure that the TOF shows in part but that leads to no arterial trunk is reported
-as possible only.
+as possible only -- except a plain contact at the facial root exit zone (attached segment, RDP,
+TZ: where the culprit of hemifacial spasm lies) on a case without off-resonance bands.
 
 Grades (docs/anatomy.md): *indentation* when the nerve's width across the vessel (line integral
 of its darkness along the direction normal to the nerve and to the vessel, smallest of three
