@@ -24,12 +24,14 @@ The placement is plain numpy (no napari); `MarkerTags` draws it in a viewer.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from ._held import HeldRedraw
 
 __all__ = ["Marker", "MarkerTags", "place_tags", "tag_size_px", "TAG_FONT_SIZE"]
 
@@ -219,8 +221,7 @@ class MarkerTags:
         #: each marker's screen position and radius (pixels); for the tests and for reading.
         self.drawn: list[tuple[str, np.ndarray]] = []
         self.drawn_markers: list[tuple[str, np.ndarray, float]] = []
-        self._held = 0
-        self._stale = False
+        self._redraw = HeldRedraw(self.update)
         viewer = view.viewer
         camera = getattr(viewer, "scene", viewer).camera  # napari >= 0.9
         self._camera = camera
@@ -277,24 +278,15 @@ class MarkerTags:
         hidden = [a for a in range(len(dims.point)) if a not in dims.displayed]
         return (hidden[0], int(dims.current_step[hidden[0]])) if len(hidden) == 1 else None
 
-    @contextmanager
-    def held(self) -> Iterator[None]:
+    def held(self) -> AbstractContextManager[None]:
         """Draw the tags once, at the end, however many changes the block makes (a selected
         finding: its marker, the slice, the centre and the zoom)."""
-        self._held += 1
-        try:
-            yield
-        finally:
-            self._held -= 1
-            if not self._held and self._stale:
-                self.update()
+        return self._redraw.held()
 
     def update(self, event: Any = None) -> None:
         """Place and draw the tags for the view as it is now."""
-        if self._held:
-            self._stale = True
+        if not self._redraw.due():
             return
-        self._stale = False
         view = self.view
         if view.reference is None:
             return

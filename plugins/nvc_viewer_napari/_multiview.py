@@ -28,8 +28,8 @@ A leaf above `._case_view`: the panels may import it; it imports no panel.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Generator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Sequence
+from contextlib import AbstractContextManager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from qtpy.QtWidgets import QHBoxLayout, QSizePolicy
 
 from ._case_view import PLANES, case_view_for
 from ._docked import DockedPanel
+from ._held import HeldRedraw
 from ._layers import AXIS_LABELS
 from ._orientation_overlay import OrientationOverlay
 from ._shortcuts import FOUR_UP_SHORTCUT
@@ -218,9 +219,8 @@ class PlaneView:
             opacity=0.8,
         )
         self.crosshair.metadata["nvc_crosshair"] = True
-        # while held (`_crosshair_held`), the crosshair is drawn once at the end
-        self._crosshair_held = 0
-        self._crosshair_stale = False
+        # while held (`crosshair_held`), the crosshair is drawn once at the end
+        self._crosshair_redraw = HeldRedraw(self.update_crosshair)
         self.model.layers.append(self.crosshair)
         self.orientation = OrientationOverlay(self.model, grid)  # type: ignore[arg-type]
         # a small view: the slice position in the bottom-left corner, clear of the top letter
@@ -275,17 +275,10 @@ class PlaneView:
         if field_mm is not None:
             zoom_to_field(self.model, field_mm)
 
-    @contextmanager
-    def crosshair_held(self) -> Iterator[None]:
+    def crosshair_held(self) -> AbstractContextManager[None]:
         """Draw the crosshair once, at the end, however many changes the block makes (a
         move of the point with a zoom: each would draw it)."""
-        self._crosshair_held += 1
-        try:
-            yield
-        finally:
-            self._crosshair_held -= 1
-            if not self._crosshair_held and self._crosshair_stale:
-                self.update_crosshair()
+        return self._crosshair_redraw.held()
 
     def click(self, position_world: Sequence[float]) -> None:
         """Move the linked point to a world position on this view (along its plane only)."""
@@ -307,10 +300,8 @@ class PlaneView:
 
     def update_crosshair(self, event: Any = None) -> None:
         """Draw the crosshair through the current point, its width and gap in screen pixels."""
-        if self._crosshair_held:
-            self._crosshair_stale = True
+        if not self._crosshair_redraw.due():
             return
-        self._crosshair_stale = False
         extent = self.layers_extent()
         point = np.asarray(
             self.model.dims.point if self.point is None else self.point, dtype=np.float64
