@@ -30,6 +30,7 @@ from nvc_viewer.orientation import UP_3D_SPL, VIEW_3D_SPL, format_ras
 from nvc_viewer.volume import Volume
 from nvc_viewer.workspace import Workspace
 
+from ._gl_programs import keep_mesh_programs
 from ._layers import LayerDataTuple, case_layers
 from ._markers import Marker, MarkerTags
 from ._orientation_overlay import OrientationOverlay
@@ -171,6 +172,7 @@ class CaseView:
     """
 
     def __init__(self, viewer: napari.Viewer, session: CaseSession) -> None:
+        keep_mesh_programs()  # the tags, text boxes and crosshairs: no shader built per move
         self.viewer = viewer
         self.session = session
         self.reference: Any = None  # the T2 Image layer

@@ -39,6 +39,7 @@ from qtpy.QtWidgets import QHBoxLayout, QSizePolicy
 
 from ._case_view import PLANES, case_view_for
 from ._docked import DockedPanel
+from ._gl_programs import keep_mesh_programs
 from ._held import HeldRedraw
 from ._layers import AXIS_LABELS
 from ._orientation_overlay import OrientationOverlay
@@ -191,6 +192,7 @@ class PlaneView:
         from napari.layers import Vectors
         from napari.qt import QtViewer
 
+        keep_mesh_programs()  # the crosshair and the slice box: drawn without a new shader
         order, vertical = PLANES[plane]  # type: ignore[misc]
         self.plane = plane
         self.model = ViewerModel(title=plane)

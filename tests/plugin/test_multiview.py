@@ -164,6 +164,44 @@ def test_a_click_on_the_main_view_moves_the_small_views(make_napari_viewer, tmp_
     assert viewer.dims.point[1] == pytest.approx(world[1])
 
 
+def test_moving_the_point_draws_every_view_without_building_a_shader(
+    make_napari_viewer, tmp_path: Path, monkeypatch
+) -> None:
+    """The crosshairs and the slice positions' boxes are vispy meshes: new lines, new shader
+    code, unless each keeps its colour function (`._gl_programs`)."""
+    from vispy.visuals.shaders.program import ModularProgram
+
+    viewer, view, _ = _open(make_napari_viewer, tmp_path, show=True)
+    four_up = four_up_for(viewer)
+    four_up.set_enabled(True)
+    canvases = [viewer.window._qt_viewer.canvas] + [
+        v.qt_viewer.canvas for v in four_up.views.values()
+    ]
+
+    def draw_all() -> None:
+        for canvas in canvases:
+            canvas._scene_canvas.native.grabFramebuffer()  # a paint: every visual drawn
+
+    draw_all()  # the first frame builds each program
+    built: list[str] = []
+    build = ModularProgram._build
+    monkeypatch.setattr(
+        ModularProgram, "_build", lambda self: (built.append(repr(self)), build(self))[1]
+    )
+    extent = np.asarray(viewer.layers.extent.world, dtype=float)
+    texts, lines = set(), []
+    for fraction in (0.3, 0.45, 0.6, 0.7):
+        four_up.move_point(extent[0] + fraction * (extent[1] - extent[0]))
+        four_up.flush()
+        draw_all()
+        texts.add(four_up.views["coronal"].orientation.slice_overlay.text)
+        lines.append(four_up.views["axial"].crosshair_lines.copy())
+    # the views did change: new slice positions, crosshairs through the new points
+    assert len(texts) == 4
+    assert all(not np.allclose(a, b) for a, b in zip(lines, lines[1:], strict=False))
+    assert built == []
+
+
 def test_a_points_layer_reaches_its_mirrors_in_one_redraw(
     make_napari_viewer, tmp_path: Path, qtbot
 ) -> None:
