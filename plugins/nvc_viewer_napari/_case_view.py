@@ -190,6 +190,10 @@ class CaseView:
         self._label_savers: list[Any] = []
         self._workers: list[Any] = []
         self._drawn_landmarks: tuple = ()
+        # what the findings layer shows (ids, origins, positions, labels), on which layer and
+        # image grid: a new selection changes only the sizes
+        self._drawn_findings: tuple = ()
+        self._drawn_findings_on: tuple = ()
         #: The numbered tags of the findings and the landmarks' names (`._markers`).
         self.tags = MarkerTags(self)
         #: The structures' meshes by label value, and those hidden in 3-D.
@@ -954,6 +958,20 @@ class CaseView:
         if self.selected_id not in {f.id for f in findings}:
             self.selected_id = None
         layer = self.ensure_point_layer("findings")
+        drawn = tuple((f.id, f.origin, tuple(f.position_ras), f.label) for f in findings)
+        sizes = [self._size(self._finding_size_mm(f.id)) for f in findings]
+        shown_on = [ref() for ref in self._drawn_findings_on] or [None, None]
+        same_layers = shown_on[0] is layer and shown_on[1] is self.reference
+        if drawn and drawn == self._drawn_findings and same_layers:
+            # the same findings, another one selected: only the rings' sizes change (setting
+            # every property refreshed the layer and its three mirrors once per property)
+            if not np.allclose(layer.size, sizes):
+                layer.size = sizes
+                layer.events.size()  # napari's setter tells no one: the four-up's mirrors
+            self._retag()
+            return
+        self._drawn_findings = drawn
+        self._drawn_findings_on = (weakref.ref(layer), weakref.ref(self.reference))
         layer.data = (
             self.ras_to_data(np.array([f.position_ras for f in findings]))
             if findings
@@ -969,7 +987,7 @@ class CaseView:
             # Rings, not discs: the contact itself stays visible under its marker.
             layer.border_color = [ORIGIN_COLORS[f.origin] for f in findings]
             layer.face_color = "transparent"
-            layer.size = [self._size(self._finding_size_mm(f.id)) for f in findings]
+            layer.size = sizes
         self._retag()
 
     def _on_session(self, what: str) -> None:

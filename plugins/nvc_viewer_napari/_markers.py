@@ -389,7 +389,8 @@ class MarkerTags:
                     face_color=["transparent"] * len(lines) + [TAG_FACE] * len(rects),
                 )
             layer.features = {"text": [""] * len(lines) + texts}
-        layer.visible = bool(data)
+        if layer.visible != bool(data):  # napari redraws the canvas' scene on every set
+            layer.visible = bool(data)
         layer.refresh()
 
     def _ensure_layer(self) -> Any:

@@ -305,6 +305,43 @@ def test_selecting_a_finding_centres_and_zooms_every_view(
     )
 
 
+def test_selecting_another_finding_changes_only_the_rings_sizes(
+    make_napari_viewer, tmp_path: Path, qtbot
+) -> None:
+    """A new selection sets the findings layer's sizes alone (each property set refreshed the
+    layer and its mirrors), and the tags layer, shown before and after, is not shown again
+    (napari redraws the canvas' scene on every set of ``visible``)."""
+    from nvc_viewer.phantom import make_phantom
+
+    from .test_markers import _open as open_phantom
+
+    viewer = make_napari_viewer(show=True)
+    phantom = make_phantom("sandwich", supersample=2, snr=None)
+    view = open_phantom(viewer, phantom, tmp_path / "ws")
+    four_up = four_up_for(viewer)
+    four_up.set_enabled(True)
+    findings = view.session.findings.findings
+    assert len(findings) >= 2
+    view.select(findings[0].id)
+    qtbot.waitUntil(lambda: not four_up.following)
+    layer, tags = view.findings_layer, view.tags.layer
+    assert tags is not None and tags.visible
+    sets: dict[str, int] = {}
+    for name in ("data", "features", "border_color", "face_color", "size"):
+        getattr(layer.events, name).connect(
+            lambda event, name=name: sets.__setitem__(name, sets.get(name, 0) + 1)
+        )
+    tags.events.visible.connect(lambda event: sets.__setitem__("tags", sets.get("tags", 0) + 1))
+    view.select(findings[1].id)
+    assert sets == {"size": 1}
+    sizes = np.asarray(layer.size, dtype=float)
+    assert sizes[1] > sizes[0]  # the selected ring is the larger
+    assert tags.visible
+    qtbot.waitUntil(lambda: not four_up.following)
+    for mirror in four_up.mirrors(layer):
+        np.testing.assert_allclose(mirror.size, sizes)
+
+
 def test_the_main_canvas_is_refitted_when_the_window_resizes(
     make_napari_viewer, tmp_path: Path, qtbot
 ) -> None:
