@@ -83,9 +83,10 @@ _CLICK_SLOP_PX = 4.0
 _SMALL_SLICE_SIZE = 9
 # Height of the row of small views as a fraction of the window's height.
 _ROW_FRACTION = 0.34
-# Between two small views following a move of the linked point (ms): a timer, not a posted
-# call, so that the window's pending draw comes first.
+# Between a frame drawn and the next small view following a move of the linked point (ms).
 _SYNC_INTERVAL_MS = 1
+# The longest wait for that frame (ms): when nothing on screen changed, no canvas draws.
+_FRAME_WAIT_MS = 40
 
 _FOUR_UPS: weakref.WeakValueDictionary[int, FourUp] = weakref.WeakValueDictionary()
 
@@ -115,6 +116,11 @@ def on_left_click(act: Callable[[np.ndarray], None]) -> Callable[[Any, Any], Any
             act(position)
 
     return callback
+
+
+def _draw_event(qt_viewer: Any) -> Any:
+    """The draw event of a napari ``QtViewer``'s vispy canvas (emitted as it paints)."""
+    return qt_viewer.canvas._scene_canvas.events.draw
 
 
 def _kind(layer: Any) -> str:
@@ -381,10 +387,13 @@ class FourUp(DockedPanel):
         # layer's several changes are taken at once): plane -> the main layers (by id) whose
         # new data its mirrors are still to take.
         self._new_data: dict[str, set[int]] = {}
+        # The next view follows once a canvas has drawn the last change (`_await_frame`): a
+        # timer alone let two views, or a view and the main canvas, wait for one frame.
         self._sync_timer = QTimer(self)
         self._sync_timer.setSingleShot(True)
-        self._sync_timer.setInterval(_SYNC_INTERVAL_MS)
         self._sync_timer.timeout.connect(self._sync_next)
+        self._awaiting_frame = False
+        self.frame_wait_ms = _FRAME_WAIT_MS
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -405,6 +414,7 @@ class FourUp(DockedPanel):
             self.layout().addWidget(view.qt_viewer)
             view.model.dims.events.point.connect(partial(self._on_view_point, view))
             view.model.events.status.connect(self._on_status)
+            _draw_event(view.qt_viewer).connect(self._on_canvas_drawn)
             self.views[plane] = view
 
     # -- showing and hiding -----------------------------------------------------------------
@@ -438,10 +448,13 @@ class FourUp(DockedPanel):
         layers.events.end_batch.connect(self._end_batch)
         self.viewer.dims.events.point.connect(self._on_main_point)
         self.viewer.mouse_drag_callbacks.append(self._main_drag)
+        _draw_event(self.viewer.window._qt_viewer).connect(self._on_canvas_drawn)  # type: ignore[attr-defined]
         self._on_main_point()
 
     def _detach(self) -> None:
         self._sync_timer.stop()
+        self._awaiting_frame = False
+        _draw_event(self.viewer.window._qt_viewer).disconnect(self._on_canvas_drawn)  # type: ignore[attr-defined]
         self._to_sync.clear()
         self._to_centre.clear()
         self._new_data.clear()
@@ -565,7 +578,7 @@ class FourUp(DockedPanel):
         for plane in self.views:
             self._new_data.setdefault(plane, set()).add(id(source))
         self._to_sync = list(self.views.values())
-        self._sync_timer.start()
+        self._await_frame()
 
     def _take_new_data(self, view: PlaneView) -> bool:
         """Give a small view's mirrors the new data of their main layers; whether there was
@@ -630,7 +643,7 @@ class FourUp(DockedPanel):
         if event is None:  # the views are shown: all of them, now
             self.flush(force=True)
         else:
-            self._sync_timer.start()
+            self._await_frame()
 
     def _sync_one(self, *, force: bool = False) -> None:
         """Bring the next small view that changes up to date: its layers' new data, the linked
@@ -652,10 +665,23 @@ class FourUp(DockedPanel):
                 return
 
     def _sync_next(self) -> None:
-        """One small view this turn, the next on the next turn, after this canvas has drawn."""
+        """One small view this turn, the next after this view's canvas has drawn."""
+        self._awaiting_frame = False
         self._sync_one()
         if self._to_sync:
-            self._sync_timer.start()
+            self._await_frame()
+
+    def _await_frame(self) -> None:
+        """Bring the next small view up to date after the next frame: one turn after a canvas
+        draws (`_on_canvas_drawn`), or after ``frame_wait_ms`` if none draws. A frame then
+        holds at most the main canvas and one small view, however late the event loop runs."""
+        self._awaiting_frame = True
+        self._sync_timer.start(self.frame_wait_ms)
+
+    def _on_canvas_drawn(self, event: Any = None) -> None:
+        if self._awaiting_frame and self._to_sync:
+            self._awaiting_frame = False
+            self._sync_timer.start(_SYNC_INTERVAL_MS)
 
     @property
     def following(self) -> bool:
@@ -668,6 +694,7 @@ class FourUp(DockedPanel):
         loop does next); ``force``: redraw each view's crosshair even where the point has not
         moved."""
         self._sync_timer.stop()
+        self._awaiting_frame = False
         while self._to_sync:
             self._sync_one(force=force)
 
@@ -700,7 +727,7 @@ class FourUp(DockedPanel):
         for plane in self.views:
             self._to_centre[plane] = (np.asarray(world, dtype=np.float64), field_mm)
         self._to_sync = list(self.views.values())
-        self._sync_timer.start()
+        self._await_frame()
 
     def _on_status(self, event: Any) -> None:
         self.viewer.status = event.value

@@ -202,6 +202,37 @@ def test_moving_the_point_draws_every_view_without_building_a_shader(
     assert built == []
 
 
+def test_each_small_view_follows_after_a_frame_has_drawn_the_last_change(
+    make_napari_viewer, tmp_path: Path, qtbot
+) -> None:
+    """A move of the point reaches the small views one at a time, each after a canvas has drawn
+    (the main view's, then the last small view's): a frame holds at most the main canvas and
+    one small view, however late the event loop runs. (A hidden window draws nothing: the
+    frames are handed in by hand.)"""
+    viewer, view, _ = _open(make_napari_viewer, tmp_path)
+    four_up = four_up_for(viewer)
+    four_up.set_enabled(True)
+    four_up.frame_wait_ms = 60_000  # only a drawn frame lets the next view follow
+    synced: list[str] = []
+    for plane, v in four_up.views.items():
+        v.model.dims.events.point.connect(lambda event, plane=plane: synced.append(plane))
+    extent = np.asarray(viewer.layers.extent.world, dtype=float)
+    four_up.move_point(extent[0] + 0.3 * (extent[1] - extent[0]))
+    qtbot.wait(100)
+    assert synced == [] and four_up.following  # none re-sliced before the main view drew
+    for n in range(1, len(FOUR_UP_PLANES) + 1):
+        four_up._on_canvas_drawn()  # a frame (the main canvas, then the last small view)
+        qtbot.waitUntil(lambda n=n: len(synced) == n)
+        qtbot.wait(50)
+        assert synced == list(FOUR_UP_PLANES[:n])  # one view a frame
+    assert not four_up.following
+    # no frame at all (nothing changed on screen): the views follow all the same
+    four_up.frame_wait_ms = 5
+    four_up.move_point(extent[0] + 0.6 * (extent[1] - extent[0]))
+    qtbot.waitUntil(lambda: not four_up.following)
+    assert synced[3:] == list(FOUR_UP_PLANES)
+
+
 def test_a_points_layer_reaches_its_mirrors_in_one_redraw(
     make_napari_viewer, tmp_path: Path, qtbot
 ) -> None:
