@@ -703,9 +703,10 @@ def _finding(
     grid = np.stack(
         np.meshgrid(*[np.arange(a, b) for a, b in zip(box.lo, box.hi)], indexing="ij"), -1
     )
-    ball = np.linalg.norm((grid - q_ijk) * sp, axis=-1) <= 3.0
+    dist = np.linalg.norm((grid - q_ijk) * sp, axis=-1)
+    vessel = (vm.artery | vm.vein)[box.slices]
     piece = np.zeros(scene.shape, bool)
-    piece[box.slices] = ball & (vm.artery | vm.vein)[box.slices]
+    piece[box.slices] = (dist <= 3.0) & vessel
     name, kind, id_conf = identify(
         scene,
         vm,
@@ -724,6 +725,17 @@ def _finding(
         if not rez or scene.band_mm3 >= BAND_WARNING_MM3:
             confidence = min(confidence, POSSIBLE_ONLY)
         note += "; the structure touching it could not be traced to an artery"
+    if (
+        vm.kind_known
+        and seg == "cisternal"
+        and scene.band_mm3 >= BAND_WARNING_MM3
+        and not vm.tof_bright[box.slices][(dist <= 1.5) & vessel].any()
+    ):
+        # on a scan crossed by off-resonance bands, a structure touching the cisternal root
+        # that the TOF does not show where it touches may be a band's piece, or the other
+        # root, beside an artery: possible only
+        confidence = min(confidence, POSSIBLE_ONLY)
+        note += "; not seen on the TOF where it touches, on a scan crossed by bands"
     t = tangents[i]
     angle = float(np.degrees(np.arccos(np.clip(abs(float(t @ info["axis_e"])), 0.0, 1.0))))
     p_n = pts_mm[i] + info["u"] * min(info["r_here"], info["r_nom"])

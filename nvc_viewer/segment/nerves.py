@@ -298,7 +298,9 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
         ends_all = wall
         p8 = cheapest_path(cost8, np.argwhere(starts_all), np.argwhere(ends_all), sp)
     forbid = costs.artery_core.copy()
+    porus8 = None
     if p8 is not None:
+        porus8 = p8[-1]
         meatal8 = meatal_line(
             scene, costs.iam, side_m, p8[-1], costs.artery_core, radius=NERVE_RADIUS_MM["VIII"]
         )
@@ -310,6 +312,18 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
     p7 = cheapest_path(
         cost7, np.argwhere(starts_all & ~forbid), np.argwhere(ends_all & ~forbid), sp
     )
+    if p7 is None and porus8 is not None:
+        # VIII's core may cover all of the porus that was found: VII enters the same porus,
+        # beside VIII, so it may end anywhere within 3 mm of where VIII's path ends
+        near = np.linalg.norm((np.indices(scene.shape).T - porus8) * sp, axis=-1).T <= 3.0
+        lab, _ = ndimage.label(np.isfinite(cost7), structure=np.ones((3, 3, 3)))
+        reach = np.isin(lab, np.unique(lab[starts_all & ~forbid])) & (lab > 0)
+        p7 = cheapest_path(
+            cost7,
+            np.argwhere(starts_all & ~forbid),
+            np.argwhere((ends_all | near) & reach),
+            sp,
+        )
     if p7 is None:
         if p8 is not None:
             pts8, r8 = centreline_from_path(
@@ -352,6 +366,12 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
                 attached_c = attached_segment(cost7, surf_band, p7c, costs.small, sp)
                 if attached_c is not None and _beside_viii(scene, attached_c[-1:], p8[0])[0]:
                     p7, attached = p7c, attached_c
+                elif _joins_on_pons(scene, p7c, p7):
+                    # no attached segment to follow (the root lies on the pons with the pons's
+                    # own signal, and the brainstem's mask takes it in), but a course from
+                    # where anatomy puts the exit runs along the pons into the root that was
+                    # found: the same root
+                    p7, attached = p7c, None
     # the path runs brainstem -> IAM; the meatal part follows the canal (see `meatal_line`)
     meatal = meatal_line(
         scene,
@@ -377,6 +397,28 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
         pts8, r8 = centreline_from_path(scene, p8, NERVE_RADIUS_MM["VIII"], exclude8)
         tracks.append(_finish(scene, "VIII", side, pts8, r8))
     return tracks
+
+
+def _joins_on_pons(scene: Scene, path: np.ndarray, root: np.ndarray) -> bool:
+    """Whether voxel ``path`` runs along the pons into ``root`` and on along it.
+
+    The part of ``path`` before it first comes within 1 mm of ``root`` must be an attached
+    segment's course: at most 10 mm long, on average within 1.5 mm of the brainstem; from
+    there, 80 % of the root past its first 3 mm lies within 1 mm of the path.
+    """
+    sp = scene.spacing
+    a, b = root * sp, path * sp
+    past = a[cl.arclength(a) >= 3.0]
+    if len(past) < 3:
+        return False
+    if np.mean(np.linalg.norm(past[:, None] - b[None], axis=2).min(axis=1) <= 1.0) < 0.8:
+        return False
+    near = np.linalg.norm(b[:, None] - a[None], axis=2).min(axis=1) <= 1.0
+    before = path[: int(np.argmax(near)) + 1]
+    if cl.arclength(before * sp)[-1] > 10.0:
+        return False
+    dist = distance_to_surface(before, scene.masks.brainstem, sp, scene.brainstem_tree())
+    return bool(np.mean(dist) <= 1.5)
 
 
 def _beside_viii(scene: Scene, ijk: np.ndarray, viii_start: np.ndarray) -> np.ndarray:

@@ -16,6 +16,8 @@
   "vessel" touching the root there that the TOF does not show may be that other root.
 - An artery the TOF shows in part may lead back to no trunk in the artery mask; at the facial
   root exit zone its plain contact is still the likely culprit.
+- VII enters the porus pressed against VIII, and may lie on the pons with the pons's own signal:
+  it is still traced, from its exit beside VIII to the porus.
 """
 
 from __future__ import annotations
@@ -145,7 +147,9 @@ def _proposed_away_from_vessels(ph, res, reach_mm: float = 2.0) -> list[str]:
 def test_a_facial_root_without_its_partner_is_not_proposed_against_what_the_tof_misses():
     # 0.48 x 0.48 x 1.05 mm, banded; on the right the analysis finds one root of the facial
     # pair, names it VII with low confidence, and the vestibulocochlear root beside it is left
-    # among the dark tubes: what touches it there and does not show on the TOF may be VIII
+    # among the dark tubes: what touches it there and does not show on the TOF may be VIII.
+    # On the left, VII's course passes beside a VIII the TOF does not show either: the bands
+    # leave it unnamed, and it is not proposed as an artery touching the cisternal root
     ph = _draw(
         "contact",
         "left",
@@ -210,4 +214,76 @@ def test_a_vessel_traced_to_no_artery_is_proposed_at_the_facial_root_exit_zone()
     assert near, "the contact was not measured"
     assert max(f.confidence for f in near) >= 0.5, [f.rationale for f in near]
     assert all(f.segment in ("attached", "RDP", "TZ") for f in near)
+    assert not _proposed_away_from_vessels(ph, res)
+
+
+def _proposed_at(res, truth: dict, within_mm: float = 3.0) -> list:
+    """The proposals (confidence 0.5 or more) on ``truth``'s nerve within ``within_mm`` of it."""
+    return [
+        f
+        for f in res.findings
+        if (f.side, f.nerve) == (truth["side"], truth["nerve"])
+        and f.confidence >= 0.5
+        and np.linalg.norm(np.subtract(f.position_ras, truth["position_ras"])) < within_mm
+    ]
+
+
+def _median_off_mm(line: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.median(np.linalg.norm(line[:, None] - truth[None], axis=2).min(axis=1)))
+
+
+def test_a_facial_root_pressed_against_viii_at_the_porus_is_still_traced():
+    # 0.42 x 0.42 x 0.72 mm, thin roots: VII enters the porus pressed against VIII, and VIII's
+    # core, forbidden to VII's path, covers all of the porus that was found
+    ph = _draw(
+        "two_offenders",
+        "left",
+        3115,
+        spacing_mm=(0.422, 0.422, 0.715),
+        tof_spacing_mm=(0.66, 0.66, 0.819),
+        snr=15.99,
+        t2_contrast={"brainstem": 0.2879, "tissue": 0.2836, "nerve": 0.1759, "artery": 0.2429,
+                     "vein": 0.1236},
+        tof_contrast={"artery": 0.9028, "background": 0.2253, "csf": 0.1129, "vein": 0.0926},
+        bias_field=0.1993,
+        oblique_deg=(7.26, 10.53),
+        tof_misregistration=1.152,
+        nerve_scale=0.801,
+        vessel_scale=0.946,
+        course_mm=1.718,
+        lower_nerves=True,
+    )  # fmt: skip
+    res = analyse(ph.t2, ph.tof)
+    named = {(i.side, i.nerve): i for i in res.identification}
+    assert named[("left", "VII")].found, named[("left", "VII")].reason
+    assert _median_off_mm(res.centrelines["VII_left"], ph.centrelines["VII_left"]) < 1.0
+    assert any(_proposed_at(res, t) for t in ph.truth["findings"])
+    assert not _proposed_away_from_vessels(ph, res)
+
+
+def test_a_facial_root_lying_on_the_pons_with_the_pons_signal_is_traced_from_its_exit():
+    # 0.74 x 0.74 x 0.4 mm, tilted: the left facial root lies on the pons with the pons's own
+    # signal, so no attached segment can be followed from where its free course reaches the
+    # pons; the course from the exit beside VIII runs along the pons into it
+    ph = _draw(
+        "asymptomatic_contact",
+        "right",
+        3188,
+        spacing_mm=(0.739, 0.739, 0.4),
+        tof_spacing_mm=(0.408, 0.408, 0.915),
+        snr=9.71,
+        t2_contrast={"brainstem": 0.2903, "tissue": 0.2844, "nerve": 0.2006, "artery": 0.3663,
+                     "vein": 0.1938},
+        tof_contrast={"artery": 0.6822, "background": 0.2699, "csf": 0.0709, "vein": 0.101},
+        bias_field=0.0937,
+        oblique_deg=(14.04, -19.58),
+        tof_misregistration=0.662,
+        nerve_scale=1.012,
+        vessel_scale=1.099,
+        course_mm=0.24,
+        lower_nerves=True,
+    )  # fmt: skip
+    res = analyse(ph.t2, ph.tof)
+    (truth,) = ph.truth["findings"]
+    assert _proposed_at(res, truth), "the contact at the transition zone was not proposed"
     assert not _proposed_away_from_vessels(ph, res)
