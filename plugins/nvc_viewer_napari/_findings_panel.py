@@ -1,7 +1,11 @@
 """The findings panel: review the machine's proposals, correct them, add your own, export.
 
 One row per finding (side, nerve, vessel, segment, grade, origin, distance from the RDP, vessel
-diameter, crossing angle, confidence, the surgeon's note, the machine's rationale). Selecting a
+diameter, crossing angle, confidence, the surgeon's note, the machine's rationale). As in a
+worklist the table fits the panel without scrolling sideways: the measurements, note and
+rationale columns are hidden until shown from the header's right-click menu (`HIDDEN_COLUMNS`),
+long text is elided, every cell's tooltip holds its whole finding, and the selected finding's
+measurements, note and rationale are shown under the table. Selecting a
 row centres every view on the finding; the combo boxes under the table correct the selected
 finding's fields -- a correction is not a review: a proposal stays to review, its row says
 "edited, still to review"; only Confirm / Reject decide it, and Delete removes it. The note field
@@ -35,6 +39,7 @@ from qtpy.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -102,6 +107,20 @@ _CLINICAL_FIELDS: tuple[tuple[str, str, tuple[str | None, ...]], ...] = (
     ("EMG lateral spread", "emg_lateral_spread_response", (None, "present", "absent", "not_done")),
 )
 _COLUMN = {field: n for n, (_, field) in enumerate(FINDING_COLUMNS)}
+#: Columns hidden until asked for (a right-click on the table's header lists every column): the
+#: selected finding's measurements, note and rationale are shown under the table, and every
+#: row's tooltip holds all of its finding. The table then fits the column beside the image.
+HIDDEN_COLUMNS: tuple[str, ...] = (
+    "distance_from_brainstem_mm",
+    "vessel_diameter_mm",
+    "crossing_angle_deg",
+    "confidence",
+    "note",
+    "rationale",
+)
+# Columns of free text: they share the table's spare width, their text elided (the tooltip
+# and the area under the table hold it whole); the others are as wide as their contents.
+_ELIDED = ("origin", "note", "rationale")
 # The action buttons and the field editors a row: three keep the panel narrow enough for the
 # column beside the image (`._layout`).
 _BUTTONS_PER_ROW = 3
@@ -110,6 +129,19 @@ _EDITORS_PER_ROW = 3
 
 def _number(value: float | None, digits: int) -> str:
     return "" if value is None else f"{value:.{digits}f}"
+
+
+def _details(f: Finding) -> str:
+    """The measurements of a finding, in a line (their columns are hidden by default)."""
+    parts = [
+        f"Dist {_number(f.distance_from_brainstem_mm, 1)} mm from the RDP"
+        if f.distance_from_brainstem_mm is not None
+        else "",
+        f"Ø {_number(f.vessel_diameter_mm, 1)} mm" if f.vessel_diameter_mm is not None else "",
+        f"angle {_number(f.crossing_angle_deg, 0)}°" if f.crossing_angle_deg is not None else "",
+        f"confidence {_number(f.confidence, 2)}" if f.confidence is not None else "",
+    ]
+    return " · ".join(p for p in parts if p)
 
 
 class FindingsPanel(QWidget):
@@ -140,8 +172,23 @@ class FindingsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         # row numbers: a finding's number on its tag over the images (`._markers`)
         self.table.verticalHeader().setVisible(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # As a worklist: the columns fit the table's width, no scrolling sideways; long text
+        # is elided, whole in the tooltip and under the table (`HIDDEN_COLUMNS`).
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        for field in _ELIDED:
+            header.setSectionResizeMode(_COLUMN[field], QHeaderView.Stretch)
+        header.setMinimumSectionSize(24)
+        self.table.setTextElideMode(Qt.ElideRight)
+        self.table.setWordWrap(False)  # one line a row: elided, not wrapped and cut
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarAsNeeded)
+        for field in HIDDEN_COLUMNS:
+            self.table.setColumnHidden(_COLUMN[field], True)
+        header.setContextMenuPolicy(Qt.CustomContextMenu)
+        header.customContextMenuRequested.connect(
+            lambda pos: self.column_menu().exec(header.mapToGlobal(pos))
+        )
+        header.setToolTip("Right-click: show or hide columns")
         # a few rows stay visible however many panels share the dock area
         row_height = self.table.verticalHeader().defaultSectionSize()
         self.table.setMinimumHeight(
@@ -161,17 +208,22 @@ class FindingsPanel(QWidget):
             editor.addWidget(combo, row + 1, column)
             self.editors[field] = combo
         below = 2 * -(-len(COMBO_FIELDS) // _EDITORS_PER_ROW)  # the first row under the combos
+        # the selected finding's measurements (their columns are hidden by default)
+        self.details_label = QLabel()
+        self.details_label.setWordWrap(True)
+        self.details_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        editor.addWidget(self.details_label, below, 0, 1, _EDITORS_PER_ROW)
         self.note_edit = QLineEdit()
         self.note_edit.setPlaceholderText("your note on the selected finding")
         self.note_edit.editingFinished.connect(self._on_note)
-        editor.addWidget(self.note_edit, below, 0, 1, _EDITORS_PER_ROW)
+        editor.addWidget(self.note_edit, below + 1, 0, 1, _EDITORS_PER_ROW)
         # the machine's words: read-only, beside the surgeon's note, never overwritten by it
         self.rationale_label = QLabel()
         self.rationale_label.setWordWrap(True)
         self.rationale_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.rationale_label.setStyleSheet("color: #a0a0a0;")
         self.rationale_label.setToolTip("Why the machine proposed or measured it (read-only)")
-        editor.addWidget(self.rationale_label, below + 1, 0, 1, _EDITORS_PER_ROW)
+        editor.addWidget(self.rationale_label, below + 2, 0, 1, _EDITORS_PER_ROW)
 
         self.buttons: dict[str, QPushButton] = {}
         grid = QGridLayout()
@@ -298,6 +350,25 @@ class FindingsPanel(QWidget):
 
     def row_of(self, finding_id: str) -> int:
         return self._ids.index(finding_id)
+
+    def column_shown(self, field: str) -> bool:
+        """Whether the table shows the column of ``field`` (see `HIDDEN_COLUMNS`)."""
+        return not self.table.isColumnHidden(_COLUMN[field])
+
+    def show_column(self, field: str, shown: bool = True) -> None:
+        """Show or hide the column of ``field`` (as the header's right-click menu does)."""
+        self.table.setColumnHidden(_COLUMN[field], not shown)
+
+    def column_menu(self) -> QMenu:
+        """The header's right-click menu: every column, ticked when shown."""
+        menu = QMenu(self.table)
+        for header, field in FINDING_COLUMNS:
+            action = menu.addAction(header)
+            action.setCheckable(True)
+            action.setChecked(self.column_shown(field))
+            action.setToolTip(_HEADER_TIPS.get(field, header))
+            action.toggled.connect(lambda shown, field=field: self.show_column(field, shown))
+        return menu
 
     def cell_text(self, row: int, field: str) -> str:
         """What the table shows for ``field`` in ``row``."""
@@ -475,13 +546,17 @@ class FindingsPanel(QWidget):
             "rationale": f.rationale,
         }
         colour = QColor(ORIGIN_COLORS[f.origin])
+        # every cell's tooltip: the whole finding, hidden columns and elided text included
+        tip = "\n".join(
+            f"{header}: {texts[field]}" for header, field in FINDING_COLUMNS if texts[field]
+        )
         for field, text in texts.items():
             item = self.table.item(row, _COLUMN[field])
             if item is None:
                 item = QTableWidgetItem()
                 self.table.setItem(row, _COLUMN[field], item)
             item.setText(text)
-            item.setToolTip(text)
+            item.setToolTip(tip)
             if field == "origin":
                 item.setForeground(colour)
 
@@ -493,6 +568,8 @@ class FindingsPanel(QWidget):
             combo.setCurrentIndex(combo.findText(getattr(f, field)) if f is not None else -1)
             combo.setEnabled(f is not None)
             combo.blockSignals(False)
+        self.details_label.setText("" if f is None else _details(f))
+        self.details_label.setVisible(f is not None)
         self.note_edit.setText("" if f is None else f.note)
         self.note_edit.setEnabled(f is not None)
         why = "" if f is None or not f.rationale else f"Machine: {f.rationale}"
