@@ -283,15 +283,16 @@ def _result(
             )
             partner = {"VII": "VIII", "VIII": "VII"}.get(c.nerve)
             lost = partner is not None and not named.get((c.side, partner), ident).found
-            if lost and vm.kind_known and "TOF" not in c.evidence["sequences"]:
-                # its partner root was not found beside it: a dark tube there that the TOF
-                # does not show may be that root, not a vessel
-                c = replace(
-                    c,
-                    confidence=min(c.confidence, POSSIBLE_ONLY),
-                    note=f"{c.note}; the vessel does not show on the TOF and may be the "
-                    f"{partner} beside it",
+            if lost:
+                # its partner root was not found beside it: the name is unconfirmed (a vessel
+                # followed out to the porus is named so too), and a dark tube there that the
+                # TOF does not show may be that partner root, not a vessel
+                why = (
+                    f"the vessel does not show on the TOF and may be the {partner} beside it"
+                    if vm.kind_known and "TOF" not in c.evidence["sequences"]
+                    else f"possible only until a {partner} beside it confirms the root's name"
                 )
+                c = replace(c, confidence=min(c.confidence, POSSIBLE_ONLY), note=f"{c.note}; {why}")
         f = _to_finding(c)
         findings.append(f)
         evidence[f.id] = dict(c.evidence)

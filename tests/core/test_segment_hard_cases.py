@@ -287,3 +287,38 @@ def test_a_facial_root_lying_on_the_pons_with_the_pons_signal_is_traced_from_its
     (truth,) = ph.truth["findings"]
     assert _proposed_at(res, truth), "the contact at the transition zone was not proposed"
     assert not _proposed_away_from_vessels(ph, res)
+
+
+def test_a_facial_root_named_without_its_partner_gets_no_proposal():
+    # 0.53 x 0.53 x 1.02 mm, tilted 22 degrees, flow voids, no V in the slab: on the left the
+    # tracks find no facial pair, and the one root followed out to the porus runs along the
+    # vertebral artery; named VII for want of a partner, nothing on it is proposed
+    ph = _draw(
+        "asymptomatic_contact",
+        "left",
+        3125,
+        spacing_mm=(0.529, 0.529, 1.023),
+        tof_spacing_mm=(0.625, 0.625, 0.785),
+        snr=17.5,
+        t2_contrast={"brainstem": 0.2629, "tissue": 0.2318, "nerve": 0.1683, "artery": 0.2023,
+                     "vein": 0.1526},
+        tof_contrast={"artery": 0.739, "background": 0.3033, "csf": 0.04, "vein": 0.1415},
+        bias_field=0.1095,
+        flow_voids=True,
+        oblique_deg=(8.07, -21.77),
+        tof_misregistration=1.758,
+        include_v=False,
+        nerve_scale=0.901,
+        vessel_scale=1.154,
+        course_mm=1.289,
+        lower_nerves=True,
+    )  # fmt: skip
+    res = analyse(ph.t2, ph.tof)
+    named = {(i.side, i.nerve): i for i in res.identification}
+    assert named[("left", "VII")].uncertain and not named[("left", "VIII")].found
+    on_root = [f for f in res.findings if (f.side, f.nerve) == ("left", "VII")]
+    assert on_root, "no contact measured on the left root"
+    for f in on_root:
+        assert f.confidence <= 0.45, f.rationale
+        assert "VIII beside it" in f.rationale
+    assert not _proposed_away_from_vessels(ph, res)
