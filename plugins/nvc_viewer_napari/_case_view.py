@@ -37,6 +37,7 @@ from ._orientation_overlay import OrientationOverlay
 from ._session import CaseSession, default_workspace
 from ._surfaces import SurfaceMesh
 from ._viewer import on_grid, one_per_viewer
+from ._vispy_redraws import keep_still_transforms
 
 if TYPE_CHECKING:
     import napari
@@ -173,6 +174,7 @@ class CaseView:
 
     def __init__(self, viewer: napari.Viewer, session: CaseSession) -> None:
         keep_mesh_programs()  # the tags, text boxes and crosshairs: no shader built per move
+        keep_still_transforms()  # the canvas overlays: no second frame after a text change
         self.viewer = viewer
         self.session = session
         self.reference: Any = None  # the T2 Image layer

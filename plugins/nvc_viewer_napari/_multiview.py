@@ -45,6 +45,7 @@ from ._layers import AXIS_LABELS
 from ._orientation_overlay import OrientationOverlay
 from ._shortcuts import FOUR_UP_SHORTCUT
 from ._viewer import close_with_window, on_grid, one_per_viewer
+from ._vispy_redraws import keep_still_transforms
 
 if TYPE_CHECKING:
     import napari
@@ -199,6 +200,7 @@ class PlaneView:
         from napari.qt import QtViewer
 
         keep_mesh_programs()  # the crosshair and the slice box: drawn without a new shader
+        keep_still_transforms()  # its slice position: one frame a move, not two
         order, vertical = PLANES[plane]  # type: ignore[misc]
         self.plane = plane
         self.model = ViewerModel(title=plane)
