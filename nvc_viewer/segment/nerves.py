@@ -50,6 +50,7 @@ from .paths import attached_segment, cheapest_path, cost_from_strength, extend_t
 from .roots import (
     NERVE_LEVEL,
     STEP_MM,
+    balls,
     centreline_from_path,
     distance_to_surface,
     find_rdp,
@@ -315,7 +316,7 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
     if p7 is None and porus8 is not None:
         # VIII's core may cover all of the porus that was found: VII enters the same porus,
         # beside VIII, so it may end anywhere within 3 mm of where VIII's path ends
-        near = np.linalg.norm((np.indices(scene.shape).T - porus8) * sp, axis=-1).T <= 3.0
+        near = balls(porus8[None].astype(np.float64), np.array([3.0]), scene.shape, sp)
         lab, _ = ndimage.label(np.isfinite(cost7), structure=np.ones((3, 3, 3)))
         reach = np.isin(lab, np.unique(lab[starts_all & ~forbid])) & (lab > 0)
         p7 = cheapest_path(
