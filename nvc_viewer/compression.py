@@ -20,9 +20,10 @@ the run more than 2.5 mm away on either side is searched again, and the far side
 (a sandwich).
 
 Decision (`CompressionSettings`): contact when the CSF signal is at most ``contact_brightness``
-(0.56) and the gap is not plainly apart (at most ``apart_mm``, 0.7 mm: the vessel model rests on
-the few voxels the vessel and the nerve's partial-volume halo share, and its gap is off by a few
-tenths of a mm where they are contested) and some straight path from the nerve's axis to a
+(0.56) and the gap is not plainly apart (at most ``apart_mm``, 0.7 mm, and half the largest
+voxel size's excess over 0.6 mm more: the vessel model rests on the few voxels the vessel and
+the nerve's partial-volume halo share, and its gap is off by a few tenths of a mm where they are
+contested, more in coarse voxels) and some straight path from the nerve's axis to a
 voxel of the vessel crosses no CSF (its brightest sample at most ``gap_brightness``: a vessel
 axis fitted to a neighbour's darkness sees no CSF where the vessel itself is apart), with
 confidence 0.75-0.85; a sub-voxel gap that heavy-T2 cannot tell from contact (signal up to
@@ -472,6 +473,9 @@ def _measure(scene, track, vm, piece_vox, idx, other, r_nom, settings):
         r_nom=r_nom,
         r_ref_local=r_ref_local,
         dark_level=level,
+        # the radii the gap rests on are read off partial volume: in coarse voxels they are
+        # off by more, and "plainly apart" starts farther (half the excess over 0.6 mm)
+        apart_mm=settings.apart_mm + 0.5 * max(float(np.max(sp)) - 0.6, 0.0),
     )
     return gap, i, info
 
@@ -630,7 +634,7 @@ def _plain_contact(gap: float, info: dict[str, Any], settings: CompressionSettin
     something else and the two do not touch.
     """
     return (
-        gap <= settings.apart_mm
+        gap <= info["apart_mm"]
         and info["bright"] <= settings.contact_brightness
         and info["bridge"] <= settings.gap_brightness
     )

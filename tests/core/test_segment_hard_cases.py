@@ -322,3 +322,31 @@ def test_a_facial_root_named_without_its_partner_gets_no_proposal():
         assert f.confidence <= 0.45, f.rationale
         assert "VIII beside it" in f.rationale
     assert not _proposed_away_from_vessels(ph, res)
+
+
+def test_a_contact_in_thick_slices_is_not_ruled_out_by_the_vessel_model_gap():
+    # 0.74 x 0.74 x 1.18 mm: no CSF is seen between the right facial root and the AICA that
+    # pushes it aside, and the two radii read off partial volume leave a model gap of 0.73 mm,
+    # within what such voxels cannot tell from a contact
+    ph = _draw(
+        "displacement",
+        "right",
+        3140,
+        spacing_mm=(0.738, 0.738, 1.179),
+        tof_spacing_mm=(0.596, 0.596, 0.613),
+        snr=12.82,
+        t2_contrast={"brainstem": 0.3321, "tissue": 0.3166, "nerve": 0.2125, "artery": 0.0589,
+                     "vein": 0.2371},
+        tof_contrast={"artery": 1.0638, "background": 0.2772, "csf": 0.0467, "vein": 0.1898},
+        bias_field=0.0403,
+        flow_voids=True,
+        oblique_deg=(-0.64, -12.91),
+        tof_misregistration=0.99,
+        nerve_scale=0.961,
+        vessel_scale=0.765,
+        course_mm=1.518,
+    )  # fmt: skip
+    res = analyse(ph.t2, ph.tof)
+    (truth,) = ph.truth["findings"]
+    assert _proposed_at(res, truth), "the contact was not proposed"
+    assert not _proposed_away_from_vessels(ph, res)
