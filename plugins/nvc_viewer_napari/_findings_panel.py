@@ -110,11 +110,11 @@ _COLUMN = {field: n for n, (_, field) in enumerate(FINDING_COLUMNS)}
 #: Columns hidden until asked for (a right-click on the table's header lists every column): the
 #: selected finding's measurements, note and rationale are shown under the table, and every
 #: row's tooltip holds all of its finding. The table then fits the column beside the image.
+#: The confidence stays in sight: it tells a proposal (0.5 and over) from a possible contact.
 HIDDEN_COLUMNS: tuple[str, ...] = (
     "distance_from_brainstem_mm",
     "vessel_diameter_mm",
     "crossing_angle_deg",
-    "confidence",
     "note",
     "rationale",
 )
