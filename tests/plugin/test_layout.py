@@ -91,6 +91,10 @@ def test_the_findings_table_fits_its_column_and_shows_everything_on_request(
     assert [a.isChecked() for a in menu.actions()] == [
         f not in HIDDEN_COLUMNS for _, f in FINDING_COLUMNS
     ]
+    # what tells a proposal from a possible contact stays in sight
+    assert findings.column_shown("confidence")
+    confidence = findings.session.finding(first).confidence
+    assert findings.cell_text(0, "confidence") == f"{confidence:.2f}"
     # what the hidden columns hold: under the table for the selected finding, in the tooltip
     f = findings.session.finding(first)
     assert f"Ø {f.vessel_diameter_mm:.1f} mm" in findings.details_label.text()
