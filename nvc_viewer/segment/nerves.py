@@ -318,7 +318,7 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
         # beside VIII, so it may end anywhere within 3 mm of where VIII's path ends
         near = balls(porus8[None].astype(np.float64), np.array([3.0]), scene.shape, sp)
         lab, _ = ndimage.label(np.isfinite(cost7), structure=np.ones((3, 3, 3)))
-        reach = np.isin(lab, np.unique(lab[starts_all & ~forbid])) & (lab > 0)
+        reach = np.isin(lab, np.unique(lab[starts_all & ~forbid]))  # starts: finite, lab > 0
         p7 = cheapest_path(
             cost7,
             np.argwhere(starts_all & ~forbid),
