@@ -110,10 +110,12 @@ def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> Vesse
             nerve_mask |= nerve_voxels(t, scene.shape, sp, pad_mm=0.2)
     cand = m.dark & ~nerve_mask
     # The partial-volume halo of a nerve is a voxel-thin shell around the nerve mask: near the
-    # nerves, keep only what survives an opening (a vessel touching the nerve is thicker).
+    # nerves, keep only what survives an opening (a vessel touching the nerve is thicker; a
+    # thin artery cut in two there by the opening is given back, `_bridges`).
     near = dilate_mm(nerve_mask, 0.7, sp)
     opened = ndimage.binary_opening(cand, structure=ndimage.generate_binary_structure(3, 1))
-    cand = np.where(near, opened, cand)
+    kept = np.where(near, opened, cand)
+    cand = kept | _bridges(near & cand & ~opened, kept, scene.tof)
     tof_bright = np.zeros(scene.shape, bool)
     if scene.tof is not None:
         # TOF-bright tubes dark on T2, including those pressed against bone or the clivus
@@ -152,6 +154,39 @@ def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> Vesse
     large = artery & (radius >= LARGE_RADIUS_MM)
     large = ndimage.binary_opening(large, iterations=1) if large.any() else large
     return VesselMasks(artery, vein, large, tof_bright & artery, radius, scene.tof is not None)
+
+
+def _bridges(removed: np.ndarray, kept: np.ndarray, tof: np.ndarray | None) -> np.ndarray:
+    """The pieces of ``removed`` that join two pieces of ``kept`` and show flow on the TOF.
+
+    An artery one or two voxels across (a thin one in coarse voxels) does not survive the
+    opening that takes the nerve's partial-volume halo off; where it passes the nerve, the
+    voxels it loses cut it in two. A removed piece between two kept ones whose mean TOF signal
+    is over the level of the TOF's weak voxels (0.7 of `TOF_ARTERY_LEVEL`: partial volume
+    dims a thin artery) is that artery's course, and is given back; the halo, CSF and the
+    other roots lying between two vessels are dark on the TOF. Without a TOF nothing is.
+    """
+    out = np.zeros_like(removed)
+    box = Box.of_mask(removed, margin_vox=1, grid_shape=removed.shape)
+    if tof is None or box is None:
+        return out
+    structure = np.ones((3, 3, 3))
+    rem_lab, n = ndimage.label(removed[box.slices], structure=structure)
+    # labelled whole: two pieces in the box may be one outside it
+    kept_lab, m = ndimage.label(kept, structure=structure)
+    kept_lab = kept_lab[box.slices]
+    if m < 2:
+        return out
+    # per removed piece, the least and the greatest kept label it touches: two differ
+    hi = ndimage.maximum_filter(kept_lab, footprint=structure)
+    lo = ndimage.minimum_filter(np.where(kept_lab > 0, kept_lab, m + 1), footprint=structure)
+    ids = np.arange(1, n + 1)
+    touch_hi = np.asarray(ndimage.maximum(hi, rem_lab, ids))
+    touch_lo = np.asarray(ndimage.minimum(lo, rem_lab, ids))
+    flow = np.asarray(ndimage.mean(tof[box.slices], rem_lab, ids)) >= 0.7 * TOF_ARTERY_LEVEL
+    joins = (touch_hi > 0) & (touch_lo <= m) & (touch_lo < touch_hi)
+    out[box.slices] = np.concatenate([[False], joins & flow])[rem_lab]
+    return out
 
 
 def _pieces(
