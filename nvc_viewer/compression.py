@@ -77,6 +77,9 @@ __all__ = [
 
 #: Highest confidence of a contact reported as possible only (not proposed as an offender).
 POSSIBLE_ONLY = 0.45
+#: Least vessel volume (mm3) within 1.5 mm of a vessel's axis point: a tube 0.4 mm in radius
+#: crossing that ball holds about 1.5 mm3; less is a fragment (of a band, of a halo).
+FRAGMENT_MM3 = 1.5
 
 
 @dataclass(frozen=True)
@@ -729,15 +732,17 @@ def _finding(
         if not rez or scene.band_mm3 >= BAND_WARNING_MM3:
             confidence = min(confidence, POSSIBLE_ONLY)
         note += "; the structure touching it could not be traced to an artery"
+    touching = (dist <= 1.5) & vessel
     if (
         vm.kind_known
-        and seg == "cisternal"
         and scene.band_mm3 >= BAND_WARNING_MM3
-        and not vm.tof_bright[box.slices][(dist <= 1.5) & vessel].any()
+        and not vm.tof_bright[box.slices][touching].any()
+        and (seg == "cisternal" or touching.sum() * float(np.prod(sp)) < FRAGMENT_MM3)
     ):
-        # on a scan crossed by off-resonance bands, a structure touching the cisternal root
-        # that the TOF does not show where it touches may be a band's piece, or the other
-        # root, beside an artery: possible only
+        # on a scan crossed by off-resonance bands, a structure touching the root that the
+        # TOF does not show where it touches may be a band's piece, or (in the cistern) the
+        # other root, beside an artery: possible only. Along the pons, where the TOF often
+        # misses a small artery, only a fragment is.
         confidence = min(confidence, POSSIBLE_ONLY)
         note += "; not seen on the TOF where it touches, on a scan crossed by bands"
     t = tangents[i]

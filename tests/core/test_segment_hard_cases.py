@@ -18,6 +18,9 @@
   root exit zone its plain contact is still the likely culprit.
 - VII enters the porus pressed against VIII, and may lie on the pons with the pons's own signal:
   it is still traced, from its exit beside VIII to the porus.
+- A thin artery in coarse voxels loses its voxels beside the root to the opening that takes the
+  root's halo off, and must still be measured whole where it touches; a band's fragment lying
+  on the pons beside the attached root, joined to an artery farther off, is no vessel.
 """
 
 from __future__ import annotations
@@ -350,3 +353,27 @@ def test_a_contact_in_thick_slices_is_not_ruled_out_by_the_vessel_model_gap():
     (truth,) = ph.truth["findings"]
     assert _proposed_at(res, truth), "the contact was not proposed"
     assert not _proposed_away_from_vessels(ph, res)
+
+
+def test_a_thin_artery_in_coarse_voxels_is_not_cut_where_it_touches_the_root():
+    # 0.8 x 0.8 x 0.5 mm: the AICA touching the left facial root in the cistern is one or two
+    # voxels across, and the opening that takes the root's partial-volume halo off took its
+    # voxels beside the root too, cutting it in two where it touches
+    ph = _draw("distal_cisternal", "left", 3008, spacing_mm=(0.8, 0.8, 0.5))
+    res = analyse(ph.t2, ph.tof)
+    (truth,) = ph.truth["findings"]
+    found = _proposed_at(res, truth)
+    assert found, "the contact was not proposed"
+    assert found[0].vessel == "AICA"
+    assert not _proposed_away_from_vessels(ph, res)
+
+
+def test_a_band_fragment_on_the_pons_is_not_proposed_against_the_attached_root():
+    # bands cross the cisterns; beside the right facial root lying on the pons, a band's
+    # fragment the TOF does not show, joined to an artery farther off, was named after it and
+    # proposed twice where no vessel comes within 4 mm
+    ph = _draw("contact", "left", 3002, spacing_mm=(0.5, 0.5, 0.5), banding=True)
+    res = analyse(ph.t2, ph.tof)
+    assert not _proposed_away_from_vessels(ph, res)
+    right = [f for f in res.findings if (f.side, f.nerve) == ("right", "VII")]
+    assert right and all(f.confidence <= 0.45 for f in right), [f.rationale for f in right]
