@@ -32,7 +32,6 @@ from .anatomy import segment_name
 from .errors import InvalidFindingError, InvalidVolumeError
 from .findings import LANDMARK_NAMES, Landmark
 from .geometry import DisplayGrid, to_display
-from .segment.centreline import polyline_distance
 from .volume import Volume
 
 __all__ = [
@@ -140,6 +139,16 @@ def _nerve_lines(
             pts = np.vstack([pts, pts[-1] + step / norm * 2 * max(PORUS_FROM_RDP_MM.values())])
         lines[nerve_side] = (pts, True)
     return lines
+
+
+def polyline_distance(
+    points: np.ndarray, polyline: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`nvc_viewer.segment.centreline.polyline_distance`, imported on first use: that module
+    loads scipy.ndimage and scikit-image, which opening a case does not need."""
+    from .segment.centreline import polyline_distance as distance
+
+    return distance(points, polyline)
 
 
 def _arclength_of(point: np.ndarray, polyline: np.ndarray) -> float:

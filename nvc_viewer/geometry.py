@@ -21,19 +21,22 @@ reference grid (`resample_like`), so all layers share one ``scale`` and ``transl
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import nibabel.orientations as nio
 import numpy as np
-from scipy import ndimage
 
 from .errors import InvalidVolumeError
 from .volume import Volume
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 __all__ = [
     "LPS_TO_RAS",
     "RAS_TO_SPL",
     "lps_to_ras",
     "apply_affine",
+    "axis_codes",
     "DisplayGrid",
     "to_display",
     "resample_like",
@@ -115,9 +118,76 @@ class DisplayGrid:
         return self.index_to_display(index)
 
 
+# -- voxel axes -> nearest patient axes ------------------------------------------------------
+# nibabel's orientation rules (``nibabel.orientations``: io_orientation, apply_orientation,
+# inv_ornt_aff, aff2axcodes), written out here: importing nibabel takes a quarter of a second,
+# and reading DICOM or opening the viewer needs only these few lines of it. An orientation
+# array has one row per voxel axis: (nearest output axis, +1 or -1), NaN for a dropped axis.
+
+_RAS_LABELS = (("L", "R"), ("P", "A"), ("I", "S"))
+
+
+def _io_orientation(affine: np.ndarray) -> np.ndarray:
+    """Orientation array of a ``(q + 1, p + 1)`` affine's ``p`` input axes (nibabel's rule)."""
+    affine = np.asarray(affine, dtype=np.float64)
+    q, p = affine.shape[0] - 1, affine.shape[1] - 1
+    rzs = affine[:q, :p]
+    zooms = np.sqrt(np.sum(rzs * rzs, axis=0))
+    zooms[zooms == 0] = 1
+    rs = rzs / zooms
+    # the nearest shear-free matrix (polar decomposition), on the affine's rank
+    u, sv, vt = np.linalg.svd(rs, full_matrices=False)
+    keep = sv > sv.max() * max(rs.shape) * np.finfo(sv.dtype).eps
+    r = u[:, keep] @ vt[keep]
+    ornt = np.full((p, 2), np.nan)
+    # the strongest input axes choose first (stable on ties); a chosen output axis is taken
+    for in_ax in np.argsort(np.min(-(r**2), axis=0), kind="stable"):
+        col = r[:, in_ax]
+        if not np.allclose(col, 0):
+            out_ax = int(np.argmax(np.abs(col)))
+            ornt[in_ax] = (out_ax, -1.0 if col[out_ax] < 0 else 1.0)
+            r[out_ax, :] = 0
+    return ornt
+
+
+def _apply_orientation(arr: np.ndarray, ornt: np.ndarray) -> np.ndarray:
+    """``arr`` flipped and transposed as ``ornt`` says (a view, no copy)."""
+    if np.any(np.isnan(ornt[:, 0])):
+        raise InvalidVolumeError("the affine drops a voxel axis: no orientation to apply")
+    out = np.asarray(arr)
+    for axis, flip in enumerate(ornt[:, 1]):
+        if flip == -1:
+            out = np.flip(out, axis=axis)
+    order = np.arange(out.ndim)
+    order[: len(ornt)] = np.argsort(ornt[:, 0])
+    return out.transpose(order)
+
+
+def _inv_ornt_aff(ornt: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Affine from indices of the re-oriented array (`_apply_orientation`) to the original's."""
+    if np.any(np.isnan(ornt)):
+        raise InvalidVolumeError("the affine drops a voxel axis: no orientation to invert")
+    p = len(ornt)
+    size = np.asarray(shape, dtype=np.float64)[:p]
+    undo_reorder = np.eye(p + 1)[[int(v) for v in ornt[:, 0]] + [p], :]
+    undo_flip = np.diag([*ornt[:, 1], 1.0])
+    centre = -(size - 1) / 2.0
+    undo_flip[:p, p] = ornt[:, 1] * centre - centre
+    return undo_flip @ undo_reorder
+
+
+def axis_codes(affine: np.ndarray) -> str:
+    """Letters of the patient directions the voxel axes run towards, e.g. ``"RAS"`` or
+    ``"LPS"`` (nibabel's ``aff2axcodes`` of a voxel -> RAS affine); ``?`` for a dropped axis."""
+    return "".join(
+        "?" if np.isnan(out) else _RAS_LABELS[int(out)][int(flip > 0)]
+        for out, flip in _io_orientation(affine)
+    )
+
+
 def _display_orientation(affine_ras: np.ndarray) -> np.ndarray:
-    """nibabel orientation array taking the voxel axes to the nearest (S, P, L) axes."""
-    return nio.io_orientation(RAS_TO_SPL @ affine_ras)
+    """Orientation array taking the voxel axes to the nearest (S, P, L) axes."""
+    return _io_orientation(RAS_TO_SPL @ affine_ras)
 
 
 def to_display(volume: Volume) -> tuple[np.ndarray, DisplayGrid]:
@@ -136,9 +206,9 @@ def to_display(volume: Volume) -> tuple[np.ndarray, DisplayGrid]:
         Scale, translate and the exact display-index -> RAS affine.
     """
     ornt = _display_orientation(volume.affine)
-    data = nio.apply_orientation(volume.data, ornt)
-    # inv_ornt_aff maps new (display) indices to old indices.
-    affine_ras = volume.affine @ nio.inv_ornt_aff(ornt, volume.shape)
+    data = _apply_orientation(volume.data, ornt)
+    # maps new (display) indices to old indices
+    affine_ras = volume.affine @ _inv_ornt_aff(ornt, volume.shape)
     affine_spl = RAS_TO_SPL @ affine_ras
     scale = np.linalg.norm(affine_spl[:3, :3], axis=0)
     rotation = affine_spl[:3, :3] / scale
@@ -219,6 +289,8 @@ def _affine_transform(
             src.T, rev @ matrix @ rev, tuple(shape[::-1]), order=order, cval=cval
         )
         return out.T
+    from scipy import ndimage  # here: opening a case on one grid needs no scipy.ndimage
+
     linear = matrix[:3, :3]
     if np.allclose(linear, np.diag(np.diag(linear)), atol=1e-12):
         linear = np.diag(linear)  # scipy's zoom/shift path: no full matrix product per voxel

@@ -143,9 +143,9 @@ class Volume:
     @property
     def orientation(self) -> str:
         """Three-letter axis code of ``i, j, k`` in RAS terms, e.g. ``"RAS"`` or ``"LPS"``."""
-        import nibabel.orientations as nio
+        from .geometry import axis_codes
 
-        return "".join(nio.aff2axcodes(self.affine))
+        return axis_codes(self.affine)
 
     def ras_of(self, ijk: np.ndarray) -> np.ndarray:
         """Patient RAS mm of voxel positions.

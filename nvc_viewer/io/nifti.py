@@ -16,7 +16,6 @@ import zlib
 from pathlib import Path
 from typing import Literal
 
-import nibabel as nib
 import numpy as np
 
 from ..errors import (
@@ -92,6 +91,8 @@ def _check_raw_pixdim(path: Path, header_class: type, ndim: int) -> None:
     nibabel's loader replaces a zero pixdim by 1 (and logs it); a qform or pixdim-only affine
     would then carry a made-up voxel size, wrong for every distance measured on it.
     """
+    import nibabel as nib
+
     try:
         with nib.openers.ImageOpener(str(path)) as fh:
             raw = header_class.from_fileobj(fh, check=False)  # type: ignore[attr-defined]
@@ -163,6 +164,8 @@ def read_nifti(
         raise ValueError(f"nonfinite must be 'error' or 'zero', got {nonfinite!r}")
     if affine not in ("auto", "sform", "qform"):
         raise ValueError(f"affine must be 'auto', 'sform' or 'qform', got {affine!r}")
+    import nibabel as nib  # here: reading DICOM needs no nibabel (a quarter of a second)
+
     try:
         img = nib.load(path)
     except nib.filebasedimages.ImageFileError as exc:

@@ -149,3 +149,28 @@ def test_the_plugin_modules_import_each_other_without_a_circle() -> None:
     assert "nvc_viewer_napari._case_view" in graph["nvc_viewer_napari._launch"]
     cycle = find_cycle(graph)
     assert cycle is None, "import circle in the plugin: " + " -> ".join(cycle or [])
+
+
+def test_reading_a_dicom_case_needs_neither_nibabel_pydicom_nor_scipy_ndimage() -> None:
+    # a quarter, a sixth and a fifth of a second of imports that the viewer's first frame and
+    # the command line's DICOM reading do without: nibabel reads NIfTI only, pydicom decodes
+    # only what the fast header path cannot read, scipy.ndimage resamples
+    code = (
+        "import sys\n"
+        "from nvc_viewer.geometry import to_display\n"
+        "from nvc_viewer.sample import sample_case_path\n"
+        "from nvc_viewer.session import case_volumes\n"
+        "case = case_volumes(sample_case_path('dicom'))\n"
+        "assert case.t2 is not None and case.tof is not None\n"
+        "to_display(case.t2)\n"
+        "print(case.t2.orientation, case.tof.orientation)\n"
+        "heavy = ('nibabel', 'pydicom', 'scipy.ndimage', 'skimage')\n"
+        "print(','.join(sorted(m for m in heavy if m in sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    orientations, imported = result.stdout.splitlines()
+    assert orientations == "LPS LPS"
+    assert imported == "", f"reading the DICOM sample imported: {imported}"

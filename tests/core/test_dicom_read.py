@@ -604,3 +604,14 @@ def test_unused_high_bits_are_ignored_as_pydicom_does(tmp_path: Path, signed: bo
     expected = np.stack([pydicom.dcmread(f).pixel_array.T for f in files], axis=-1)
     np.testing.assert_array_equal(read.data, expected)
     np.testing.assert_array_equal(read.data, data)
+
+
+def test_the_fast_header_reader_keeps_the_tags_and_vrs_of_pydicoms_dictionary() -> None:
+    # the table is written out (the fast path does not import pydicom): it must say what
+    # pydicom's data dictionary says of each attribute
+    from pydicom.datadict import dictionary_VR, keyword_for_tag
+
+    assert len(_header._WANTED) == 45
+    for tag, (keyword, vr) in _header._WANTED.items():
+        assert keyword_for_tag(tag) == keyword
+        assert dictionary_VR(tag) == vr

@@ -120,3 +120,56 @@ def test_resample_like_rejects_bad_order():
     vol = _volume((0, 1, 2), (1, 1, 1))
     with pytest.raises(ValueError, match="order"):
         resample_like(vol, vol, order=7)
+
+
+# -- voxel axes -> nearest patient axes: nibabel's rules, without importing nibabel ------------
+def _affines() -> list[np.ndarray]:
+    """Axis-aligned layouts (every permutation and flip), oblique ones up to 45 degrees (where
+    two axes tie), anisotropic and sheared ones."""
+    rng = np.random.default_rng(3)
+    affines = [_volume(perm, signs).affine for perm, signs in LAYOUTS]
+    affines += [
+        _volume(perm, signs, oblique=tuple(rng.uniform(-45, 45, 2))).affine
+        for perm, signs in LAYOUTS
+    ]
+    affines += [_volume((0, 1, 2), (1, 1, 1), oblique=(45.0, 0.0)).affine]
+    affines += [_volume((0, 1, 2), (1, 1, 1), oblique=(45.0, 45.0)).affine]
+    for _ in range(40):
+        affine = np.eye(4)
+        affine[:3, :3] = rng.normal(size=(3, 3)) * rng.uniform(0.2, 3.0, 3)
+        affine[:3, 3] = rng.normal(scale=50, size=3)
+        affines.append(affine)
+    return affines
+
+
+def test_axis_orientation_follows_nibabels_rules() -> None:
+    import nibabel.orientations as nio
+
+    from nvc_viewer.geometry import _apply_orientation, _inv_ornt_aff, _io_orientation, axis_codes
+
+    data = np.arange(7 * 9 * 5).reshape(7, 9, 5)
+    for affine in _affines():
+        expected = nio.io_orientation(affine)
+        ornt = _io_orientation(affine)
+        np.testing.assert_array_equal(ornt, expected)
+        assert axis_codes(affine) == "".join(nio.aff2axcodes(affine))
+        np.testing.assert_array_equal(
+            _apply_orientation(data, ornt), nio.apply_orientation(data, expected)
+        )
+        np.testing.assert_allclose(
+            _inv_ornt_aff(ornt, data.shape), nio.inv_ornt_aff(expected, data.shape)
+        )
+
+
+def test_axis_codes_of_common_layouts() -> None:
+    from nvc_viewer.geometry import axis_codes
+
+    assert axis_codes(np.diag([1.0, 1.0, 1.0, 1.0])) == "RAS"
+    assert axis_codes(LPS_TO_RAS) == "LPS"
+    assert axis_codes(lps_to_ras(np.diag([0.5, 0.5, 1.0, 1.0]))) == "LPS"
+    sagittal = np.array([[0.0, 0, -1, 0], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
+    assert axis_codes(sagittal) == "ASL"
+    # voxel axes to +S, -R (left), +A: what the Volume reports
+    assert _volume((2, 0, 1), (1, -1, 1)).orientation == "SLA"
+    dropped = np.diag([1.0, 1.0, 0.0, 1.0])  # a voxel axis that goes nowhere
+    assert axis_codes(dropped) == "RA?"

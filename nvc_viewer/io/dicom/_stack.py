@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ...geometry import lps_to_ras
+from ...geometry import axis_codes, lps_to_ras
 from ..roles import guess_role
 from ._records import SeriesInfo, _Frame
 
@@ -433,11 +433,9 @@ def _make_info(key: str, uid: str, frames: list[_Frame], mixed: str, why: str) -
     files = tuple(dict.fromkeys(f.path for f in frames))
     n_slices = sum(f.count for f in frames)
     if stack.affine_lps is not None:
-        import nibabel.orientations as nio
-
         affine_ras = lps_to_ras(stack.affine_lps)
         spacing = tuple(float(v) for v in np.linalg.norm(affine_ras[:3, :3], axis=0))
-        orientation = "".join(nio.aff2axcodes(affine_ras))
+        orientation = axis_codes(affine_ras)
     else:
         affine_ras, spacing, orientation = None, (float("nan"),) * 3, "?"
     role = guess_role([h.description, h.protocol, h.sequence, h.scanning_sequence])
