@@ -17,8 +17,9 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from nvc_viewer.volume import Volume
 from nvc_viewer.workspace import Workspace
 
 from ._gl_programs import keep_mesh_programs
-from ._layers import LayerDataTuple, case_layers
+from ._layers import LayerDataTuple, iter_case_layers
 from ._markers import Marker, MarkerTags
 from ._orientation_overlay import OrientationOverlay
 from ._session import CaseSession, default_workspace
@@ -270,8 +271,9 @@ class CaseView:
             labels = t2.with_data(np.zeros(t2.shape, np.uint8), role="label", description="")
         slots = ["t2"] + (["tof"] if tof is not None else []) + (["labels"] if with_labels else [])
         slots += [f"extra-{n}" for n in range(len(extra_layers))]
-        tuples = case_layers(t2, tof, labels if with_labels else None) + list(extra_layers)
-        drawn = self._draw_slots(list(zip(slots, tuples)))
+        # one layer at a time: the T2 is drawn before the TOF is resampled into its grid
+        tuples = chain(iter_case_layers(t2, tof, labels if with_labels else None), extra_layers)
+        drawn = self._draw_slots(zip(slots, tuples, strict=True))
         self.reference = drawn["t2"]
         if with_labels:
             self._adopt_labels_layer(drawn["labels"])
@@ -349,8 +351,9 @@ class CaseView:
             selected=self.selected_id,
         )
 
-    def _draw_slots(self, slots: list[tuple[str, LayerDataTuple]]) -> dict[str, Any]:
-        """Show layer data in named slots, updating the slot's layer when there is one."""
+    def _draw_slots(self, slots: Iterable[tuple[str, LayerDataTuple]]) -> dict[str, Any]:
+        """Show layer data in named slots, updating the slot's layer when there is one (in
+        order: a slot's data may be made only when the slot before it is drawn)."""
         existing = {
             layer.metadata.get("nvc_slot"): layer
             for layer in self.viewer.layers

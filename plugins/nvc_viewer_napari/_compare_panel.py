@@ -37,12 +37,12 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from nvc_viewer.compare import SidesComparison, compare_case, comparison_rows
-
 from ._case_view import case_view_for
 
 if TYPE_CHECKING:
     import napari
+
+    from nvc_viewer.compare import SidesComparison
 
 __all__ = ["ComparePanel", "MIRROR_MARGIN_MM"]
 
@@ -147,6 +147,10 @@ class ComparePanel(QWidget):
         if session.labels is None or not np.asarray(session.labels.data).any():
             self._show_rows([], "No label map yet: run the analysis to compare the sides.")
             return None
+        # imported on the first measure: nvc_viewer.compare loads scipy's graph and k-d tree
+        # modules and scikit-image, which the window does not need to open
+        from nvc_viewer.compare import compare_case, comparison_rows
+
         self.comparison = compare_case(session.labels, session.findings, session.centrelines)
         rows = comparison_rows(self.comparison)
         course = "the analysis' centrelines" if session.centrelines else "the saved label map"

@@ -19,6 +19,7 @@ from ._compare_panel import ComparePanel
 from ._display_tools import DisplayToolsPanel
 from ._findings_panel import FindingsPanel
 from ._layout import arrange_docks, auto_fit_for, scrollable
+from ._viewer import settings_saved_once
 
 if TYPE_CHECKING:
     import napari
@@ -65,6 +66,11 @@ def dock_panels(
     -------
     Panels
     """
+    with settings_saved_once():  # napari would write its settings file at each dock
+        return _dock_panels(viewer, workspace)
+
+
+def _dock_panels(viewer: napari.Viewer, workspace: str | os.PathLike[str] | None) -> Panels:
     panels = Panels(
         case=CasePanel(viewer, workspace=workspace),
         analysis=AnalysisPanel(viewer),

@@ -23,6 +23,7 @@ The layer ``metadata`` carries the way back to patient space:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -41,6 +42,7 @@ __all__ = [
     "LayerDataTuple",
     "label_features",
     "case_layers",
+    "iter_case_layers",
     "volume_to_layer_data",
     "plane_layers",
 ]
@@ -245,31 +247,36 @@ def case_layers(
         In drawing order: T2 first, then TOF, then labels. All share one ``scale`` and
         ``translate``.
     """
+    return list(iter_case_layers(t2, tof, labels))
+
+
+def iter_case_layers(
+    t2: Volume,
+    tof: Volume | None = None,
+    labels: Volume | None = None,
+) -> Iterator[LayerDataTuple]:
+    """`case_layers` one at a time: each is made when the next is asked for, so that a caller
+    can draw the T2 before the TOF and the label map are resampled into its grid."""
     _, grid = to_display(t2)
-    layers = [volume_to_layer_data(t2, name=_name(t2, "T2"), reference_grid=grid, overlay=False)]
+    yield volume_to_layer_data(t2, name=_name(t2, "T2"), reference_grid=grid, overlay=False)
     if tof is not None:
         fused = resample_like(tof, t2, order=1)
-        layers.append(
-            volume_to_layer_data(
-                fused,
-                name=_name(tof, "TOF"),
-                reference_grid=grid,
-                source_volume=tof,
-                overlay=True,
-            )
+        yield volume_to_layer_data(
+            fused,
+            name=_name(tof, "TOF"),
+            reference_grid=grid,
+            source_volume=tof,
+            overlay=True,
         )
     if labels is not None:
         on_grid = resample_like(labels, t2, order=0)
-        layers.append(
-            volume_to_layer_data(
-                on_grid,
-                name=_name(labels, "labels"),
-                kind="labels",
-                reference_grid=grid,
-                source_volume=labels,
-            )
+        yield volume_to_layer_data(
+            on_grid,
+            name=_name(labels, "labels"),
+            kind="labels",
+            reference_grid=grid,
+            source_volume=labels,
         )
-    return layers
 
 
 def _name(volume: Volume, fallback: str) -> str:

@@ -8,7 +8,8 @@ both use it, so neither needs the other.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -24,6 +25,7 @@ __all__ = [
     "one_per_viewer",
     "close_with_window",
     "new_viewer",
+    "settings_saved_once",
     "add_layer_data",
     "show_axial_centre",
     "zoom_to_field",
@@ -76,9 +78,42 @@ def new_viewer(*, show: bool = True, title: str = "nvc-viewer") -> napari.Viewer
     """A napari viewer with the (S, P, L) axis labels of the display world."""
     import napari
 
-    viewer = napari.Viewer(title=title, show=show)
+    with settings_saved_once():
+        viewer = napari.Viewer(title=title, show=show)
     viewer.dims.axis_labels = AXIS_LABELS
     return viewer
+
+
+@contextmanager
+def settings_saved_once() -> Iterator[None]:
+    """Hold back napari's writes of its settings file for the duration, then write it once.
+
+    napari rewrites its whole settings file (YAML, through pydantic) each time a dock widget
+    settles in an area of the window: a dozen times while the window and the panels are made,
+    on the way to the first frame. What is written at the end is the same. Without napari's
+    switch for it (a private attribute) the writes go on as before.
+    """
+    try:
+        from napari.settings import get_settings
+
+        settings: Any = get_settings()
+    except Exception:  # noqa: BLE001 - settings napari cannot read: its own defaults, no change
+        yield
+        return
+    if not isinstance(getattr(settings, "_save_on_change", None), bool):
+        yield
+        return
+    before = settings._save_on_change
+    settings._save_on_change = False
+    try:
+        yield
+    finally:
+        settings._save_on_change = before
+        if before and getattr(settings, "config_path", None):
+            try:
+                settings.save()
+            except OSError:  # as napari: settings that cannot be saved do not stop the viewer
+                pass
 
 
 def add_layer_data(viewer: napari.Viewer, layers: Sequence[LayerDataTuple]) -> list[Any]:
