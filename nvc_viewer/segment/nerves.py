@@ -10,9 +10,10 @@ thick as VII (about 1.2 mm). V (about 2.5 mm) leaves the mid-pons and runs forwa
 Tracking is by minimal paths (`centreline.minimal_path`) through a cost that is low on the axis
 of a dark tube of the nerve's calibre: the scale-normalised Hessian eigenvalue at a scale matched
 to the radius (sigma ~ r / 1.4). VIII is traced first at its scale, from the brainstem surface to
-the IAM; VII then at its own scale with VIII's core forbidden; TOF-bright voxels (arteries) cost
-more. A path stops where it reaches the brainstem's surface; the attached segment of VII, which
-lies on the pons for about 10 mm before the root detachment point (RDP), is then followed within
+the IAM; VII then at its own scale with VIII's core forbidden (crossed at a cost only where the
+two lie pressed together and no other path exists); TOF-bright voxels (arteries) cost more.
+A path stops where it reaches the brainstem's surface; the attached segment of VII, which lies
+on the pons for about 10 mm before the root detachment point (RDP), is then followed within
 a thin band over the surface by a second, "as far as it stays tubular" path. When no such
 segment can be followed from where the first path starts (it reached the surface on a vessel lying
 on the pons and joined the root past the RDP), VII is traced again from that band; so it is
@@ -261,6 +262,10 @@ def _tof_arteries(tof: np.ndarray, cand: np.ndarray, level: float = 0.42) -> np.
     return keep[lab]
 
 
+#: Cost factor for VII's path across VIII's core (see `track_facial_pair`).
+VIII_CORE_PENALTY = 10.0
+
+
 def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[NerveTrack]:
     """VIII then VII on one side (see the module note)."""
     sp = scene.spacing
@@ -325,6 +330,18 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
             np.argwhere((ends_all | near) & reach),
             sp,
         )
+    if p7 is None and porus8 is not None:
+        # where the two roots lie pressed together in the cistern, VIII's core may cover VII's
+        # course too (in coarse voxels it reaches the next voxel) and cut it: VII may then cross
+        # that core, at VIII_CORE_PENALTY times the cost, for no more than a fifth of its path
+        core8 = forbid & ~costs.artery_core
+        soft = np.where(costs.cand & side_m & ~costs.artery_core, costs.path_vii, np.inf)
+        soft = np.where(core8, VIII_CORE_PENALTY * soft, soft)
+        p7 = cheapest_path(
+            soft, np.argwhere(starts_all & ~forbid), np.argwhere(ends_all & ~forbid), sp
+        )
+        if p7 is not None and np.mean(core8[tuple(p7.T)]) > 0.2:
+            p7 = None
     if p7 is None:
         if p8 is not None:
             pts8, r8 = centreline_from_path(

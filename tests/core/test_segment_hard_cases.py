@@ -16,8 +16,9 @@
   "vessel" touching the root there that the TOF does not show may be that other root.
 - An artery the TOF shows in part may lead back to no trunk in the artery mask; at the facial
   root exit zone its plain contact is still the likely culprit.
-- VII enters the porus pressed against VIII, and may lie on the pons with the pons's own signal:
-  it is still traced, from its exit beside VIII to the porus.
+- VII enters the porus pressed against VIII, may lie pressed against it across the cistern, and
+  may lie on the pons with the pons's own signal: it is still traced, from its exit beside VIII
+  to the porus.
 - A thin artery in coarse voxels loses its voxels beside the root to the opening that takes the
   root's halo off, and must still be measured whole where it touches; a band's fragment lying
   on the pons beside the attached root, joined to an artery farther off, is no vessel.
@@ -377,3 +378,31 @@ def test_a_band_fragment_on_the_pons_is_not_proposed_against_the_attached_root()
     assert not _proposed_away_from_vessels(ph, res)
     right = [f for f in res.findings if (f.side, f.nerve) == ("right", "VII")]
     assert right and all(f.confidence <= 0.45 for f in right), [f.rationale for f in right]
+
+
+def test_a_facial_root_pressed_against_viii_in_the_cistern_is_still_traced():
+    # 0.74 x 0.74 x 0.73 mm, tilted 12 degrees: on the left the two roots lie pressed together
+    # across the cistern, and VIII's core, forbidden to VII's path, reaches VII's voxels there
+    ph = _draw(
+        "asymptomatic_contact",
+        "right",
+        3134,
+        spacing_mm=(0.744, 0.744, 0.727),
+        tof_spacing_mm=(0.403, 0.403, 0.515),
+        snr=25.95,
+        t2_contrast={"brainstem": 0.3901, "tissue": 0.3912, "nerve": 0.3006, "artery": 0.0544,
+                     "vein": 0.2623},
+        tof_contrast={"artery": 0.9731, "background": 0.173, "csf": 0.07, "vein": 0.0734},
+        bias_field=0.0552,
+        oblique_deg=(12.37, 1.11),
+        tof_misregistration=1.318,
+        nerve_scale=1.038,
+        vessel_scale=1.125,
+        course_mm=1.998,
+    )  # fmt: skip
+    res = analyse(ph.t2, ph.tof)
+    named = {(i.side, i.nerve): i for i in res.identification}
+    assert named[("left", "VII")].found, named[("left", "VII")].reason
+    assert _median_off_mm(res.centrelines["VII_left"], ph.centrelines["VII_left"]) < 0.5
+    assert _median_off_mm(res.centrelines["VIII_left"], ph.centrelines["VIII_left"]) < 0.5
+    assert not _proposed_away_from_vessels(ph, res)
