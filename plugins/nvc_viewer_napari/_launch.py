@@ -183,8 +183,10 @@ def demo(*, headless: bool, out_dir: Path) -> dict[str, Any]:
         True: no interaction. Waits for the analysis, selects the first proposed finding,
         exports every format into ``out_dir/workspace/<case_id>/``, writes
         ``screenshot_axial.png`` (2-D, centred on the finding), ``screenshot_3d.png``
-        (surfaces) and ``screenshot_workspace.png`` (the whole window) into ``out_dir`` and
-        closes (a display is still needed: on a machine without one run under ``xvfb-run``).
+        (surfaces) and ``screenshot_workspace.png`` (the whole window, in the axial 2-D view)
+        into ``out_dir`` -- the same views when the case comes back in a view saved by an
+        earlier run -- and closes (a display is still needed: on a machine without one run
+        under ``xvfb-run``).
         False: opens the viewer, starts the analysis and returns when the window is closed.
     out_dir : Path
         Output folder (created if missing).
@@ -232,6 +234,10 @@ def demo(*, headless: bool, out_dir: Path) -> dict[str, Any]:
             f"{f.confidence:.2f} at RAS {tuple(round(v, 1) for v in f.position_ras)}"
             for f in findings
         ]
+        # Each picture sets up the view it is named for: a case opened again comes back in the
+        # view it was left in (``view.json``, `CaseView.restore_view`), e.g. the 3-D view the
+        # last demo run ended in.
+        panels.analysis.show_plane("axial")
         if findings:
             panels.findings.select(findings[0].id)  # the slices go through it
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 from nvc_viewer_napari._launch import demo
 from skimage.io import imread
 
@@ -46,6 +48,51 @@ def test_headless_demo_analyses_exports_and_shows_the_sample(tmp_path: Path) -> 
         images[key] = gray
     assert not np.array_equal(images["screenshot_axial"], images["screenshot_3d"])
     assert imread(result["screenshot_workspace"]).shape[1] > images["screenshot_axial"].shape[1]
+
+
+def test_a_demo_run_after_one_that_left_the_case_in_3d_shows_each_picture_in_its_view(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import napari
+    from nvc_viewer_napari._case_view import PLANES, case_view_for
+    from nvc_viewer_napari._launch import open_workspace
+
+    out = tmp_path / "out"
+    saved_view = out / "workspace" / "sample_cpa" / "view.json"
+    # an earlier run left the sample in the 3-D view, as the demo ends: saved with the case
+    viewer, panels = open_workspace(
+        [str(sample_case_path())], workspace=out / "workspace", case_id="sample_cpa"
+    )
+    qtbot.wait(50)  # the dock settles its tabs after the first turn of the event loop
+    panels.analysis.show_plane("3-D")
+    case_view_for(viewer).session.flush_view()  # as closing the case does
+    viewer.close()
+    assert json.loads(saved_view.read_text())["ndisplay"] == 3
+
+    seen: dict[str, dict] = {}
+    screenshot = napari.Viewer.screenshot
+
+    def recording(self: napari.Viewer, path: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        view = case_view_for(self)
+        seen[Path(str(path)).stem] = {
+            "ndisplay": self.dims.ndisplay,
+            "order": tuple(self.dims.order),
+            "T2 shown": view.reference.visible,
+            "surfaces shown": any(layer.visible for layer in view.surface_layers),
+        }
+        return screenshot(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(napari.Viewer, "screenshot", recording)
+    result = demo(headless=True, out_dir=out)
+
+    axial = {"ndisplay": 2, "order": PLANES["axial"][0], "T2 shown": True, "surfaces shown": False}
+    assert seen["screenshot_axial"] == axial
+    assert seen["screenshot_workspace"] == axial
+    assert seen["screenshot_3d"] == {
+        "ndisplay": 3, "order": PLANES["axial"][0], "T2 shown": False, "surfaces shown": True
+    }  # fmt: skip
+    assert all(result[key].exists() for key in seen)
+    assert saved_view.exists()  # the surgeon's saved view is kept
 
 
 def test_open_sample_shows_t2_tof_and_hidden_truth_labels(make_napari_viewer) -> None:
