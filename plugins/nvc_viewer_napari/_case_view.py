@@ -145,7 +145,8 @@ def _update_layer(layer: Any, data: Any, kwargs: dict[str, Any]) -> None:
     """Give an existing layer new data and the attributes `._layers` chose for it.
 
     Attributes that do not change are not set: each setter makes napari recompute and redraw
-    (a tenth of a second on the GUI thread for a label map), even for an equal value.
+    (a tenth of a second on the GUI thread for a label map), even for an equal value. Whether
+    the layer is shown is the view's to say (`CaseView._show_volume`).
     """
     layer.data = data
     if not np.array_equal(np.asarray(layer.scale), np.asarray(kwargs["scale"])):
@@ -160,8 +161,6 @@ def _update_layer(layer: Any, data: Any, kwargs: dict[str, Any]) -> None:
         layer.contrast_limits = kwargs["contrast_limits"]
         layer.colormap = kwargs["colormap"]
         layer.blending = kwargs["blending"]
-    if not layer.visible:
-        layer.visible = True
 
 
 class CaseView:
@@ -367,9 +366,12 @@ class CaseView:
                 self.viewer.layers.remove(layer)
                 layer = None
             if layer is None:
+                # hidden from the start when the 3-D view hides the volumes: not uploaded
+                kwargs = {**kwargs, "visible": not self._volumes_hidden}
                 layer = getattr(self.viewer, f"add_{kind}")(data, **kwargs)
             else:
                 _update_layer(layer, data, kwargs)
+            self._show_volume(layer)
             drawn[slot] = layer
         for layer in existing.values():
             self.viewer.layers.remove(layer)
@@ -551,10 +553,12 @@ class CaseView:
         kwargs = {**kwargs, "metadata": {**kwargs["metadata"], "nvc_slot": "labels"}}
         if self.labels_layer is not None and self.labels_layer in self.viewer.layers:
             _update_layer(self.labels_layer, data, kwargs)
+            self._show_volume(self.labels_layer)
         else:
             from napari.layers import Labels
 
             layer = Labels(data, **kwargs)
+            self._show_volume(layer)  # before it is added: a hidden layer is not uploaded
             self._insert_below_points(layer)
             self._adopt_labels_layer(layer)
 
@@ -720,6 +724,24 @@ class CaseView:
         """The image and label layers hidden while the view is in 3-D (shown again in 2-D;
         the linked 2-D views of `._multiview` keep showing them)."""
         return tuple(self._hidden_in_3d)
+
+    @property
+    def _volumes_hidden(self) -> bool:
+        """Whether the view hides the image and label layers: in 3-D, while there are surfaces
+        to show instead (`_on_ndisplay`)."""
+        return self.viewer.dims.ndisplay == 3 and self._surfaces_shown
+
+    def _show_volume(self, layer: Any) -> None:
+        """Show an image or label layer that was given new data, as the view wants it: in 2-D
+        shown (a new case, a new label map); in 3-D with surfaces hidden, like the other
+        volumes, and shown again when the view turns 2-D (`_on_ndisplay`)."""
+        if self._volumes_hidden:
+            if not any(layer is hidden for hidden in self._hidden_in_3d):
+                self._hidden_in_3d.append(layer)
+            if layer.visible:
+                layer.visible = False
+        elif not layer.visible:
+            layer.visible = True
 
     @property
     def _surfaces_shown(self) -> bool:

@@ -266,3 +266,29 @@ def test_the_surfaces_are_lit_from_behind_the_camera_whichever_way_it_turns(
     # the arteries' lit faces are bright red, not the dark red of a light from the front
     panel.show_view("anterior")
     assert _red_brightness(viewer) > 180.0
+
+
+def test_an_analysis_finishing_in_3d_keeps_the_volumes_behind_the_surfaces(
+    make_napari_viewer, qtbot, tmp_path: Path, sample
+) -> None:
+    """In 3-D the surfaces are the picture: a label map coming in from an analysis (again, over
+    surfaces already shown) stays hidden, as the T2 does, and both are shown again in 2-D; a
+    layer the surgeon hid in 2-D stays hidden."""
+    viewer, view, panel = _analysed(make_napari_viewer, qtbot, tmp_path, sample)
+    t2, tof, labels = view.reference, viewer.layers[1], view.labels_layer
+    assert labels is not None and tof.metadata.get("nvc_slot") == "tof"
+    tof.visible = False  # the surgeon's choice, in 2-D
+    panel.show_plane("3-D")
+    surfaces = [layer for layer in view.surface_layers if layer in viewer.layers]
+    assert surfaces and all(layer.visible for layer in surfaces)
+    assert not t2.visible and not labels.visible
+    with qtbot.waitSignal(panel.finished, timeout=WAIT_MS) as outcome:
+        assert panel.start()
+    assert outcome.args == ["done"], panel.status.text()
+    assert viewer.dims.ndisplay == 3
+    assert view.labels_layer is labels  # the new map went into the hidden layer
+    assert not labels.visible and not t2.visible and not tof.visible
+    assert all(layer.visible for layer in surfaces)
+    panel.show_plane("axial")
+    assert labels.visible and t2.visible and not tof.visible
+    assert not any(layer.visible for layer in surfaces)
