@@ -96,7 +96,14 @@ def _dock_panels(viewer: napari.Viewer, workspace: str | os.PathLike[str] | None
     # the image dominates: narrow columns beside it, refitted when the window resizes
     auto_fit_for(viewer)
     arrange_docks(viewer, [upper, lower])
-    QTimer.singleShot(0, lambda: arrange_docks(viewer, [upper, lower]))
+    QTimer.singleShot(
+        0,
+        lambda: (
+            arrange_docks(viewer, [upper, lower])
+            if _window_open(viewer) and _exists(upper) and _exists(lower)
+            else None
+        ),
+    )
     panels.case.opened.connect(lambda _case_id: raise_dock(panels.findings))
     # after an analysis the surgeon reviews: its proposals and what it could not establish
     panels.analysis.finished.connect(
@@ -112,12 +119,30 @@ def _dock_panels(viewer: napari.Viewer, workspace: str | os.PathLike[str] | None
 
 
 def raise_dock(panel: QWidget) -> None:
-    """Bring the tab of a docked panel to the front."""
+    """Bring the tab of a docked panel to the front (nothing when its window was closed)."""
+    if not _exists(panel):
+        return
     dock = panel.parent()
     while dock is not None and not isinstance(dock, QDockWidget):
         dock = dock.parent()
     if dock is not None:
         dock.raise_()
+
+
+def _exists(widget: QWidget) -> bool:
+    """Whether the Qt widget behind ``widget`` is still there (closing the viewer's window
+    deletes its docks and panels, and a call on one of them raises ``RuntimeError``)."""
+    try:
+        widget.objectName()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _window_open(viewer: napari.Viewer) -> bool:
+    """Whether ``viewer``'s window is still open (napari drops its Qt window on closing)."""
+    qt_window = getattr(viewer.window, "_qt_window", None)
+    return qt_window is not None and _exists(qt_window)
 
 
 class WorkspaceWidget(QWidget):

@@ -110,3 +110,17 @@ def test_the_findings_table_fits_its_column_and_shows_everything_on_request(
     for _ in range(3):
         QApplication.processEvents()
     assert not table.horizontalScrollBar().isVisible()
+
+
+def test_a_viewer_closed_before_its_docks_settle(make_napari_viewer, qtbot, tmp_path: Path) -> None:
+    """The docks are arranged and a tab raised a turn of the event loop after they are docked:
+    a viewer closed before that turn (a script, a test, a quick second thought) is left alone,
+    without an error from the window or panels gone meanwhile."""
+    viewer = make_napari_viewer(show=True)
+    dock_panels(viewer, workspace=tmp_path / "ws")
+    with qtbot.captureExceptions() as exceptions:
+        viewer.close()
+        qtbot.wait(100)
+        for _ in range(3):
+            QApplication.processEvents()
+    assert not exceptions, [str(e[1]) for e in exceptions]
