@@ -19,7 +19,10 @@ segment can be followed from where the first path starts (it reached the surface
 on the pons and joined the root past the RDP), VII is traced again from that band; so it is
 when its root exit point is not where anatomy puts it -- at the height of VIII's exit, in front
 of it and medial to it (a vessel lying on the pons that the TOF does not show, followed down to
-the surface above or below the pontomedullary sulcus). Inside the IAM the roots nearly touch:
+the surface above or below the pontomedullary sulcus). Where no attached segment is found at
+all (a root with the pons's own T2 signal is no tube where it lies on the pons), it is the
+darkest course just over the brainstem's smoothed surface from where the path starts down to
+where the exit lies (`_attached_by_darkness`). Inside the IAM the roots nearly touch:
 there each is followed along the canal's axis (`meatus.march`).
 
 The voxel path is refined to sub-voxel positions (darkness centroid in the plane normal to the
@@ -47,7 +50,7 @@ from . import centreline as cl
 from .crop import Box
 from .masks import dilate_mm, erode_mm
 from .meatus import cistern_wall, find_iam, lateral_edge, meatal_line
-from .paths import attached_segment, cheapest_path, cost_from_strength, extend_tube
+from .paths import attached_segment, cheapest_path, cost_from_strength, cut_weak_tail, extend_tube
 from .roots import (
     NERVE_LEVEL,
     STEP_MM,
@@ -390,6 +393,13 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
                     # where anatomy puts the exit runs along the pons into the root that was
                     # found: the same root
                     p7, attached = p7c, None
+    on_pons = None  # where a course over the pons found by its darkness joins the path
+    if attached is None and p8 is not None:
+        # no attached segment could be followed as a tube: where the root has the pons's own
+        # T2 signal it is no tube there, but still the darkest line over the pons
+        attached = _attached_by_darkness(scene, costs, p7[0], side_m & ~forbid)
+        if attached is not None:
+            on_pons = p7[0]
     # the path runs brainstem -> IAM; the meatal part follows the canal (see `meatal_line`)
     meatal = meatal_line(
         scene,
@@ -407,7 +417,7 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
         path = np.concatenate([path, meatal[1:]])
     exclude7 = (forbid | costs.arteries) & ~track_mask(path, 0.3, scene.shape, sp)
     pts7, r7 = centreline_from_path(scene, path, NERVE_RADIUS_MM["VII"], exclude7)
-    tracks.append(_finish(scene, "VII", side, pts7, r7))
+    tracks.append(_finish(scene, "VII", side, pts7, r7, on_pons))
     if p8 is not None:
         exclude8 = (costs.arteries & ~track_mask(p8, 0.3, scene.shape, sp)) | track_mask(
             pts7, NERVE_RADIUS_MM["VII"] + 0.25, scene.shape, sp
@@ -415,6 +425,63 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
         pts8, r8 = centreline_from_path(scene, p8, NERVE_RADIUS_MM["VIII"], exclude8)
         tracks.append(_finish(scene, "VIII", side, pts8, r8))
     return tracks
+
+
+#: Where the axis of a root lying on the pons is, outside the brainstem's smoothed surface (mm).
+ATTACHED_BAND_MM = (0.2, 1.4)
+
+
+def _attached_by_darkness(
+    scene: Scene, costs: TrackingCosts, start: np.ndarray, allowed: np.ndarray
+) -> np.ndarray | None:
+    """VII's attached segment as the darkest course over the pons from voxel ``start`` down to
+    where its exit lies, or None.
+
+    Where the root has about the pons's own T2 signal it lies on the pons as a ridge: dark
+    against the CSF over the surface, but no tube to the Hessian (one side of it is the pons),
+    so `paths.attached_segment` cannot follow it. The brainstem's surface smoothed over 2 mm
+    (a Gaussian of its mask at half height) does not follow a 1.2 mm ridge: the root's axis is
+    the darkest line ``ATTACHED_BAND_MM`` outside it. The course is the cheapest path through
+    those voxels, at a cost falling with darkness (1 at or below 0.45 of CSF, none left at 0.75;
+    TOF-bright voxels cost more), from ``start`` to where the exit lies: 4-10 mm away, at
+    least 1 mm lower, 2 mm nearer the midline and not behind ``start`` (VII leaves the
+    pontomedullary sulcus and runs up, out and back along the pons for about 10 mm;
+    docs/anatomy.md). Cut where it fades for 1 mm, it stands when it is 3-12 mm long and dark
+    on average (0.6 of the full darkness).
+    """
+    sp = scene.spacing
+    inside = ndimage.gaussian_filter(scene.masks.brainstem.astype(np.float32), 2.0 / sp) > 0.5
+    out_mm = ndimage.distance_transform_edt(~inside, sp) - ndimage.distance_transform_edt(
+        inside, sp
+    )
+    lo, hi = ATTACHED_BAND_MM
+    band = (out_mm >= lo) & (out_mm <= hi) & allowed & ~costs.artery_core & ~scene.masks.bone
+    band[tuple(start)] = True
+    dark = np.clip((0.75 - scene.norm) / 0.3, 0.0, 1.0)
+    cost = np.where(band, costs.penalty / (0.03 + dark), np.inf)
+    vox = np.argwhere(band)
+    ras = scene.to_ras(vox)
+    a = scene.to_ras(np.asarray(start)[None])[0]
+    frame = scene.frame
+    medial = abs(a[0] - float(frame.midline_x(a[2]))) - np.abs(
+        ras[:, 0] - frame.midline_x(ras[:, 2])
+    )
+    dist = np.linalg.norm(ras - a, axis=1)
+    exit_zone = (
+        (ras[:, 2] <= a[2] - 1.0)
+        & (medial >= 2.0)
+        & (ras[:, 1] >= a[1] - 1.0)
+        & (dist >= 4.0)
+        & (dist <= 10.0)
+    )
+    path = cheapest_path(cost, np.asarray(start)[None], vox[exit_zone], sp)
+    if path is None or len(path) < 3:
+        return None
+    path = cut_weak_tail(path, dark, sp, level=0.3)
+    length = float(cl.arclength(path * sp)[-1]) if len(path) > 1 else 0.0
+    if not 3.0 <= length <= 12.0 or float(np.mean(dark[tuple(path.T)])) < 0.6:
+        return None
+    return path
 
 
 def _joins_on_pons(scene: Scene, path: np.ndarray, root: np.ndarray) -> bool:
@@ -456,9 +523,20 @@ def _beside_viii(scene: Scene, ijk: np.ndarray, viii_start: np.ndarray) -> np.nd
     return (medial >= 0.5) & (anterior >= 1.0) & (dz >= -5.0) & (dz <= 1.5)
 
 
-def _finish(scene: Scene, name: str, side: str, pts: np.ndarray, r: np.ndarray) -> NerveTrack:
+def _finish(
+    scene: Scene,
+    name: str,
+    side: str,
+    pts: np.ndarray,
+    r: np.ndarray,
+    on_pons: np.ndarray | None = None,
+) -> NerveTrack:
     """A `NerveTrack` from a refined centreline: RDP, and the radius kept to the cisternal one
-    where the darkness integral cannot be trusted (on the pons, in the meatus)."""
+    where the darkness integral cannot be trusted (on the pons, in the meatus).
+
+    ``on_pons``: the crop voxel where a course found over the pons by its darkness
+    (`_attached_by_darkness`) joins the rest; the RDP is not before it.
+    """
     sp = scene.spacing
     s = cl.arclength(pts * sp)
     dist = distance_to_surface(pts, scene.masks.brainstem, sp, scene.brainstem_tree())
@@ -471,7 +549,14 @@ def _finish(scene: Scene, name: str, side: str, pts: np.ndarray, r: np.ndarray) 
         cisternal &= ~costs.iam_near[tuple(idx.T)]
     ref = cisternal if cisternal.sum() > 4 else free
     r_med = float(np.median(r[ref])) if ref.sum() > 4 else NERVE_RADIUS_MM[name]
-    i_rdp = find_rdp(dist, s, r_med) if name == "VII" else int(np.argmin(np.abs(dist)))
+    if name != "VII":
+        i_rdp = int(np.argmin(np.abs(dist)))
+    elif on_pons is None:
+        i_rdp = find_rdp(dist, s, r_med)
+    else:
+        # the root may dip into the brainstem's mask there, a step no knee fit should take
+        i0 = int(np.argmin(np.linalg.norm((pts - on_pons) * sp, axis=1)))
+        i_rdp = i0 + find_rdp(dist[i0:], s[i0:], r_med)
     r = r.copy()
     # on the surface the root's embedded part is masked out of the darkness integral, and in
     # the meatus neighbours add to it: the radius there is the cisternal one

@@ -406,3 +406,42 @@ def test_a_facial_root_pressed_against_viii_in_the_cistern_is_still_traced():
     assert _median_off_mm(res.centrelines["VII_left"], ph.centrelines["VII_left"]) < 0.5
     assert _median_off_mm(res.centrelines["VIII_left"], ph.centrelines["VIII_left"]) < 0.5
     assert not _proposed_away_from_vessels(ph, res)
+
+
+def test_a_facial_root_lying_on_the_pons_with_the_pons_signal_is_traced_over_it():
+    # 0.51 x 0.51 x 0.43 mm, tilted 16 degrees, no V in the slab: the right facial root has the
+    # pons's own signal where it lies on it, so its attached segment is no tube and the track
+    # began at the RDP; the AICA touching the root 3 mm before it was out of reach
+    ph = _draw(
+        "asymptomatic_contact",
+        "left",
+        3143,
+        spacing_mm=(0.512, 0.512, 0.431),
+        tof_spacing_mm=(0.649, 0.649, 0.654),
+        snr=13.42,
+        t2_contrast={"brainstem": 0.3, "tissue": 0.2915, "nerve": 0.2855, "artery": 0.0631,
+                     "vein": 0.2473},
+        tof_contrast={"artery": 0.8169, "background": 0.1756, "csf": 0.0773, "vein": 0.0582},
+        bias_field=0.1541,
+        oblique_deg=(-15.61, -1.76),
+        tof_misregistration=0.933,
+        include_v=False,
+        nerve_scale=0.818,
+        vessel_scale=0.97,
+        course_mm=0.411,
+    )  # fmt: skip
+    res = analyse(ph.t2, ph.tof)
+    (truth,) = ph.truth["findings"]
+    assert truth["segment"] == "attached"
+    found = _proposed_at(res, truth)
+    assert found, "the contact on the attached segment was not proposed"
+    assert found[0].segment == "attached"
+    landmarks = {(m["name"], m["side"]): m["position_ras"] for m in ph.truth["landmarks"]
+                 if m["nerve"] == "VII"}  # fmt: skip
+    rdp = next(
+        m.position_ras
+        for m in res.landmarks
+        if (m.name, m.nerve, m.side) == ("RDP", "VII", "right")
+    )
+    assert np.linalg.norm(np.subtract(rdp, landmarks[("RDP", "right")])) < 1.0
+    assert not _proposed_away_from_vessels(ph, res)
