@@ -93,8 +93,9 @@ class CompressionSettings:
     indentation_ratio: float = 0.15
     displacement_mm: float = 0.8
     displacement_window_mm: float = 8.0
-    #: Two contacts of one vessel within this distance along the nerve are one finding.
-    same_vessel_mm: float = 2.5
+    #: Two contacts of one vessel within this distance along the nerve are one finding (a little
+    #: over the 2.5 mm the search of one vessel piece keeps its contacts apart).
+    same_vessel_mm: float = 3.0
     vessel_level: float = 0.18
     contact_brightness: float = 0.56
     gap_brightness: float = 0.78

@@ -22,6 +22,9 @@
 - A thin artery in coarse voxels loses its voxels beside the root to the opening that takes the
   root's halo off, and must still be measured whole where it touches; a band's fragment lying
   on the pons beside the attached root, joined to an artery farther off, is no vessel.
+- A facial root with the pons's own signal lies on the pons as a ridge, no tube: its attached
+  segment is still followed, and a vessel touching it there proposed.
+- A vessel touching the root twice a little more than 2.5 mm apart is one finding.
 """
 
 from __future__ import annotations
@@ -445,3 +448,31 @@ def test_a_facial_root_lying_on_the_pons_with_the_pons_signal_is_traced_over_it(
     )
     assert np.linalg.norm(np.subtract(rdp, landmarks[("RDP", "right")])) < 1.0
     assert not _proposed_away_from_vessels(ph, res)
+
+
+def test_a_vessel_touching_the_root_twice_within_3_mm_is_one_finding():
+    # 0.72 x 0.72 x 0.97 mm: the AICA displacing the left facial root touches it at the TZ and
+    # again 2.75 mm further along; the search of one vessel piece keeps its contacts 2.5 mm
+    # apart, and the two were proposed as two offenders
+    ph = _draw(
+        "displacement",
+        "left",
+        3158,
+        spacing_mm=(0.715, 0.715, 0.972),
+        tof_spacing_mm=(0.369, 0.369, 0.572),
+        snr=14.81,
+        t2_contrast={"brainstem": 0.3121, "tissue": 0.3121, "nerve": 0.1882, "artery": 0.0379,
+                     "vein": 0.2398},
+        tof_contrast={"artery": 0.6875, "background": 0.1658, "csf": 0.0415, "vein": 0.13},
+        bias_field=0.0495,
+        oblique_deg=(-8.78, 3.91),
+        tof_misregistration=0.077,
+        nerve_scale=0.962,
+        vessel_scale=1.272,
+        course_mm=1.664,
+    )  # fmt: skip
+    res = analyse(ph.t2, ph.tof)
+    (truth,) = ph.truth["findings"]
+    assert _proposed_at(res, truth), "the displacement was not proposed"
+    aica = [f for f in res.findings if (f.side, f.nerve, f.vessel) == ("left", "VII", "AICA")]
+    assert len(aica) == 1, [(f.distance_from_brainstem_mm, f.grade) for f in aica]
