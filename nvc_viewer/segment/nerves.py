@@ -446,8 +446,11 @@ def _attached_by_darkness(
     TOF-bright voxels cost more), from ``start`` to where the exit lies: 4-10 mm away, at
     least 1 mm lower, 2 mm nearer the midline and not behind ``start`` (VII leaves the
     pontomedullary sulcus and runs up, out and back along the pons for about 10 mm;
-    docs/anatomy.md). Cut where it fades for 1 mm, it stands when it is 3-12 mm long and dark
-    on average (0.6 of the full darkness).
+    docs/anatomy.md). Cut where it fades for 1 mm, it stands when it still ends there, is at
+    most 12 mm long and is about as dark as tissue on average (0.8 of the full darkness). The
+    band's inner edge may reach the brainstem's own partial-volume rim, where the smoothed
+    surface lies inside the mask; a course along that rim, from a root that leaves the pons
+    with no attached segment, is paler (0.6-0.75 on average) or fades before the exit.
     """
     sp = scene.spacing
     inside = ndimage.gaussian_filter(scene.masks.brainstem.astype(np.float32), 2.0 / sp) > 0.5
@@ -459,27 +462,32 @@ def _attached_by_darkness(
     band[tuple(start)] = True
     dark = np.clip((0.75 - scene.norm) / 0.3, 0.0, 1.0)
     cost = np.where(band, costs.penalty / (0.03 + dark), np.inf)
-    vox = np.argwhere(band)
-    ras = scene.to_ras(vox)
     a = scene.to_ras(np.asarray(start)[None])[0]
     frame = scene.frame
-    medial = abs(a[0] - float(frame.midline_x(a[2]))) - np.abs(
-        ras[:, 0] - frame.midline_x(ras[:, 2])
-    )
-    dist = np.linalg.norm(ras - a, axis=1)
-    exit_zone = (
-        (ras[:, 2] <= a[2] - 1.0)
-        & (medial >= 2.0)
-        & (ras[:, 1] >= a[1] - 1.0)
-        & (dist >= 4.0)
-        & (dist <= 10.0)
-    )
-    path = cheapest_path(cost, np.asarray(start)[None], vox[exit_zone], sp)
+
+    def at_exit(ijk: np.ndarray) -> np.ndarray:
+        ras = scene.to_ras(ijk)
+        medial = abs(a[0] - float(frame.midline_x(a[2]))) - np.abs(
+            ras[:, 0] - frame.midline_x(ras[:, 2])
+        )
+        dist = np.linalg.norm(ras - a, axis=1)
+        return (
+            (ras[:, 2] <= a[2] - 1.0)
+            & (medial >= 2.0)
+            & (ras[:, 1] >= a[1] - 1.0)
+            & (dist >= 4.0)
+            & (dist <= 10.0)
+        )
+
+    vox = np.argwhere(band)
+    path = cheapest_path(cost, np.asarray(start)[None], vox[at_exit(vox)], sp)
     if path is None or len(path) < 3:
         return None
     path = cut_weak_tail(path, dark, sp, level=0.3)
-    length = float(cl.arclength(path * sp)[-1]) if len(path) > 1 else 0.0
-    if not 3.0 <= length <= 12.0 or float(np.mean(dark[tuple(path.T)])) < 0.6:
+    if not at_exit(path[-1:])[0]:
+        return None  # it fades before it gets there
+    length = float(cl.arclength(path * sp)[-1])
+    if length > 12.0 or float(np.mean(dark[tuple(path.T)])) < 0.8:
         return None
     return path
 
