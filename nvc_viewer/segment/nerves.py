@@ -453,12 +453,18 @@ def _attached_by_darkness(
     with no attached segment, is paler (0.6-0.75 on average) or fades before the exit.
     """
     sp = scene.spacing
-    inside = ndimage.gaussian_filter(scene.masks.brainstem.astype(np.float32), 2.0 / sp) > 0.5
+    # the course stays within 12 mm of ``start``; the smoothing reaches 8 mm (4 sigma): a box of
+    # 20 mm gives the same surface there as the whole crop, in a fraction of the time
+    box = Box.around(start, 20.0, sp, scene.shape)
+    inside = ndimage.gaussian_filter(scene.masks.brainstem[box.slices].astype(np.float32), 2.0 / sp)
+    inside = inside > 0.5
     out_mm = ndimage.distance_transform_edt(~inside, sp) - ndimage.distance_transform_edt(
         inside, sp
     )
     lo, hi = ATTACHED_BAND_MM
-    band = (out_mm >= lo) & (out_mm <= hi) & allowed & ~costs.artery_core & ~scene.masks.bone
+    band = np.zeros(scene.shape, bool)
+    band[box.slices] = (out_mm >= lo) & (out_mm <= hi)
+    band &= allowed & ~costs.artery_core & ~scene.masks.bone
     band[tuple(start)] = True
     dark = np.clip((0.75 - scene.norm) / 0.3, 0.0, 1.0)
     cost = np.where(band, costs.penalty / (0.03 + dark), np.inf)
