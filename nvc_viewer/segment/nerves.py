@@ -394,12 +394,16 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
                     # found: the same root
                     p7, attached = p7c, None
     on_pons = None  # where a course over the pons found by its darkness joins the path
-    if attached is None and p8 is not None:
-        # no attached segment could be followed as a tube: where the root has the pons's own
-        # T2 signal it is no tube there, but still the darkest line over the pons
-        attached = _attached_by_darkness(scene, costs, p7[0], side_m & ~forbid)
-        if attached is not None:
-            on_pons = p7[0]
+    stub = attached is not None and cl.arclength(attached * sp)[-1] < ATTACHED_STUB_MM
+    if (attached is None or stub) and p8 is not None:
+        # no attached segment could be followed as a tube, or only its first millimetres, where
+        # the root rises off the pons: where the root has the pons's own T2 signal it is no
+        # tube there, but still the darkest line over the pons; follow that on
+        start = p7[0] if attached is None else attached[-1]
+        course = _attached_by_darkness(scene, costs, start, side_m & ~forbid)
+        if course is not None:
+            on_pons = start
+            attached = course if attached is None else np.concatenate([attached, course[1:]])
     # the path runs brainstem -> IAM; the meatal part follows the canal (see `meatal_line`)
     meatal = meatal_line(
         scene,
@@ -429,6 +433,9 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
 
 #: Where the axis of a root lying on the pons is, outside the brainstem's smoothed surface (mm).
 ATTACHED_BAND_MM = (0.2, 1.4)
+#: An attached segment followed as a tube for less than this (mm) is only the part next to the
+#: RDP, where the root rises off the pons; the whole segment is about 10 mm (docs/anatomy.md).
+ATTACHED_STUB_MM = 5.0
 
 
 def _attached_by_darkness(
@@ -480,7 +487,7 @@ def _attached_by_darkness(
         return (
             (ras[:, 2] <= a[2] - 1.0)
             & (medial >= 2.0)
-            & (ras[:, 1] >= a[1] - 1.0)
+            & (ras[:, 1] >= a[1])
             & (dist >= 4.0)
             & (dist <= 10.0)
         )

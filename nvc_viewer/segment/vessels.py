@@ -94,7 +94,7 @@ def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> Vesse
         With masks, nerves (`Scene.nerves`) and optionally the aligned TOF.
     nerve_mask : (I, J, K) bool ndarray, optional
         Voxels already given to nerves; default: every tracked root, named or not, padded by
-        0.2 mm.
+        0.2 mm where the TOF shows no flow.
 
     Returns
     -------
@@ -106,8 +106,15 @@ def segment_vessels(scene: Scene, nerve_mask: np.ndarray | None = None) -> Vesse
     if nerve_mask is None:
         nerve_mask = np.zeros(scene.shape, bool)
         # roots that could not be named are nerves all the same, not vessels
+        core = np.zeros(scene.shape, bool)
         for t in [*scene.nerves.values(), *scene.unnamed]:
             nerve_mask |= nerve_voxels(t, scene.shape, sp, pad_mm=0.2)
+            core |= nerve_voxels(t, scene.shape, sp)
+        if scene.tof is not None:
+            # the pad is for the root's partial-volume halo, dark on the TOF: a voxel of it
+            # showing flow belongs to a thin artery passing the root (in coarse voxels one
+            # such voxel is all that joins the artery's two halves there, `_bridges`)
+            nerve_mask &= core | (scene.tof < 0.7 * TOF_ARTERY_LEVEL)
     cand = m.dark & ~nerve_mask
     # The partial-volume halo of a nerve is a voxel-thin shell around the nerve mask: near the
     # nerves, keep only what survives an opening (a vessel touching the nerve is thicker; a

@@ -25,6 +25,8 @@
 - A facial root with the pons's own signal lies on the pons as a ridge, no tube: its attached
   segment is still followed, and a vessel touching it there proposed.
 - A vessel touching the root twice a little more than 2.5 mm apart is one finding.
+- A facial root followed as a tube only where it rises off the pons is followed on over it, and
+  a vessel touching it there proposed.
 """
 
 from __future__ import annotations
@@ -476,3 +478,33 @@ def test_a_vessel_touching_the_root_twice_within_3_mm_is_one_finding():
     assert _proposed_at(res, truth), "the displacement was not proposed"
     aica = [f for f in res.findings if (f.side, f.nerve, f.vessel) == ("left", "VII", "AICA")]
     assert len(aica) == 1, [(f.distance_from_brainstem_mm, f.grade) for f in aica]
+
+
+def test_a_facial_root_followed_only_where_it_rises_off_the_pons_is_followed_on_over_it():
+    # 0.5 mm voxels, SNR 10, flow voids: the left facial root is a tube on the pons only for its
+    # last 2 mm before the RDP; the PICA touching it 4 mm before the RDP was out of reach
+    ph = _draw(
+        "two_offenders",
+        "left",
+        3187,
+        spacing_mm=(0.497, 0.497, 0.468),
+        tof_spacing_mm=(0.44, 0.44, 0.526),
+        snr=9.91,
+        t2_contrast={"brainstem": 0.2705, "tissue": 0.2536, "nerve": 0.2386, "artery": 0.168,
+                     "vein": 0.3038},
+        tof_contrast={"artery": 0.4847, "background": 0.2179, "csf": 0.0304, "vein": 0.0789},
+        bias_field=0.0579,
+        flow_voids=True,
+        oblique_deg=(-5.93, -8.9),
+        tof_misregistration=1.679,
+        nerve_scale=0.939,
+        vessel_scale=0.865,
+        course_mm=1.489,
+        lower_nerves=True,
+    )  # fmt: skip
+    res = analyse(ph.t2, ph.tof)
+    on_pons = [t for t in ph.truth["findings"] if t["segment"] == "attached"]
+    assert on_pons, "the draw no longer puts a vessel on the attached segment"
+    for truth in ph.truth["findings"]:
+        assert _proposed_at(res, truth), f"the {truth['vessel']} contact was not proposed"
+    assert not _proposed_away_from_vessels(ph, res)
