@@ -267,6 +267,10 @@ def _tof_arteries(tof: np.ndarray, cand: np.ndarray, level: float = 0.42) -> np.
 
 #: Cost factor for VII's path across VIII's core (see `track_facial_pair`).
 VIII_CORE_PENALTY = 10.0
+#: Largest share of VII's free path (from where it leaves the pons) that may run in VIII's
+#: core: VII may lie pressed into VIII's groove over the distal part of the cistern, up to the
+#: porus -- 5 mm of a 14 mm free path.
+VIII_CORE_SHARE = 0.4
 
 
 def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[NerveTrack]:
@@ -336,14 +340,14 @@ def track_facial_pair(scene: Scene, costs: TrackingCosts, side: str) -> list[Ner
     if p7 is None and porus8 is not None:
         # where the two roots lie pressed together in the cistern, VIII's core may cover VII's
         # course too (in coarse voxels it reaches the next voxel) and cut it: VII may then cross
-        # that core, at VIII_CORE_PENALTY times the cost, for no more than a fifth of its path
+        # that core, at VIII_CORE_PENALTY times the cost, for up to VIII_CORE_SHARE of its path
         core8 = forbid & ~costs.artery_core
         soft = np.where(costs.cand & side_m & ~costs.artery_core, costs.path_vii, np.inf)
         soft = np.where(core8, VIII_CORE_PENALTY * soft, soft)
         p7 = cheapest_path(
             soft, np.argwhere(starts_all & ~forbid), np.argwhere(ends_all & ~forbid), sp
         )
-        if p7 is not None and np.mean(core8[tuple(p7.T)]) > 0.2:
+        if p7 is not None and np.mean(core8[tuple(p7.T)]) > VIII_CORE_SHARE:
             p7 = None
     if p7 is None:
         if p8 is not None:

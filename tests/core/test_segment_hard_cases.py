@@ -16,9 +16,9 @@
   "vessel" touching the root there that the TOF does not show may be that other root.
 - An artery the TOF shows in part may lead back to no trunk in the artery mask; at the facial
   root exit zone its plain contact is still the likely culprit.
-- VII enters the porus pressed against VIII, may lie pressed against it across the cistern, and
-  may lie on the pons with the pons's own signal: it is still traced, from its exit beside VIII
-  to the porus.
+- VII enters the porus pressed against VIII, may lie pressed against it across the cistern or
+  into it for the last third of its course, and may lie on the pons with the pons's own
+  signal: it is still traced, from its exit beside VIII to the porus.
 - A thin artery in coarse voxels loses its voxels beside the root to the opening that takes the
   root's halo off, and must still be measured whole where it touches; a band's fragment lying
   on the pons beside the attached root, joined to an artery farther off, is no vessel.
@@ -410,6 +410,39 @@ def test_a_facial_root_pressed_against_viii_in_the_cistern_is_still_traced():
     assert named[("left", "VII")].found, named[("left", "VII")].reason
     assert _median_off_mm(res.centrelines["VII_left"], ph.centrelines["VII_left"]) < 0.5
     assert _median_off_mm(res.centrelines["VIII_left"], ph.centrelines["VIII_left"]) < 0.5
+    assert not _proposed_away_from_vessels(ph, res)
+
+
+def test_a_facial_root_pressed_into_viii_for_5_mm_before_the_porus_is_still_traced():
+    # 0.53 x 0.53 x 0.47 mm, tilted 21 degrees, flow voids: the left facial root lies on the pons
+    # for 8 mm, then pressed into VIII over a third of its free course up to the porus; the PICA
+    # touching it on the pons was not proposed, as no VII was found
+    ph = _draw(
+        "contact",
+        "left",
+        3138,
+        spacing_mm=(0.526, 0.526, 0.469),
+        tof_spacing_mm=(0.783, 0.783, 0.501),
+        snr=26.54,
+        t2_contrast={"brainstem": 0.3243, "tissue": 0.2758, "nerve": 0.2898, "artery": 0.3743,
+                     "vein": 0.2302},
+        tof_contrast={"artery": 0.7263, "background": 0.1639, "csf": 0.052, "vein": 0.199},
+        bias_field=0.0925,
+        flow_voids=True,
+        oblique_deg=(-21.08, -9.47),
+        tof_misregistration=1.353,
+        include_v=False,
+        nerve_scale=0.874,
+        vessel_scale=0.938,
+        course_mm=0.571,
+        lower_nerves=True,
+    )  # fmt: skip
+    res = analyse(ph.t2, ph.tof)
+    named = {(i.side, i.nerve): i for i in res.identification}
+    assert named[("left", "VII")].found, named[("left", "VII")].reason
+    (truth,) = ph.truth["findings"]
+    assert _proposed_at(res, truth), "the contact on the attached segment was not proposed"
+    assert _median_off_mm(res.centrelines["VII_left"], ph.centrelines["VII_left"]) < 0.5
     assert not _proposed_away_from_vessels(ph, res)
 
 
