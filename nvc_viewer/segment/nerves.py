@@ -458,10 +458,10 @@ def _attached_by_darkness(
     least 1 mm lower, 2 mm nearer the midline and not behind ``start`` (VII leaves the
     pontomedullary sulcus and runs up, out and back along the pons for about 10 mm;
     docs/anatomy.md). Cut where it fades for 1 mm, it stands when it still ends there, is at
-    most 12 mm long and is about as dark as tissue on average (0.8 of the full darkness). The
-    band's inner edge may reach the brainstem's own partial-volume rim, where the smoothed
-    surface lies inside the mask; a course along that rim, from a root that leaves the pons
-    with no attached segment, is paler (0.6-0.75 on average) or fades before the exit.
+    most 12 mm long and is about as dark as tissue on average past ``start`` (0.8 of the full
+    darkness). The band's inner edge may reach the brainstem's own partial-volume rim, where
+    the smoothed surface lies inside the mask; a course along that rim, from a root that leaves
+    the pons with no attached segment, is paler (0.6-0.75 on average) or fades before the exit.
     """
     sp = scene.spacing
     # the course stays within 12 mm of ``start``; the smoothing reaches 8 mm (4 sigma): a box of
@@ -504,7 +504,9 @@ def _attached_by_darkness(
     if not at_exit(path[-1:])[0]:
         return None  # it fades before it gets there
     length = float(cl.arclength(path * sp)[-1])
-    if length > 12.0 or float(np.mean(dark[tuple(path.T)])) < 0.8:
+    # the darkness of the course proper: ``start`` is where the path reached the pons, which
+    # may lie beside the root (in coarse voxels one pale voxel weighs on a short course)
+    if length > 12.0 or float(np.mean(dark[tuple(path[1:].T)])) < 0.8:
         return None
     return path
 

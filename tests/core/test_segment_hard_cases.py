@@ -26,7 +26,8 @@
   segment is still followed, and a vessel touching it there proposed.
 - A vessel touching the root twice a little more than 2.5 mm apart is one finding.
 - A facial root followed as a tube only where it rises off the pons is followed on over it, and
-  a vessel touching it there proposed.
+  a vessel touching it there proposed; a short course over the pons in coarse voxels still
+  reaches the root exit.
 """
 
 from __future__ import annotations
@@ -541,3 +542,34 @@ def test_a_facial_root_followed_only_where_it_rises_off_the_pons_is_followed_on_
     for truth in ph.truth["findings"]:
         assert _proposed_at(res, truth), f"the {truth['vessel']} contact was not proposed"
     assert not _proposed_away_from_vessels(ph, res)
+
+
+def test_a_short_course_over_the_pons_in_coarse_voxels_reaches_the_root_exit():
+    # 0.74 x 0.74 x 1.06 mm: the right facial root's attached segment is a 5 mm course of six
+    # voxels from where its path reached the pons, whose first voxel lies beside the root; the
+    # course was judged by that voxel too and dropped, and the exit was put 6 mm off
+    ph = _draw(
+        "indentation",
+        "right",
+        3157,
+        spacing_mm=(0.742, 0.742, 1.055),
+        tof_spacing_mm=(0.659, 0.659, 0.795),
+        snr=12.2,
+        t2_contrast={"brainstem": 0.2705, "tissue": 0.2628, "nerve": 0.2546, "artery": 0.0506,
+                     "vein": 0.2268},
+        tof_contrast={"artery": 0.7265, "background": 0.1986, "csf": 0.0712, "vein": 0.0754},
+        bias_field=0.1667,
+        flow_voids=True,
+        oblique_deg=(-0.53, 1.24),
+        tof_misregistration=1.133,
+        nerve_scale=1.07,
+        vessel_scale=0.849,
+        course_mm=1.103,
+        lower_nerves=True,
+    )  # fmt: skip
+    res = analyse(ph.t2, ph.tof)
+    truth = {m["name"]: m["position_ras"] for m in ph.truth["landmarks"]
+             if (m["nerve"], m["side"]) == ("VII", "right")}  # fmt: skip
+    found = {m.name: m.position_ras for m in res.landmarks if (m.nerve, m.side) == ("VII", "right")}
+    assert np.linalg.norm(np.subtract(found["RExP"], truth["RExP"])) < 2.5
+    assert np.linalg.norm(np.subtract(found["RDP"], truth["RDP"])) < 1.0
