@@ -282,16 +282,18 @@ def _result(
                 evidence={**c.evidence, "nerve_identification": ident.to_dict()},
             )
             partner = {"VII": "VIII", "VIII": "VII"}.get(c.nerve)
-            lost = partner is not None and not named.get((c.side, partner), ident).found
-            if lost:
-                # its partner root was not found beside it: the name is unconfirmed (a vessel
+            if partner is not None:
+                # Its partner root was not found beside it: the name is unconfirmed (a vessel
                 # followed out to the porus is named so too), and a dark tube there that the
-                # TOF does not show may be that partner root, not a vessel
-                why = (
-                    f"the vessel does not show on the TOF and may be the {partner} beside it"
-                    if vm.kind_known and "TOF" not in c.evidence["sequences"]
-                    else f"possible only until a {partner} beside it confirms the root's name"
-                )
+                # TOF does not show may be that partner root, not a vessel. Or the two roots
+                # contradict VII's and VIII's relations: the names are in doubt.
+                lost = not named.get((c.side, partner), ident).found
+                if not lost:
+                    why = "possible only while the names of VII and VIII are in doubt"
+                elif vm.kind_known and "TOF" not in c.evidence["sequences"]:
+                    why = f"the vessel does not show on the TOF and may be the {partner} beside it"
+                else:
+                    why = f"possible only until a {partner} beside it confirms the root's name"
                 c = replace(c, confidence=min(c.confidence, POSSIBLE_ONLY), note=f"{c.note}; {why}")
         f = _to_finding(c)
         findings.append(f)

@@ -11,8 +11,9 @@ checks their names against relations that hold in every patient, whatever the im
   forward more than out is not taken for either. Two roots that do not run beside each other
   (VII's free course more than `PAIR_APART_MM` from VIII, median) are not a pair: the one that
   reaches less far out towards the porus loses its name, the other is named alone.
-  Each relation that holds adds to the pair's confidence; one that is contradicted lowers it;
-  when both are contradicted the tracker's names are not trusted and neither root is named.
+  Each relation that holds adds to the pair's confidence; one that is contradicted lowers it
+  (the position below the confidence of a sure name, whatever the calibres say); when both are
+  contradicted the tracker's names are not trusted and neither root is named.
 - V leaves the lateral pons well above the facial pair (8-12 mm on thin-slab CISS) and runs
   forward to Meckel's cave. A thick root is named V when the height of the facial pair is
   known (on its side or the other), it leaves at least `V_ABOVE_PAIR_MM` above it and its
@@ -58,8 +59,9 @@ def _free_course(track: NerveTrack, length_mm: float = _COMPARE_MM) -> np.ndarra
     return sel if sel.sum() >= 3 else np.ones(len(s), bool)
 
 
-def _pair_relations(scene: Scene, vii: NerveTrack, viii: NerveTrack) -> tuple[int, list[str]]:
-    """+1 / -1 / 0 per relation (VII anterosuperior, VII thinner), and the contradictions."""
+def _pair_relations(scene: Scene, vii: NerveTrack, viii: NerveTrack) -> tuple[int, list[str], bool]:
+    """+1 / -1 / 0 per relation (VII anterosuperior, VII thinner), the contradictions, and
+    whether the root named VII lies behind and below the one named VIII."""
     p7 = _ras(scene, vii)[_free_course(vii)]
     p8 = _ras(scene, viii)
     nearest = p8[np.argmin(np.linalg.norm(p7[:, None, :] - p8[None, :, :], axis=2), axis=1)]
@@ -70,9 +72,10 @@ def _pair_relations(scene: Scene, vii: NerveTrack, viii: NerveTrack) -> tuple[in
     r8 = float(np.median(viii.radius_mm[_free_course(viii)]))
     votes = 0
     against: list[str] = []
+    misplaced = antsup < -0.3
     if antsup > 0.3:
         votes += 1
-    elif antsup < -0.3:
+    elif misplaced:
         votes -= 1
         against.append("the root named VII lies behind and below the one named VIII")
     if r7 < 0.9 * r8:
@@ -82,7 +85,7 @@ def _pair_relations(scene: Scene, vii: NerveTrack, viii: NerveTrack) -> tuple[in
         against.append(
             f"the root named VII is not the thinner ({2 * r7:.1f} against {2 * r8:.1f} mm)"
         )
-    return votes, against
+    return votes, against, misplaced
 
 
 def _apart_mm(scene: Scene, vii: NerveTrack, viii: NerveTrack) -> float:
@@ -152,7 +155,7 @@ def identify_nerves(scene: Scene) -> list[Identification]:
                 viii = None
         if vii is not None and viii is not None:
             pair: tuple[tuple[NerveTrack, LandmarkNerve], ...] = ((vii, "VII"), (viii, "VIII"))
-            votes, against = _pair_relations(scene, vii, viii)
+            votes, against, misplaced = _pair_relations(scene, vii, viii)
             if votes <= -2:
                 reason = "; ".join(against) + ": the two roots cannot be told apart"
                 for t, nerve in pair:
@@ -160,6 +163,11 @@ def identify_nerves(scene: Scene) -> list[Identification]:
                     found[(side, nerve)] = Identification(side, nerve, False, 0.0, reason)
             else:
                 conf = {2: 0.9, 1: 0.75, 0: 0.6}.get(votes, 0.4)
+                if misplaced:
+                    # VII anterosuperior to VIII holds in every patient; calibres are read off
+                    # partial volume: against the first, the names are in doubt whatever the
+                    # calibres say
+                    conf = min(conf, 0.4)
                 reason = "; ".join(against) or None
                 if reason is None and votes < 2:
                     reason = (

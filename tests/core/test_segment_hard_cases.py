@@ -28,6 +28,8 @@
 - A facial root followed as a tube only where it rises off the pons is followed on over it, and
   a vessel touching it there proposed; a short course over the pons in coarse voxels still
   reaches the root exit.
+- Where the root named VII lies behind and below the one named VIII, the names are in doubt and
+  nothing on them is proposed.
 """
 
 from __future__ import annotations
@@ -573,3 +575,19 @@ def test_a_short_course_over_the_pons_in_coarse_voxels_reaches_the_root_exit():
     found = {m.name: m.position_ras for m in res.landmarks if (m.nerve, m.side) == ("VII", "right")}
     assert np.linalg.norm(np.subtract(found["RExP"], truth["RExP"])) < 2.5
     assert np.linalg.norm(np.subtract(found["RDP"], truth["RDP"])) < 1.0
+
+
+def test_a_facial_pair_whose_names_are_in_doubt_gets_no_proposal():
+    # a slab tilted 10 degrees about R-L: on the left the root traced as VII runs behind and
+    # below the one traced as VIII (its RDP 9 mm off), and two "contacts" 4-6 mm from the true
+    # ones were proposed on it
+    ph = _draw("two_offenders", "left", 3006, spacing_mm=0.5, oblique_deg=(10.0, 0.0))
+    res = analyse(ph.t2, ph.tof)
+    named = {(i.side, i.nerve): i for i in res.identification}
+    vii = named[("left", "VII")]
+    assert vii.uncertain and "behind and below" in vii.reason
+    on_pair = [f for f in res.findings if f.side == "left" and f.nerve in ("VII", "VIII")]
+    assert on_pair, "nothing measured on the left facial pair"
+    for f in on_pair:
+        assert f.confidence < 0.5, f.rationale
+        assert "names of VII and VIII are in doubt" in f.rationale
