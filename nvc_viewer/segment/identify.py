@@ -12,8 +12,8 @@ checks their names against relations that hold in every patient, whatever the im
   (VII's free course more than `PAIR_APART_MM` from VIII, median) are not a pair: the one that
   reaches less far out towards the porus loses its name, the other is named alone.
   Each relation that holds adds to the pair's confidence; one that is contradicted lowers it
-  (the position below the confidence of a sure name, whatever the calibres say); when both are
-  contradicted the tracker's names are not trusted and neither root is named.
+  (VII lying behind and below VIII leaves the names in doubt, whatever the calibres say); when
+  both are contradicted the tracker's names are not trusted and neither root is named.
 - V leaves the lateral pons well above the facial pair (8-12 mm on thin-slab CISS) and runs
   forward to Meckel's cave. A thick root is named V when the height of the facial pair is
   known (on its side or the other), it leaves at least `V_ABOVE_PAIR_MM` above it and its
